@@ -1,0 +1,2 @@
+//! The `ctscreen` command.
+fn main() {}
