@@ -1,7 +1,13 @@
-//! Python bindings (placeholder while the core lands).
+//! Python bindings of `ctscreen`: argument conversion, GIL release and error mapping
+//! over the core crate, nothing more. Built by maturin into `ctscreen._ctscreen`.
 use pyo3::prelude::*;
 
+mod errors;
+mod volume;
+
 #[pymodule]
-fn _ctscreen(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    volume::register(m)?;
     Ok(())
 }

@@ -80,28 +80,53 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Builds [`Error::InvalidParameter`].
-    pub fn invalid(name: impl Into<String>, value: impl std::fmt::Display, expected: impl Into<String>) -> Self {
-        Error::InvalidParameter { name: name.into(), value: value.to_string(), expected: expected.into() }
+    pub fn invalid(
+        name: impl Into<String>,
+        value: impl std::fmt::Display,
+        expected: impl Into<String>,
+    ) -> Self {
+        Error::InvalidParameter {
+            name: name.into(),
+            value: value.to_string(),
+            expected: expected.into(),
+        }
     }
 
     /// Builds [`Error::ShapeMismatch`] from two debug-printable shapes.
-    pub fn shape(what: impl Into<String>, expected: impl std::fmt::Debug, found: impl std::fmt::Debug) -> Self {
-        Error::ShapeMismatch { what: what.into(), expected: format!("{expected:?}"), found: format!("{found:?}") }
+    pub fn shape(
+        what: impl Into<String>,
+        expected: impl std::fmt::Debug,
+        found: impl std::fmt::Debug,
+    ) -> Self {
+        Error::ShapeMismatch {
+            what: what.into(),
+            expected: format!("{expected:?}"),
+            found: format!("{found:?}"),
+        }
     }
 
     /// Builds [`Error::Format`].
     pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Format { path: path.into(), message: message.into() }
+        Error::Format {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// Builds [`Error::Io`].
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// True for errors about files (I/O, format, unsupported features): Python maps
     /// these to `OSError`, the rest to `ValueError`.
     pub fn is_file_error(&self) -> bool {
-        matches!(self, Error::Io { .. } | Error::Format { .. } | Error::Unsupported { .. })
+        matches!(
+            self,
+            Error::Io { .. } | Error::Format { .. } | Error::Unsupported { .. }
+        )
     }
 }

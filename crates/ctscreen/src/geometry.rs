@@ -44,7 +44,14 @@ pub struct Detector {
 impl Detector {
     /// A centred detector of `rows × cols` pixels with pitch `(row, col)` mm.
     pub fn new(rows: usize, cols: usize, row_spacing_mm: f64, col_spacing_mm: f64) -> Self {
-        Self { rows, cols, row_spacing_mm, col_spacing_mm, row_offset_mm: 0.0, col_offset_mm: 0.0 }
+        Self {
+            rows,
+            cols,
+            row_spacing_mm,
+            col_spacing_mm,
+            row_offset_mm: 0.0,
+            col_offset_mm: 0.0,
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -55,12 +62,18 @@ impl Detector {
                 "at least one row and one column",
             ));
         }
-        for (name, v) in [("detector_row_spacing_mm", self.row_spacing_mm), ("detector_col_spacing_mm", self.col_spacing_mm)] {
+        for (name, v) in [
+            ("detector_row_spacing_mm", self.row_spacing_mm),
+            ("detector_col_spacing_mm", self.col_spacing_mm),
+        ] {
             if !v.is_finite() || v <= 0.0 {
                 return Err(Error::invalid(name, v, "a finite pixel pitch > 0 mm"));
             }
         }
-        for (name, v) in [("detector_row_offset_mm", self.row_offset_mm), ("detector_col_offset_mm", self.col_offset_mm)] {
+        for (name, v) in [
+            ("detector_row_offset_mm", self.row_offset_mm),
+            ("detector_col_offset_mm", self.col_offset_mm),
+        ] {
             if !v.is_finite() {
                 return Err(Error::invalid(name, v, "a finite offset in mm"));
             }
@@ -71,7 +84,11 @@ impl Detector {
 
 fn validate_angles(angles: &[f64]) -> Result<()> {
     if angles.is_empty() {
-        return Err(Error::invalid("angles", "[] (empty)", "at least one view angle"));
+        return Err(Error::invalid(
+            "angles",
+            "[] (empty)",
+            "at least one view angle",
+        ));
     }
     if let Some(a) = angles.iter().find(|a| !a.is_finite()) {
         return Err(Error::invalid("angles", a, "finite angles in radians"));
@@ -81,7 +98,11 @@ fn validate_angles(angles: &[f64]) -> Result<()> {
 
 fn validate_distances(sod: f64, sdd: f64) -> Result<()> {
     if !sod.is_finite() || sod <= 0.0 {
-        return Err(Error::invalid("source_to_isocenter_mm", sod, "a finite distance > 0 mm"));
+        return Err(Error::invalid(
+            "source_to_isocenter_mm",
+            sod,
+            "a finite distance > 0 mm",
+        ));
     }
     if !sdd.is_finite() || sdd <= sod {
         return Err(Error::invalid(
@@ -116,10 +137,20 @@ impl ParallelBeamGeometry {
     /// let g = Geometry::Parallel(ParallelBeamGeometry::new(angles, 128, 1.0, 1).unwrap());
     /// assert_eq!(g.projection_shape(), [180, 1, 128]);
     /// ```
-    pub fn new(angles_rad: Vec<f64>, detector_cols: usize, detector_spacing_mm: f64, detector_rows: usize) -> Result<Self> {
+    pub fn new(
+        angles_rad: Vec<f64>,
+        detector_cols: usize,
+        detector_spacing_mm: f64,
+        detector_rows: usize,
+    ) -> Result<Self> {
         let g = Self {
             angles_rad,
-            detector: Detector::new(detector_rows, detector_cols, detector_spacing_mm, detector_spacing_mm),
+            detector: Detector::new(
+                detector_rows,
+                detector_cols,
+                detector_spacing_mm,
+                detector_spacing_mm,
+            ),
         };
         g.validate()?;
         Ok(g)
@@ -172,7 +203,11 @@ impl FanBeamGeometry {
         validate_distances(self.source_to_isocenter_mm, self.source_to_detector_mm)?;
         self.detector.validate()?;
         if self.detector.rows != 1 {
-            return Err(Error::invalid("detector rows", self.detector.rows, "1 for a fan beam (use a cone beam for more)"));
+            return Err(Error::invalid(
+                "detector rows",
+                self.detector.rows,
+                "1 for a fan beam (use a cone beam for more)",
+            ));
         }
         Ok(())
     }
@@ -215,10 +250,20 @@ impl ConeBeamGeometry {
         detector_spacing_mm: (f64, f64),
         detector_offset_mm: (f64, f64),
     ) -> Result<Self> {
-        let mut detector = Detector::new(detector_shape.0, detector_shape.1, detector_spacing_mm.0, detector_spacing_mm.1);
+        let mut detector = Detector::new(
+            detector_shape.0,
+            detector_shape.1,
+            detector_spacing_mm.0,
+            detector_spacing_mm.1,
+        );
         detector.row_offset_mm = detector_offset_mm.0;
         detector.col_offset_mm = detector_offset_mm.1;
-        let g = Self { angles_rad, source_to_isocenter_mm, source_to_detector_mm, detector };
+        let g = Self {
+            angles_rad,
+            source_to_isocenter_mm,
+            source_to_detector_mm,
+            detector,
+        };
         g.validate()?;
         Ok(g)
     }
@@ -238,7 +283,9 @@ impl ConeBeamGeometry {
 
 fn fan_angle(d: &Detector, sdd: f64) -> f64 {
     let half = (d.cols as f64) / 2.0 * d.col_spacing_mm;
-    let reach = (d.col_offset_mm - half).abs().max((d.col_offset_mm + half).abs());
+    let reach = (d.col_offset_mm - half)
+        .abs()
+        .max((d.col_offset_mm + half).abs());
     2.0 * (reach / sdd).atan()
 }
 
@@ -285,18 +332,37 @@ impl VectorGeometry {
             return Err(Error::invalid("views", "[] (empty)", "at least one view"));
         }
         if self.rows == 0 || self.cols == 0 {
-            return Err(Error::invalid("detector_shape", format!("({}, {})", self.rows, self.cols), "at least one row and column"));
+            return Err(Error::invalid(
+                "detector_shape",
+                format!("({}, {})", self.rows, self.cols),
+                "at least one row and column",
+            ));
         }
         for (i, w) in self.views.iter().enumerate() {
             let all = [w.source, w.detector_center, w.u, w.v];
             if all.iter().flatten().any(|x| !x.is_finite()) {
-                return Err(Error::invalid(format!("views[{i}]"), format!("{w:?}"), "finite vectors"));
+                return Err(Error::invalid(
+                    format!("views[{i}]"),
+                    format!("{w:?}"),
+                    "finite vectors",
+                ));
             }
-            if norm(w.u) == 0.0 || norm(w.v) == 0.0 || norm(cross(w.u, w.v)) < 1e-12 * norm(w.u) * norm(w.v) {
-                return Err(Error::invalid(format!("views[{i}].u/v"), format!("{:?} / {:?}", w.u, w.v), "non-zero, non-parallel detector steps"));
+            if norm(w.u) == 0.0
+                || norm(w.v) == 0.0
+                || norm(cross(w.u, w.v)) < 1e-12 * norm(w.u) * norm(w.v)
+            {
+                return Err(Error::invalid(
+                    format!("views[{i}].u/v"),
+                    format!("{:?} / {:?}", w.u, w.v),
+                    "non-zero, non-parallel detector steps",
+                ));
             }
             if self.beam == Beam::Parallel && norm(w.source) == 0.0 {
-                return Err(Error::invalid(format!("views[{i}].source"), "zero vector", "a non-zero ray direction"));
+                return Err(Error::invalid(
+                    format!("views[{i}].source"),
+                    "zero vector",
+                    "a non-zero ray direction",
+                ));
             }
         }
         Ok(())
@@ -398,34 +464,46 @@ impl Geometry {
 
     /// Every view in vector form (see the module docs for the conventions).
     pub fn view_vectors(&self) -> Vec<ViewVectors> {
-        let circular = |angles: &[f64], det: &Detector, sod: Option<(f64, f64)>| -> Vec<ViewVectors> {
-            angles
-                .iter()
-                .map(|&t| {
-                    let (s, c) = t.sin_cos();
-                    let u_hat = [0.0, s, c]; // (z, y, x)
-                    let v_hat = [1.0, 0.0, 0.0];
-                    let (source, center) = match sod {
-                        Some((sod, sdd)) => {
-                            let odd = sdd - sod;
-                            ([0.0, -sod * c, sod * s], [0.0, odd * c, -odd * s])
+        let circular =
+            |angles: &[f64], det: &Detector, sod: Option<(f64, f64)>| -> Vec<ViewVectors> {
+                angles
+                    .iter()
+                    .map(|&t| {
+                        let (s, c) = t.sin_cos();
+                        let u_hat = [0.0, s, c]; // (z, y, x)
+                        let v_hat = [1.0, 0.0, 0.0];
+                        let (source, center) = match sod {
+                            Some((sod, sdd)) => {
+                                let odd = sdd - sod;
+                                ([0.0, -sod * c, sod * s], [0.0, odd * c, -odd * s])
+                            }
+                            None => ([0.0, c, -s], [0.0, 0.0, 0.0]),
+                        };
+                        let center = add(
+                            add(center, scale(u_hat, det.col_offset_mm)),
+                            scale(v_hat, det.row_offset_mm),
+                        );
+                        ViewVectors {
+                            source,
+                            detector_center: center,
+                            u: scale(u_hat, det.col_spacing_mm),
+                            v: scale(v_hat, det.row_spacing_mm),
                         }
-                        None => ([0.0, c, -s], [0.0, 0.0, 0.0]),
-                    };
-                    let center = add(add(center, scale(u_hat, det.col_offset_mm)), scale(v_hat, det.row_offset_mm));
-                    ViewVectors {
-                        source,
-                        detector_center: center,
-                        u: scale(u_hat, det.col_spacing_mm),
-                        v: scale(v_hat, det.row_spacing_mm),
-                    }
-                })
-                .collect()
-        };
+                    })
+                    .collect()
+            };
         match self {
             Geometry::Parallel(g) => circular(&g.angles_rad, &g.detector, None),
-            Geometry::Fan(g) => circular(&g.angles_rad, &g.detector, Some((g.source_to_isocenter_mm, g.source_to_detector_mm))),
-            Geometry::Cone(g) => circular(&g.angles_rad, &g.detector, Some((g.source_to_isocenter_mm, g.source_to_detector_mm))),
+            Geometry::Fan(g) => circular(
+                &g.angles_rad,
+                &g.detector,
+                Some((g.source_to_isocenter_mm, g.source_to_detector_mm)),
+            ),
+            Geometry::Cone(g) => circular(
+                &g.angles_rad,
+                &g.detector,
+                Some((g.source_to_isocenter_mm, g.source_to_detector_mm)),
+            ),
             Geometry::Vector(g) => g.views.clone(),
         }
     }
@@ -440,23 +518,32 @@ impl Geometry {
     ///
     /// **Errors** with [`Error::InvalidParameter`] on malformed JSON or bad values.
     pub fn from_json(text: &str) -> Result<Self> {
-        let mut value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| Error::invalid("geometry JSON", e, "a JSON object"))?;
+        let mut value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::invalid("geometry JSON", e, "a JSON object"))?;
         if let Some(obj) = value.as_object_mut() {
             if let Some(deg) = obj.remove("angles_deg") {
                 if obj.contains_key("angles_rad") {
-                    return Err(Error::invalid("geometry JSON", "both angles_deg and angles_rad", "one of them"));
+                    return Err(Error::invalid(
+                        "geometry JSON",
+                        "both angles_deg and angles_rad",
+                        "one of them",
+                    ));
                 }
                 let list = deg
                     .as_array()
                     .ok_or_else(|| Error::invalid("angles_deg", &deg, "a list of numbers"))?
                     .iter()
-                    .map(|x| x.as_f64().map(f64::to_radians).ok_or_else(|| Error::invalid("angles_deg", x, "a number")))
+                    .map(|x| {
+                        x.as_f64()
+                            .map(f64::to_radians)
+                            .ok_or_else(|| Error::invalid("angles_deg", x, "a number"))
+                    })
                     .collect::<Result<Vec<f64>>>()?;
                 obj.insert("angles_rad".into(), serde_json::json!(list));
             }
         }
-        let g: Geometry = serde_json::from_value(value).map_err(|e| Error::invalid("geometry JSON", e, "a ctscreen geometry"))?;
+        let g: Geometry = serde_json::from_value(value)
+            .map_err(|e| Error::invalid("geometry JSON", e, "a ctscreen geometry"))?;
         g.validate()?;
         Ok(g)
     }
@@ -467,12 +554,22 @@ impl Geometry {
 pub fn pixel_center(view: &ViewVectors, rows: usize, cols: usize, row: f64, col: f64) -> [f64; 3] {
     let cu = col - (cols as f64 - 1.0) / 2.0;
     let cv = row - (rows as f64 - 1.0) / 2.0;
-    add(add(view.detector_center, scale(view.u, cu)), scale(view.v, cv))
+    add(
+        add(view.detector_center, scale(view.u, cu)),
+        scale(view.v, cv),
+    )
 }
 
 /// The ray through detector pixel `(row, col)`: a point on it and its unit direction
 /// (from the source side towards the detector), world `(z, y, x)` mm.
-pub fn ray(beam: Beam, view: &ViewVectors, rows: usize, cols: usize, row: f64, col: f64) -> ([f64; 3], [f64; 3]) {
+pub fn ray(
+    beam: Beam,
+    view: &ViewVectors,
+    rows: usize,
+    cols: usize,
+    row: f64,
+    col: f64,
+) -> ([f64; 3], [f64; 3]) {
     let p = pixel_center(view, rows, cols, row, col);
     match beam {
         Beam::Parallel => (p, normalize(view.source)),
@@ -493,7 +590,11 @@ pub(crate) fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 pub(crate) fn norm(a: [f64; 3]) -> f64 {
     dot(a, a).sqrt()
@@ -507,7 +608,15 @@ mod tests {
     use super::*;
 
     fn cone() -> ConeBeamGeometry {
-        ConeBeamGeometry::new(vec![0.0, 0.5, 2.0], 400.0, 800.0, (8, 16), (1.5, 1.0), (2.0, -3.0)).unwrap()
+        ConeBeamGeometry::new(
+            vec![0.0, 0.5, 2.0],
+            400.0,
+            800.0,
+            (8, 16),
+            (1.5, 1.0),
+            (2.0, -3.0),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -522,7 +631,8 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let e = ConeBeamGeometry::new(vec![0.0], 500.0, 400.0, (1, 1), (1.0, 1.0), (0.0, 0.0)).unwrap_err();
+        let e = ConeBeamGeometry::new(vec![0.0], 500.0, 400.0, (1, 1), (1.0, 1.0), (0.0, 0.0))
+            .unwrap_err();
         assert!(e.to_string().contains("source_to_detector_mm"), "{e}");
         let e = ParallelBeamGeometry::new(vec![], 4, 1.0, 1).unwrap_err();
         assert!(e.to_string().contains("angles"), "{e}");
@@ -531,7 +641,10 @@ mod tests {
         let e = ParallelBeamGeometry::new(vec![0.0], 4, -1.0, 1).unwrap_err();
         assert!(e.to_string().contains("spacing"), "{e}");
         let text = r#"{"type":"cone","angles_rad":[0],"source_to_isocenter_mm":-5,"source_to_detector_mm":10,"detector":{"rows":1,"cols":4,"row_spacing_mm":1,"col_spacing_mm":1}}"#;
-        assert!(Geometry::from_json(text).unwrap_err().to_string().contains("source_to_isocenter_mm"));
+        assert!(Geometry::from_json(text)
+            .unwrap_err()
+            .to_string()
+            .contains("source_to_isocenter_mm"));
     }
 
     #[test]

@@ -36,9 +36,17 @@ pub fn water_mu_per_mm(energy_kev: f64) -> Result<f64> {
         (300.0, 0.1186),
     ];
     if !energy_kev.is_finite() || !(10.0..=200.0).contains(&energy_kev) {
-        return Err(Error::invalid("energy_kev", energy_kev, "a finite energy in 10–200 keV"));
+        return Err(Error::invalid(
+            "energy_kev",
+            energy_kev,
+            "a finite energy in 10–200 keV",
+        ));
     }
-    let i = TABLE.iter().position(|&(e, _)| e >= energy_kev).unwrap_or(TABLE.len() - 1).max(1);
+    let i = TABLE
+        .iter()
+        .position(|&(e, _)| e >= energy_kev)
+        .unwrap_or(TABLE.len() - 1)
+        .max(1);
     let (e0, m0) = TABLE[i - 1];
     let (e1, m1) = TABLE[i];
     let t = (energy_kev.ln() - e0.ln()) / (e1.ln() - e0.ln());
@@ -78,7 +86,12 @@ pub fn memory_limit_bytes() -> u128 {
     if let Ok(info) = std::fs::read_to_string("/proc/meminfo") {
         for line in info.lines() {
             if let Some(rest) = line.strip_prefix("MemAvailable:") {
-                let kb: u128 = rest.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                let kb: u128 = rest
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
                 if kb > 0 {
                     return kb * 1024;
                 }
@@ -96,7 +109,11 @@ pub fn ensure_allocatable(what: &str, count: u128, elem_bytes: u128) -> Result<(
     let bytes = count.saturating_mul(elem_bytes);
     let limit = memory_limit_bytes();
     if bytes > limit {
-        return Err(Error::TooLarge { what: what.to_string(), bytes, limit });
+        return Err(Error::TooLarge {
+            what: what.to_string(),
+            bytes,
+            limit,
+        });
     }
     Ok(())
 }
@@ -110,7 +127,10 @@ pub fn count_non_finite<'a>(values: impl IntoIterator<Item = &'a f32>) -> usize 
 pub fn ensure_finite<'a>(what: &str, values: impl IntoIterator<Item = &'a f32>) -> Result<()> {
     let count = count_non_finite(values);
     if count > 0 {
-        Err(Error::NonFinite { what: what.to_string(), count })
+        Err(Error::NonFinite {
+            what: what.to_string(),
+            count,
+        })
     } else {
         Ok(())
     }
@@ -118,7 +138,11 @@ pub fn ensure_finite<'a>(what: &str, values: impl IntoIterator<Item = &'a f32>) 
 
 fn check_spacing(name: &str, spacing: [f64; 3]) -> Result<()> {
     if spacing.iter().any(|s| !s.is_finite() || *s <= 0.0) {
-        return Err(Error::invalid(name, format!("{spacing:?}"), "three finite spacings > 0 mm"));
+        return Err(Error::invalid(
+            name,
+            format!("{spacing:?}"),
+            "three finite spacings > 0 mm",
+        ));
     }
     Ok(())
 }
@@ -143,15 +167,28 @@ impl Volume {
     /// use ctscreen::Volume;
     /// let v = Volume::new(ndarray::Array3::zeros((4, 5, 6)), [2.0, 1.0, 1.0], [0.0; 3]).unwrap();
     /// assert_eq!(v.shape(), [4, 5, 6]);
-    /// assert_eq!(v.world_of_index([1, 0, 2]), [2.0, 0.0, 2.0]);
+    /// assert_eq!(v.world_of_index([1.0, 0.0, 2.0]), [2.0, 0.0, 2.0]);
     /// ```
     pub fn new(data: Array3<f32>, spacing_mm: [f64; 3], origin_mm: [f64; 3]) -> Result<Self> {
         check_spacing("spacing", spacing_mm)?;
         if origin_mm.iter().any(|o| !o.is_finite()) {
-            return Err(Error::invalid("origin", format!("{origin_mm:?}"), "three finite coordinates in mm"));
+            return Err(Error::invalid(
+                "origin",
+                format!("{origin_mm:?}"),
+                "three finite coordinates in mm",
+            ));
         }
-        let data = if data.is_standard_layout() { data } else { data.as_standard_layout().into_owned() };
-        Ok(Self { data, spacing_mm, origin_mm, direction: IDENTITY })
+        let data = if data.is_standard_layout() {
+            data
+        } else {
+            data.as_standard_layout().into_owned()
+        };
+        Ok(Self {
+            data,
+            spacing_mm,
+            origin_mm,
+            direction: IDENTITY,
+        })
     }
 
     /// A volume centred on the isocentre (world `(0, 0, 0)` at the centre of the
@@ -174,7 +211,11 @@ impl Volume {
                 let dot: f64 = (0..3).map(|r| direction[r][a] * direction[r][b]).sum();
                 let want = if a == b { 1.0 } else { 0.0 };
                 if !dot.is_finite() || (dot - want).abs() > 1e-4 {
-                    return Err(Error::invalid("direction", format!("{direction:?}"), "an orthonormal 3×3 matrix"));
+                    return Err(Error::invalid(
+                        "direction",
+                        format!("{direction:?}"),
+                        "an orthonormal 3×3 matrix",
+                    ));
                 }
             }
         }
@@ -244,7 +285,11 @@ impl Volume {
     pub fn crop(&self, start: [usize; 3], size: [usize; 3]) -> Result<Volume> {
         let shape = self.shape();
         for a in 0..3 {
-            if size[a] == 0 || start[a].checked_add(size[a]).is_none_or(|end| end > shape[a]) {
+            if size[a] == 0
+                || start[a]
+                    .checked_add(size[a])
+                    .is_none_or(|end| end > shape[a])
+            {
                 return Err(Error::invalid(
                     "crop box",
                     format!("start {start:?} size {size:?}"),
@@ -254,10 +299,19 @@ impl Volume {
         }
         let data = self
             .data
-            .slice(s![start[0]..start[0] + size[0], start[1]..start[1] + size[1], start[2]..start[2] + size[2]])
+            .slice(s![
+                start[0]..start[0] + size[0],
+                start[1]..start[1] + size[1],
+                start[2]..start[2] + size[2]
+            ])
             .to_owned();
         let origin = self.world_of_index([start[0] as f64, start[1] as f64, start[2] as f64]);
-        Ok(Volume { data, spacing_mm: self.spacing_mm, origin_mm: origin, direction: self.direction })
+        Ok(Volume {
+            data,
+            spacing_mm: self.spacing_mm,
+            origin_mm: origin,
+            direction: self.direction,
+        })
     }
 
     /// The minimum and maximum voxel value, ignoring NaN; `None` if every value is NaN.
@@ -280,14 +334,33 @@ impl Volume {
     /// **Errors** if a target dimension is zero or the output is too large.
     pub fn resample(&self, shape: [usize; 3]) -> Result<Volume> {
         if shape.contains(&0) {
-            return Err(Error::invalid("shape", format!("{shape:?}"), "three sizes ≥ 1"));
+            return Err(Error::invalid(
+                "shape",
+                format!("{shape:?}"),
+                "three sizes ≥ 1",
+            ));
         }
-        ensure_allocatable("resampled volume", shape.iter().map(|&n| n as u128).product(), 4)?;
+        ensure_allocatable(
+            "resampled volume",
+            shape.iter().map(|&n| n as u128).product(),
+            4,
+        )?;
         let old = self.shape();
-        let scale: Vec<f64> =
-            (0..3).map(|a| if shape[a] > 1 { (old[a] - 1) as f64 / (shape[a] - 1) as f64 } else { 0.0 }).collect();
+        let scale: Vec<f64> = (0..3)
+            .map(|a| {
+                if shape[a] > 1 {
+                    (old[a] - 1) as f64 / (shape[a] - 1) as f64
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         let spacing: [f64; 3] = std::array::from_fn(|a| {
-            if shape[a] > 1 && old[a] > 1 { self.spacing_mm[a] * scale[a] } else { self.spacing_mm[a] }
+            if shape[a] > 1 && old[a] > 1 {
+                self.spacing_mm[a] * scale[a]
+            } else {
+                self.spacing_mm[a]
+            }
         });
         let src = &self.data;
         let axis = |a: usize, i: usize| -> (usize, usize, f32) {
@@ -338,9 +411,17 @@ impl Projections {
     /// **Errors** if any dimension is zero.
     pub fn new(data: Array3<f32>) -> Result<Self> {
         if data.is_empty() {
-            return Err(Error::invalid("projections shape", format!("{:?}", data.dim()), "(views, rows, cols) all ≥ 1"));
+            return Err(Error::invalid(
+                "projections shape",
+                format!("{:?}", data.dim()),
+                "(views, rows, cols) all ≥ 1",
+            ));
         }
-        let data = if data.is_standard_layout() { data } else { data.as_standard_layout().into_owned() };
+        let data = if data.is_standard_layout() {
+            data
+        } else {
+            data.as_standard_layout().into_owned()
+        };
         Ok(Self { data })
     }
     /// The line integrals, `(views, rows, cols)`.

@@ -1,0 +1,29 @@
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class Volume:
+    def __init__(
+        self,
+        array: npt.ArrayLike,
+        spacing: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+        origin: Optional[Tuple[float, float, float]] = None,
+        direction: Optional[Sequence[Sequence[float]]] = None,
+    ) -> None: ...
+    @property
+    def array(self) -> npt.NDArray[np.float32]: ...
+    @property
+    def spacing(self) -> Tuple[float, float, float]: ...
+    @property
+    def origin(self) -> Tuple[float, float, float]: ...
+    @property
+    def direction(self) -> list[list[float]]: ...
+    @property
+    def shape(self) -> Tuple[int, int, int]: ...
+    @property
+    def affine(self) -> npt.NDArray[np.float64]: ...
+    def crop(self, start: Tuple[int, int, int], size: Tuple[int, int, int]) -> "Volume": ...
+    def resample(self, shape: Tuple[int, int, int]) -> "Volume": ...
