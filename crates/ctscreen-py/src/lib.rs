@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 mod errors;
 mod geometry;
 mod project;
+mod io;
 mod volume;
 
 #[pymodule]
@@ -13,5 +14,6 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     volume::register(m)?;
     geometry::register(m)?;
     project::register(m)?;
+    io::register(m)?;
     Ok(())
 }

@@ -25,6 +25,7 @@
 
 pub mod error;
 pub mod geometry;
+pub mod io;
 pub mod progress;
 pub mod render;
 pub mod project;
