@@ -25,10 +25,14 @@
 
 pub mod error;
 pub mod geometry;
+pub mod phantom;
+pub mod physics;
 pub mod progress;
 pub mod volume;
 
 pub use error::{Error, Result};
 pub use geometry::Geometry;
+pub use phantom::{parcel, Parcel, ParcelOptions, Phantom};
+pub use physics::{simulate, Material, SimulateOptions};
 pub use progress::{CancelFlag, NoProgress, Progress};
 pub use volume::{Projections, Volume};
