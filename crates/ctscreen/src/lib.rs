@@ -28,6 +28,7 @@ pub mod geometry;
 pub mod phantom;
 pub mod physics;
 pub mod progress;
+pub mod project;
 pub mod volume;
 
 pub use error::{Error, Result};
@@ -35,4 +36,5 @@ pub use geometry::Geometry;
 pub use phantom::{parcel, Parcel, ParcelOptions, Phantom};
 pub use physics::{simulate, Material, SimulateOptions};
 pub use progress::{CancelFlag, NoProgress, Progress};
+pub use project::{backproject, forward_project, LinearOperator, Projector};
 pub use volume::{Projections, Volume};
