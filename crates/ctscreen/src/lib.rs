@@ -26,6 +26,8 @@
 pub mod error;
 pub mod geometry;
 pub mod io;
+pub mod phantom;
+pub mod physics;
 pub mod progress;
 pub mod render;
 pub mod project;
@@ -33,6 +35,8 @@ pub mod volume;
 
 pub use error::{Error, Result};
 pub use geometry::Geometry;
+pub use phantom::{parcel, Parcel, ParcelOptions, Phantom};
+pub use physics::{simulate, Material, SimulateOptions};
 pub use progress::{CancelFlag, NoProgress, Progress};
 pub use project::{backproject, forward_project, LinearOperator, Projector};
 pub use volume::{Projections, Volume};
