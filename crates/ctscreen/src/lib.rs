@@ -26,10 +26,12 @@
 pub mod error;
 pub mod geometry;
 pub mod progress;
+pub mod project;
 pub mod recon;
 pub mod volume;
 
 pub use error::{Error, Result};
 pub use geometry::Geometry;
 pub use progress::{CancelFlag, NoProgress, Progress};
+pub use project::{backproject, forward_project, LinearOperator, Projector};
 pub use volume::{Projections, Volume};
