@@ -31,6 +31,7 @@ pub mod physics;
 pub mod progress;
 pub mod render;
 pub mod project;
+pub mod recon;
 pub mod volume;
 
 pub use error::{Error, Result};
