@@ -4,8 +4,8 @@ use pyo3::prelude::*;
 
 mod errors;
 mod geometry;
-mod project;
 mod io;
+mod project;
 mod volume;
 
 #[pymodule]

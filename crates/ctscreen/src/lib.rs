@@ -29,9 +29,10 @@ pub mod io;
 pub mod phantom;
 pub mod physics;
 pub mod progress;
-pub mod render;
 pub mod project;
 pub mod recon;
+pub mod render;
+pub mod scanner;
 pub mod volume;
 
 pub use error::{Error, Result};

@@ -11,7 +11,9 @@ use ctscreen::{Error, NoProgress, Projections};
 use ndarray::{Array2, Array3, Axis};
 
 fn angles(n: usize, range: f64, start: f64) -> Vec<f64> {
-    (0..n).map(|i| start + range * i as f64 / n as f64).collect()
+    (0..n)
+        .map(|i| start + range * i as f64 / n as f64)
+        .collect()
 }
 
 fn pool(n: usize) -> rayon::ThreadPool {
@@ -86,7 +88,9 @@ fn fbp_parallel_handles_360_uneven_and_shuffled_angles() {
         })
         .collect();
     uneven.sort_by_key(|a| ((a * 1e6) as i64 * 7919) % 1000);
-    let g: Geometry = ParallelBeamGeometry::new(uneven, 160, 1.0, 1).unwrap().into();
+    let g: Geometry = ParallelBeamGeometry::new(uneven, 160, 1.0, 1)
+        .unwrap()
+        .into();
     let img = fbp(
         sinogram(&g, &objects).view(),
         &g,
@@ -100,13 +104,17 @@ fn fbp_parallel_handles_360_uneven_and_shuffled_angles() {
 }
 
 fn fan_geometry(angles: Vec<f64>) -> Geometry {
-    FanBeamGeometry::new(angles, 400.0, 800.0, 256, 1.0).unwrap().into()
+    FanBeamGeometry::new(angles, 400.0, 800.0, 256, 1.0)
+        .unwrap()
+        .into()
 }
 
 #[test]
 fn fbp_fan_full_and_short_scans() {
     let fan = fan_geometry(vec![0.0]);
-    let Geometry::Fan(f) = &fan else { unreachable!() };
+    let Geometry::Fan(f) = &fan else {
+        unreachable!()
+    };
     let fan_angle = 2.0 * (128.0f64 / 800.0).atan();
     assert!((f.detector.cols as f64 - 256.0).abs() < 0.5);
     let objects = vec![
@@ -159,7 +167,10 @@ fn fbp_fan_full_and_short_scans() {
         Filter::RamLak,
     )
     .unwrap_err();
-    assert!(matches!(e, Error::InvalidParameter { ref name, .. } if name == "angles"), "{e}");
+    assert!(
+        matches!(e, Error::InvalidParameter { ref name, .. } if name == "angles"),
+        "{e}"
+    );
 }
 
 fn cone(angles: Vec<f64>, offset: (f64, f64)) -> Geometry {
@@ -234,14 +245,19 @@ fn fdk_short_scan_parker_close_to_full_scan() {
     let fan = 2.0 * (64.0f64 / 600.0).atan();
     let range = PI + fan;
     let n = (range / (2.0 * PI / 180.0)).ceil() as usize + 1;
-    let short_angles: Vec<f64> = (0..n).map(|i| -1.0 + range * i as f64 / (n - 1) as f64).collect();
+    let short_angles: Vec<f64> = (0..n)
+        .map(|i| -1.0 + range * i as f64 / (n - 1) as f64)
+        .collect();
     let short = cone(short_angles.clone(), (0.0, 0.0));
     let (short_slab, short_all) = errors(&fdk_of(&short, &objects, &FdkOptions::default()));
     assert!(
         short_slab <= 1.1 * full_slab,
         "short {short_slab} vs full {full_slab}"
     );
-    assert!(short_all <= 1.25 * full_all, "short {short_all} vs full {full_all}");
+    assert!(
+        short_all <= 1.25 * full_all,
+        "short {short_all} vs full {full_all}"
+    );
     // Forcing full-scan weights on short-scan data is clearly worse: Parker matters.
     let forced = FdkOptions {
         short_scan: ShortScan::Full,
@@ -260,14 +276,29 @@ fn fdk_detector_offsets_give_the_same_reconstruction() {
     let a = angles(120, 2.0 * PI, 0.1);
     let truth = voxelize(&objects, SHAPE, SPACING, 2);
     let mask: Vec<bool> = truth.iter().map(|&t| t > 0.0).collect();
-    let centred = fdk_of(&cone(a.clone(), (0.0, 0.0)), &objects, &FdkOptions::default());
+    let centred = fdk_of(
+        &cone(a.clone(), (0.0, 0.0)),
+        &objects,
+        &FdkOptions::default(),
+    );
     let scale = rmse_where(centred.iter(), truth.iter(), mask.iter().copied());
     // Whole-pixel shifts sample the very same rays: the same image up to rounding.
-    let shifted = fdk_of(&cone(a.clone(), (-4.0, 7.0)), &objects, &FdkOptions::default());
+    let shifted = fdk_of(
+        &cone(a.clone(), (-4.0, 7.0)),
+        &objects,
+        &FdkOptions::default(),
+    );
     let diff = rmse_where(centred.iter(), shifted.iter(), mask.iter().copied());
-    assert!(diff < 0.01 * scale, "offset changes the image by {diff} (error scale {scale})");
+    assert!(
+        diff < 0.01 * scale,
+        "offset changes the image by {diff} (error scale {scale})"
+    );
     // Sub-pixel shifts sample other rays: the same accuracy.
-    let shifted = fdk_of(&cone(a.clone(), (-4.5, 7.25)), &objects, &FdkOptions::default());
+    let shifted = fdk_of(
+        &cone(a.clone(), (-4.5, 7.25)),
+        &objects,
+        &FdkOptions::default(),
+    );
     let e = rmse_where(shifted.iter(), truth.iter(), mask.iter().copied());
     assert!(e < 1.1 * scale, "shifted {e} vs centred {scale}");
     // Ignoring the offset (reconstructing shifted data as if centred) is much worse.
@@ -352,7 +383,14 @@ fn bad_input_gives_typed_errors() {
     let pg: Geometry = ParallelBeamGeometry::new(angles(4, PI, 0.0), 16, 1.0, 1)
         .unwrap()
         .into();
-    let e = fbp(Array2::zeros((0, 16)).view(), &pg, (8, 8), (1.0, 1.0), Filter::RamLak).unwrap_err();
+    let e = fbp(
+        Array2::zeros((0, 16)).view(),
+        &pg,
+        (8, 8),
+        (1.0, 1.0),
+        Filter::RamLak,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
     let mut sino = Array2::<f32>::zeros((4, 16));
     sino[[1, 1]] = f32::NAN;
@@ -369,7 +407,14 @@ fn bad_input_gives_typed_errors() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("parallel"), "{e}");
-    let e = fbp(Array2::zeros((10, 128)).view(), &g, (8, 8), (1.0, 1.0), Filter::RamLak).unwrap_err();
+    let e = fbp(
+        Array2::zeros((10, 128)).view(),
+        &g,
+        (8, 8),
+        (1.0, 1.0),
+        Filter::RamLak,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("rows"), "{e}");
 }
 

@@ -68,7 +68,11 @@ pub fn fbp(
             "1 for a 2D sinogram (use fdk for cone beams)",
         ));
     }
-    check_grid(&[shape.0, shape.1], &[spacing_mm.0, spacing_mm.1], "FBP image")?;
+    check_grid(
+        &[shape.0, shape.1],
+        &[spacing_mm.0, spacing_mm.1],
+        "FBP image",
+    )?;
     let data3 = sinogram.insert_axis(Axis(1));
     check_projections(&data3, geometry)?;
     match geometry {
@@ -116,7 +120,11 @@ fn fbp_parallel(
                 }
                 ramp.filter_line(line, scratch);
                 let w = steps[v] as f32;
-                for (o, l) in row.slice_mut(s![PAD..PAD + cols]).iter_mut().zip(line.iter()) {
+                for (o, l) in row
+                    .slice_mut(s![PAD..PAD + cols])
+                    .iter_mut()
+                    .zip(line.iter())
+                {
                     *o = l * w;
                 }
             },

@@ -260,11 +260,7 @@ pub(crate) fn fdk_core(
         4,
     )?;
     if ld > i32::MAX as usize / 2 {
-        return Err(Error::invalid(
-            "detector rows",
-            rows,
-            "fewer than 2³⁰ rows",
-        ));
+        return Err(Error::invalid("detector rows", rows, "fewer than 2³⁰ rows"));
     }
     let tau = det.col_spacing_mm * circ.sod / circ.sdd;
     let ramp = RampFilter::new(options.filter, cols, tau)?;
@@ -401,40 +397,40 @@ fn filter_block(
     let det = circ.det;
     let ld = rows + 2 * ROW_PAD;
     let sdd2 = circ.sdd * circ.sdd;
-    let u_of = |c: usize| (c as f64 - (cols as f64 - 1.0) / 2.0) * det.col_spacing_mm + det.col_offset_mm;
-    let v_of = |r: usize| (r as f64 - (rows as f64 - 1.0) / 2.0) * det.row_spacing_mm + det.row_offset_mm;
-    out.par_chunks_mut(view_len)
-        .enumerate()
-        .for_each_init(
-            || (ramp.scratch(), vec![0.0f32; cols], vec![0.0f64; cols]),
-            |(scratch, line, col_weight), (b, view_out)| {
-                let view = first + b;
-                let theta = circ.angles[view];
-                let step = weights.step[view];
-                for (c, w) in col_weight.iter_mut().enumerate() {
-                    // Parker's γ is minus the column's fan angle in this frame: a ray at
-                    // column offset u travels at angle θ + π/2 − atan(u / SDD).
-                    let parker = match weights.parker {
-                        Some(p) => p.weight(theta, -(u_of(c) / circ.sdd).atan()),
-                        None => 1.0,
-                    };
-                    *w = step * parker;
+    let u_of =
+        |c: usize| (c as f64 - (cols as f64 - 1.0) / 2.0) * det.col_spacing_mm + det.col_offset_mm;
+    let v_of =
+        |r: usize| (r as f64 - (rows as f64 - 1.0) / 2.0) * det.row_spacing_mm + det.row_offset_mm;
+    out.par_chunks_mut(view_len).enumerate().for_each_init(
+        || (ramp.scratch(), vec![0.0f32; cols], vec![0.0f64; cols]),
+        |(scratch, line, col_weight), (b, view_out)| {
+            let view = first + b;
+            let theta = circ.angles[view];
+            let step = weights.step[view];
+            for (c, w) in col_weight.iter_mut().enumerate() {
+                // Parker's γ is minus the column's fan angle in this frame: a ray at
+                // column offset u travels at angle θ + π/2 − atan(u / SDD).
+                let parker = match weights.parker {
+                    Some(p) => p.weight(theta, -(u_of(c) / circ.sdd).atan()),
+                    None => 1.0,
+                };
+                *w = step * parker;
+            }
+            for r in 0..rows {
+                let v = v_of(r);
+                let src = data.slice(ndarray::s![view, r, ..]);
+                for (c, (l, p)) in line.iter_mut().zip(src.iter()).enumerate() {
+                    let u = u_of(c);
+                    let cosine = circ.sdd / (sdd2 + u * u + v * v).sqrt();
+                    *l = (f64::from(*p) * cosine * col_weight[c]) as f32;
                 }
-                for r in 0..rows {
-                    let v = v_of(r);
-                    let src = data.slice(ndarray::s![view, r, ..]);
-                    for (c, (l, p)) in line.iter_mut().zip(src.iter()).enumerate() {
-                        let u = u_of(c);
-                        let cosine = circ.sdd / (sdd2 + u * u + v * v).sqrt();
-                        *l = (f64::from(*p) * cosine * col_weight[c]) as f32;
-                    }
-                    ramp.filter_line(line, scratch);
-                    for (c, l) in line.iter().enumerate() {
-                        view_out[(c + COL_PAD) * ld + r + ROW_PAD] = *l;
-                    }
+                ramp.filter_line(line, scratch);
+                for (c, l) in line.iter().enumerate() {
+                    view_out[(c + COL_PAD) * ld + r + ROW_PAD] = *l;
                 }
-            },
-        );
+            }
+        },
+    );
 }
 
 /// The range of `k` in `0..n` with `lo ≤ a + k s ≤ hi`.
@@ -672,11 +668,21 @@ mod tests {
 
     #[test]
     fn clip_range_matches_brute_force() {
-        for &(a, s) in &[(0.3, 0.7), (5.0, -0.45), (2.0, 0.0), (-3.0, 1.9), (40.0, 2.0)] {
+        for &(a, s) in &[
+            (0.3, 0.7),
+            (5.0, -0.45),
+            (2.0, 0.0),
+            (-3.0, 1.9),
+            (40.0, 2.0),
+        ] {
             let (k0, k1) = clip_range(a, s, 1.0, 12.0, 20);
             for k in 0..20 {
                 let x = a + k as f64 * s;
-                assert_eq!((k0..k1).contains(&k), (1.0..=12.0).contains(&x), "{a} {s} {k}");
+                assert_eq!(
+                    (k0..k1).contains(&k),
+                    (1.0..=12.0).contains(&x),
+                    "{a} {s} {k}"
+                );
             }
         }
     }
@@ -684,7 +690,13 @@ mod tests {
     #[test]
     fn vector_and_scalar_lerp_agree() {
         let line: Vec<f32> = (0..40).map(|i| ((i * 13 % 7) as f32) * 0.3 - 1.0).collect();
-        for &(a, s) in &[(1.2f32, 0.83f32), (30.0, -0.9), (0.0, 1.7), (-5.0, 2.5), (3.0, 0.0)] {
+        for &(a, s) in &[
+            (1.2f32, 0.83f32),
+            (30.0, -0.9),
+            (0.0, 1.7),
+            (-5.0, 2.5),
+            (3.0, 0.0),
+        ] {
             let mut want = vec![1.0f32; 19];
             lerp_accumulate_scalar(&mut want, &line, a, s);
             #[cfg(target_arch = "x86_64")]

@@ -261,9 +261,7 @@ impl RampFilter {
             spectrum: self.r2c.make_output_vec(),
             fft_scratch: vec![
                 Complex::default();
-                self.r2c
-                    .get_scratch_len()
-                    .max(self.c2r.get_scratch_len())
+                self.r2c.get_scratch_len().max(self.c2r.get_scratch_len())
             ],
         }
     }
@@ -273,7 +271,11 @@ impl RampFilter {
     /// **Panics** if `line.len()` differs from [`RampFilter::cols`] (an internal
     /// invariant: callers size rows from the same geometry).
     pub fn filter_line(&self, line: &mut [f32], scratch: &mut FilterScratch) {
-        assert_eq!(line.len(), self.cols, "row length must match the planned filter");
+        assert_eq!(
+            line.len(),
+            self.cols,
+            "row length must match the planned filter"
+        );
         let real = &mut scratch.real;
         real[..self.cols].copy_from_slice(line);
         real[self.cols..].fill(0.0);

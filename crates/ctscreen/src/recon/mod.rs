@@ -202,10 +202,7 @@ pub(crate) fn fan_weights(angles: &[f64], fan_angle: f64, range: ShortScan) -> R
     if n < 2 || covered + others < needed - 1e-9 {
         return Err(Error::invalid(
             "angles",
-            format!(
-                "a short scan over {:.2}° ({n} views)",
-                covered.to_degrees()
-            ),
+            format!("a short scan over {:.2}° ({n} views)", covered.to_degrees()),
             format!(
                 "at least 180° plus the fan angle ({:.2}°) = {:.2}°, or a full 360° scan",
                 fan_angle.to_degrees(),
@@ -260,7 +257,9 @@ mod tests {
 
     #[test]
     fn full_and_short_scans_are_told_apart() {
-        let full: Vec<f64> = (0..90).map(|i| (4.0 * i as f64).to_radians() + 1.0).collect();
+        let full: Vec<f64> = (0..90)
+            .map(|i| (4.0 * i as f64).to_radians() + 1.0)
+            .collect();
         let w = fan_weights(&full, 0.3, ShortScan::Auto).unwrap();
         assert!(w.parker.is_none());
         assert!((w.step.iter().sum::<f64>() - PI).abs() < 1e-9);

@@ -84,8 +84,7 @@ impl Shape {
                 };
                 let (mq, md) = (tf(q), tf(d));
                 let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-                quad(dot(md, md), dot(mq, md), dot(mq, mq) - 1.0)
-                    .map_or(0.0, |(t0, t1)| t1 - t0)
+                quad(dot(md, md), dot(mq, md), dot(mq, mq) - 1.0).map_or(0.0, |(t0, t1)| t1 - t0)
             }
             Shape::Cylinder {
                 centre,
@@ -101,10 +100,7 @@ impl Shape {
                     return 0.0;
                 };
                 if d[0].abs() > 1e-12 {
-                    let (a, b) = (
-                        (-half_length - q[0]) / d[0],
-                        (half_length - q[0]) / d[0],
-                    );
+                    let (a, b) = ((-half_length - q[0]) / d[0], (half_length - q[0]) / d[0]);
                     t0 = t0.max(a.min(b));
                     t1 = t1.min(a.max(b));
                 } else if q[0].abs() > half_length {
@@ -165,7 +161,12 @@ pub fn sinogram(geometry: &Geometry, objects: &[Object]) -> Array2<f32> {
 }
 
 /// μ on a centred grid, averaged over `sub³` sub-samples per voxel.
-pub fn voxelize(objects: &[Object], shape: [usize; 3], spacing: [f64; 3], sub: usize) -> Array3<f32> {
+pub fn voxelize(
+    objects: &[Object],
+    shape: [usize; 3],
+    spacing: [f64; 3],
+    sub: usize,
+) -> Array3<f32> {
     let origin: Vec<f64> = (0..3)
         .map(|a| -(shape[a] as f64 - 1.0) / 2.0 * spacing[a])
         .collect();
