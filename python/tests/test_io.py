@@ -187,6 +187,22 @@ def test_nibabel_4d_with_last_dim_one_and_2d(tmp_path):
         cs.load(p4)
 
 
+@pytest.mark.parametrize("flip", [1.0, -1.0])
+def test_qform_only_files_match_nibabel_affine(tmp_path, flip):
+    """With sform_code 0 the qform (quaternion, qfac) gives the geometry."""
+    aff = _rotated_affine() @ np.diag([1.0, 1.0, flip, 1.0])
+    img = nib.Nifti1Image(np.arange(60, dtype=np.int16).reshape(5, 4, 3), None)
+    img.set_qform(aff, code=1)
+    img.set_sform(None, code=0)
+    p = tmp_path / "q.nii"
+    nib.save(img, p)
+    back = nib.load(p)
+    assert int(back.header["sform_code"]) == 0 and int(back.header["qform_code"]) == 1
+    vol = cs.load(p)
+    np.testing.assert_allclose(affine_to_nibabel(vol.affine), back.affine, atol=1e-5)
+    assert np.linalg.det(np.asarray(vol.direction)) == pytest.approx(flip)
+
+
 def _sample_volume():
     arr = (np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5) - 7.5) * 0.25
     # A direction with a genuine rotation (exact in float32 is not needed: compared
