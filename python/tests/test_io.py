@@ -318,6 +318,38 @@ def test_pydicom_ct_small():
     assert info["format"] == "DICOM" and info["data_type"] == "int16"
 
 
+def _pydicom_file(name):
+    path = pydicom.data.get_testdata_file(name, download=False)
+    if path is None:
+        pytest.skip(f"{name} is not bundled with this pydicom")
+    return path
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MR_small.dcm",  # explicit VR little endian
+        "MR_small_implicit.dcm",
+        "MR_small_bigendian.dcm",
+        "MR_small_expb.dcm",
+        "MR_small_RLE.dcm",  # RLE lossless, decoded in pure Rust
+    ],
+)
+def test_pydicom_transfer_syntaxes(name):
+    path = _pydicom_file(name)
+    ds = pydicom.dcmread(path)
+    want = ds.pixel_array.astype(np.float64) * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))
+    vol = cs.load(path)
+    np.testing.assert_array_equal(vol.array[0], want.astype(np.float32))
+
+
+def test_pydicom_unsupported_files_say_why():
+    with pytest.raises(OSError, match=r"transfer syntax 1\.2\.840\.10008\.1\.2\.4\.90"):
+        cs.load(_pydicom_file("MR_small_jp2klossless.dcm"))
+    with pytest.raises(OSError, match="multi-frame"):
+        cs.load(_pydicom_file("rtdose.dcm"))
+
+
 def _write_slice(path, series_uid, z, pixels, *, slope=1.0, intercept=-1024.0, implicit=False, study="1.2.3"):
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
