@@ -187,6 +187,22 @@ def test_nibabel_4d_with_last_dim_one_and_2d(tmp_path):
         cs.load(p4)
 
 
+@pytest.mark.parametrize("flip", [1.0, -1.0])
+def test_qform_only_files_match_nibabel_affine(tmp_path, flip):
+    """With sform_code 0 the qform (quaternion, qfac) gives the geometry."""
+    aff = _rotated_affine() @ np.diag([1.0, 1.0, flip, 1.0])
+    img = nib.Nifti1Image(np.arange(60, dtype=np.int16).reshape(5, 4, 3), None)
+    img.set_qform(aff, code=1)
+    img.set_sform(None, code=0)
+    p = tmp_path / "q.nii"
+    nib.save(img, p)
+    back = nib.load(p)
+    assert int(back.header["sform_code"]) == 0 and int(back.header["qform_code"]) == 1
+    vol = cs.load(p)
+    np.testing.assert_allclose(affine_to_nibabel(vol.affine), back.affine, atol=1e-5)
+    assert np.linalg.det(np.asarray(vol.direction)) == pytest.approx(flip)
+
+
 def _sample_volume():
     arr = (np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5) - 7.5) * 0.25
     # A direction with a genuine rotation (exact in float32 is not needed: compared
@@ -300,6 +316,38 @@ def test_pydicom_ct_small():
         assert vol.origin == rev(float(v) for v in ds.ImagePositionPatient)
     info = cs.read_info(path)
     assert info["format"] == "DICOM" and info["data_type"] == "int16"
+
+
+def _pydicom_file(name):
+    path = pydicom.data.get_testdata_file(name, download=False)
+    if path is None:
+        pytest.skip(f"{name} is not bundled with this pydicom")
+    return path
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MR_small.dcm",  # explicit VR little endian
+        "MR_small_implicit.dcm",
+        "MR_small_bigendian.dcm",
+        "MR_small_expb.dcm",
+        "MR_small_RLE.dcm",  # RLE lossless, decoded in pure Rust
+    ],
+)
+def test_pydicom_transfer_syntaxes(name):
+    path = _pydicom_file(name)
+    ds = pydicom.dcmread(path)
+    want = ds.pixel_array.astype(np.float64) * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))
+    vol = cs.load(path)
+    np.testing.assert_array_equal(vol.array[0], want.astype(np.float32))
+
+
+def test_pydicom_unsupported_files_say_why():
+    with pytest.raises(OSError, match=r"transfer syntax 1\.2\.840\.10008\.1\.2\.4\.90"):
+        cs.load(_pydicom_file("MR_small_jp2klossless.dcm"))
+    with pytest.raises(OSError, match="multi-frame"):
+        cs.load(_pydicom_file("rtdose.dcm"))
 
 
 def _write_slice(path, series_uid, z, pixels, *, slope=1.0, intercept=-1024.0, implicit=False, study="1.2.3"):

@@ -1276,3 +1276,23 @@ fn dicom_mutations_never_panic() {
     }
     assert!(errors > 100, "{errors}");
 }
+
+#[test]
+fn dicom_load_is_identical_on_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    for n in 0..8 {
+        let mut s = slice("7.7", n as f64 * 0.5, n as i16);
+        s.slope = 0.5 + n as f64;
+        dicom_files::write(&dir.path().join(format!("{n}.dcm")), &s);
+    }
+    let run = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| io::load_dicom(dir.path()).unwrap())
+    };
+    let (a, b) = (run(1), run(2));
+    assert_eq!(a, b);
+    assert_eq!(a.data()[[7, 2, 3]], ((110.0 + 7.0) * 7.5 - 1024.0) as f32);
+}

@@ -676,16 +676,21 @@ pub(super) fn load(path: &Path, series_uid: Option<&str>) -> Result<Volume> {
     let count = n as u128 * rows as u128 * cols as u128;
     crate::volume::ensure_allocatable("DICOM volume", count, 4)?;
     let mut data = Array3::<f32>::zeros((n, rows, cols));
-    data.axis_iter_mut(Axis(0))
+    // Slices decode in parallel, each into its own plane; the first error in slice
+    // order is reported, whatever the thread count.
+    let results: Vec<Result<()>> = data
+        .axis_iter_mut(Axis(0))
         .into_par_iter()
         .zip(slices.par_iter())
-        .try_for_each(|(mut out, s)| -> Result<()> {
+        .map(|(mut out, s)| -> Result<()> {
             let values = decode_slice(s)?;
             for (o, v) in out.iter_mut().zip(values) {
                 *o = (v * s.slope + s.intercept) as f32;
             }
             Ok(())
-        })?;
+        })
+        .collect();
+    results.into_iter().collect::<Result<()>>()?;
     make_volume(path, data, info.spacing, info.origin, info.direction)
 }
 

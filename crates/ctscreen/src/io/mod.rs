@@ -16,11 +16,14 @@
 //! Every format stores x fastest; a [`Volume`] is `(z, y, x)`, so file axes `(i, j, k)`
 //! become array axes `(k, j, i)`, and spacing, origin and direction are permuted the same
 //! way (`origin()[0]` is the file's z coordinate). The world frame is the file's own,
-//! kept as is: **RAS** millimetres for NIfTI (+x = Right, +y = Anterior, +z = Superior), **LPS** millimetres for
-//! MetaImage and DICOM (ITK and DICOM patient coordinates: +x = Left, +y = Posterior,
-//! +z = Superior). Nothing is flipped between the two: saving a
-//! volume loaded from DICOM as NIfTI keeps the LPS numbers, which NIfTI readers then
+//! kept as is: **RAS** millimetres for NIfTI (+x = Right, +y = Anterior, +z = Superior),
+//! **LPS** millimetres for MetaImage and DICOM (ITK and DICOM patient coordinates:
+//! +x = Left, +y = Posterior, +z = Superior). Nothing is flipped between the two: saving
+//! a volume loaded from DICOM as NIfTI keeps the LPS numbers, which NIfTI readers then
 //! interpret as RAS. Convert explicitly (negate world x and y) when that matters.
+//!
+//! Values in the `(z, y, x)` order are what `nibabel`'s `get_fdata().transpose(2, 1, 0)`
+//! and SimpleITK's `GetArrayFromImage` give; the Python tests check both.
 //!
 //! ## Values
 //!
@@ -41,7 +44,12 @@
 //!
 //! Every writer is atomic: the file is written to a temporary file in the same
 //! directory and renamed over the target only when complete; on any error the
-//! temporary file is removed and an existing target is left untouched.
+//! temporary file is removed and an existing target is left untouched. A `.mhd` header
+//! and its data file are renamed one after the other (data first).
+//!
+//! MetaImage is written uncompressed unless [`SaveOptions::compress`] says otherwise,
+//! like ITK and SimpleITK: compression costs far more time than it saves on local disks,
+//! and uncompressed files can be memory-mapped by other tools.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -394,7 +402,7 @@ fn detect(path: &Path) -> Result<Detected> {
     if meta.is_dir() {
         return Ok(Detected::Directory);
     }
-    let head = read_head(path, 1024)?;
+    let head = read_head(path, 4096)?;
     if head.is_empty() {
         return Err(Error::format(path, "empty file"));
     }

@@ -112,7 +112,7 @@ struct Header {
     srow: [[f64; 4]; 3],
 }
 
-/// Little helper reading fixed-offset fields in either byte order.
+/// Reads fixed-offset header fields in either byte order.
 struct Fields<'a> {
     b: &'a [u8],
     big: bool,
