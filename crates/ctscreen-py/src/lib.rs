@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 mod errors;
 mod geometry;
+mod phantom;
 mod project;
 mod volume;
 
@@ -13,5 +14,6 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     volume::register(m)?;
     geometry::register(m)?;
     project::register(m)?;
+    phantom::register(m)?;
     Ok(())
 }
