@@ -137,3 +137,142 @@ def load(path: _PathLike) -> Volume: ...
 def save(path: _PathLike, volume: Volume, compress: bool = False) -> None: ...
 def load_dicom(path: _PathLike, series: Optional[str] = None) -> Volume: ...
 def read_info(path: _PathLike) -> Dict[str, Any]: ...
+
+# --- phantom ----------------------------------------------------------------------------
+
+from typing import Any, Dict, List
+
+from . import phantom as phantom
+
+class Parcel:
+    def __init__(
+        self,
+        seed: int = 0,
+        threats: Union[str, Sequence[str], None] = None,
+        hard_benign: bool = True,
+        container: str = "random",
+        max_extent_mm: Optional[float] = None,
+        clutter: float = 1.0,
+        hide_probability: float = 0.3,
+    ) -> None: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def container(self) -> str: ...
+    @property
+    def extent_mm(self) -> Tuple[float, float, float]: ...
+    @property
+    def objects(self) -> List[Dict[str, Any]]: ...
+    @property
+    def options(self) -> Dict[str, Any]: ...
+    @property
+    def phantom(self) -> "Phantom": ...
+    def threats(self) -> List[Dict[str, Any]]: ...
+    def voxelize(
+        self,
+        shape: Tuple[int, int, int],
+        spacing_mm: Union[float, Tuple[float, float, float]],
+        energy_kev: Optional[float] = None,
+        supersample: int = 2,
+    ) -> Volume: ...
+    def truth_labels(
+        self,
+        shape: Tuple[int, int, int],
+        spacing_mm: Union[float, Tuple[float, float, float]],
+    ) -> npt.NDArray[np.uint32]: ...
+
+class Phantom:
+    def __init__(self, json: Optional[str] = None) -> None: ...
+    @staticmethod
+    def shepp_logan_2d(radius_mm: float) -> "Phantom": ...
+    @staticmethod
+    def shepp_logan_3d(radius_mm: float) -> "Phantom": ...
+    def add_ellipsoid(
+        self,
+        center_mm: Tuple[float, float, float],
+        semi_axes_mm: Tuple[float, float, float],
+        material: Optional[str] = None,
+        mu: Optional[float] = None,
+        rotation: Optional[Sequence[Sequence[float]]] = None,
+        axis: Optional[Tuple[float, float, float]] = None,
+        label: int = 1,
+        cls: str = "clutter",
+    ) -> "Phantom": ...
+    def add_cuboid(
+        self,
+        center_mm: Tuple[float, float, float],
+        size_mm: Tuple[float, float, float],
+        material: Optional[str] = None,
+        mu: Optional[float] = None,
+        rotation: Optional[Sequence[Sequence[float]]] = None,
+        axis: Optional[Tuple[float, float, float]] = None,
+        label: int = 1,
+        cls: str = "clutter",
+    ) -> "Phantom": ...
+    def add_cylinder(
+        self,
+        center_mm: Tuple[float, float, float],
+        radius_mm: float,
+        length_mm: float,
+        material: Optional[str] = None,
+        mu: Optional[float] = None,
+        rotation: Optional[Sequence[Sequence[float]]] = None,
+        axis: Optional[Tuple[float, float, float]] = None,
+        label: int = 1,
+        cls: str = "clutter",
+    ) -> "Phantom": ...
+    def add_tube(
+        self,
+        center_mm: Tuple[float, float, float],
+        outer_radius_mm: float,
+        inner_radius_mm: float,
+        length_mm: float,
+        material: Optional[str] = None,
+        mu: Optional[float] = None,
+        rotation: Optional[Sequence[Sequence[float]]] = None,
+        axis: Optional[Tuple[float, float, float]] = None,
+        label: int = 1,
+        cls: str = "clutter",
+    ) -> "Phantom": ...
+    @property
+    def objects(self) -> List[Dict[str, Any]]: ...
+    def __len__(self) -> int: ...
+    def to_json(self) -> str: ...
+    def voxelize(
+        self,
+        shape: Tuple[int, int, int],
+        spacing_mm: Union[float, Tuple[float, float, float]],
+        energy_kev: Optional[float] = None,
+        supersample: int = 2,
+    ) -> Volume: ...
+    def voxelize_labels(
+        self,
+        shape: Tuple[int, int, int],
+        spacing_mm: Union[float, Tuple[float, float, float]],
+    ) -> npt.NDArray[np.uint32]: ...
+    def line_integral(
+        self,
+        point_mm: Tuple[float, float, float],
+        direction: Tuple[float, float, float],
+        energy_kev: Optional[float] = None,
+    ) -> float: ...
+    def path_lengths(
+        self, point_mm: Tuple[float, float, float], direction: Tuple[float, float, float]
+    ) -> Dict[str, float]: ...
+
+def simulate(
+    scene: Union[Parcel, Phantom],
+    geometry: Geometry,
+    spectrum_kvp: float = 120.0,
+    photons: float = 1e5,
+    seed: int = 0,
+    noise: bool = True,
+    filtration_al_mm: float = 2.5,
+    filtration_cu_mm: float = 0.1,
+    bin_kev: float = 2.0,
+    electronic_noise: float = 0.0,
+    count_floor: float = 0.5,
+) -> npt.NDArray[np.float32]: ...
+def analytic_projections(
+    scene: Union[Parcel, Phantom], geometry: Geometry, energy_kev: Optional[float] = None
+) -> npt.NDArray[np.float32]: ...

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 mod errors;
 mod geometry;
 mod io;
+mod phantom;
 mod project;
 mod volume;
 
@@ -15,5 +16,6 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     geometry::register(m)?;
     project::register(m)?;
     io::register(m)?;
+    phantom::register(m)?;
     Ok(())
 }

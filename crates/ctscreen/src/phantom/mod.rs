@@ -33,7 +33,8 @@ use crate::volume::{centered_origin, ensure_allocatable};
 use crate::{Error, Projections, Result, Volume};
 
 pub use parcel::{
-    parcel, ContainerKind, GroundTruthObject, Parcel, ParcelOptions, ThreatKind, Threats,
+    default_energy_kev, parcel, ContainerKind, GroundTruthObject, Parcel, ParcelOptions,
+    ThreatKind, Threats,
 };
 pub use shapes::{Primitive, Rotation, Shape, Vec3};
 pub use shepp_logan::{shepp_logan_2d, shepp_logan_3d};
@@ -83,6 +84,21 @@ impl ObjectClass {
             ObjectClass::Container => "container",
             ObjectClass::Clutter => "clutter",
         }
+    }
+
+    /// Parses [`ObjectClass::name`] (case-insensitive).
+    ///
+    /// **Errors** on an unknown name, listing the known ones.
+    pub fn from_name(name: &str) -> Result<Self> {
+        let n = name.trim().to_ascii_lowercase();
+        ObjectClass::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == n)
+            .ok_or_else(|| {
+                let known: Vec<&str> = ObjectClass::ALL.iter().map(|c| c.name()).collect();
+                Error::invalid("class", name, format!("one of {}", known.join(", ")))
+            })
     }
 
     /// True for the classes a screening detector must find (firearm, firearm part,
