@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod info;
+mod progress;
+mod reconstruct;
+mod simulate;
 
 /// Screen CT scans of parcels for firearms, firearm parts, ammunition and blades.
 #[derive(Debug, Parser)]
@@ -19,6 +22,10 @@ struct Cli {
 enum Command {
     /// Describe a volume file (NIfTI, MetaImage, DICOM file or series directory).
     Info(info::Args),
+    /// Scan a generated parcel: projections + geometry (+ ground truth).
+    Simulate(simulate::Args),
+    /// Reconstruct a volume from projections and their geometry.
+    Reconstruct(reconstruct::Args),
 }
 
 /// What a subcommand returns: any error, shown to the user as one line.
@@ -38,6 +45,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info(args) => info::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Reconstruct(args) => reconstruct::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

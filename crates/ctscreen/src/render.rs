@@ -152,36 +152,8 @@ impl RgbImage {
             w.write_image_data(&self.data)
                 .map_err(|e| Error::format(path, e.to_string()))?;
         }
-        write_file_atomic(path, &bytes)
+        crate::io::write_bytes_atomic(path, &bytes)
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory and a
-/// rename, so readers never see a partial file; the temporary is removed on failure.
-pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid("path", path.display(), "a file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
 }
 
 /// A grey-level window: μ values at or below `low` show black, at or above `high` white.

@@ -565,3 +565,23 @@ fn with_name(path: &Path, name: &str) -> PathBuf {
         None => PathBuf::from(name),
     }
 }
+
+/// Writes `bytes` to `path` atomically: into a hidden temporary file in the same
+/// directory, renamed over `path` only when complete and synced; on failure the
+/// temporary file is removed and `path` is untouched. Reports, JSON sidecars and PNGs
+/// are written this way.
+///
+/// **Errors** with [`Error::Io`] naming `path` if the directory is missing or not writable.
+pub fn write_bytes_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let path = path.as_ref();
+    atomic::write_atomic(path, ".tmp", |tmp| {
+        std::fs::write(tmp, bytes).map_err(|e| Error::io(path, e))
+    })
+}
+
+/// [`write_bytes_atomic`] for text.
+///
+/// **Errors** as [`write_bytes_atomic`].
+pub fn write_text_atomic(path: impl AsRef<Path>, text: &str) -> Result<()> {
+    write_bytes_atomic(path, text.as_bytes())
+}
