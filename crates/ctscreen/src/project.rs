@@ -20,6 +20,14 @@
 //!
 //! Every routine is `rayon`-parallel and deterministic: each output value is computed by
 //! one task, in a fixed order, so results are bit-identical whatever the thread count.
+//! The forward projector gives each task a detector row of one view. The adjoint splits
+//! the volume into slabs along z (along y for a single-slice volume), one task each; a
+//! task visits every ray that can reach its slab (detector pixels culled by projecting
+//! the slab's corners, each ray's plane range clipped to the slab) in the fixed order
+//! view, row, column, plane, and scatters only the taps that fall inside its slab. Each
+//! voxel therefore sums its contributions in the same order for any slab size, and the
+//! weights are the very numbers the forward projector uses. The voxel-driven
+//! backprojector gives each task a row of voxels and sums over views in order.
 
 use ndarray::{Array3, ArrayView3, ArrayViewMut3};
 use rayon::prelude::*;
