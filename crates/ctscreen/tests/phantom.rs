@@ -887,3 +887,24 @@ fn joseph_projection_of_voxelized_primitives_matches_exact_integrals() {
         }
     }
 }
+
+#[test]
+fn simulate_reports_progress_and_honours_cancellation() {
+    let ph = water_cylinder(50.0);
+    let g: Geometry =
+        ParallelBeamGeometry::new((0..12).map(|i| i as f64 * 0.2).collect(), 32, 4.0, 1)
+            .unwrap()
+            .into();
+    let flag = ctscreen::CancelFlag::new();
+    simulate(&ph, &g, &SimulateOptions::default(), &flag).unwrap();
+    assert_eq!(flag.done(), 12, "one unit per view");
+    flag.cancel();
+    let e = simulate(&ph, &g, &SimulateOptions::default(), &flag).unwrap_err();
+    assert!(matches!(e, ctscreen::Error::Cancelled), "{e}");
+    let bad = SimulateOptions {
+        photons: -1.0,
+        ..Default::default()
+    };
+    let e = simulate(&ph, &g, &bad, &NoProgress).unwrap_err();
+    assert!(e.to_string().contains("photons"), "{e}");
+}

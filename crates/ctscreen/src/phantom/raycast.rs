@@ -91,16 +91,41 @@ impl Scene {
             constant: vec![0.0; npix],
         };
         let mapper = DetectorMap::new(beam, view, rows, cols);
+        // Rays of every pixel centre, computed once per view.
+        let rays: Vec<(Vec3, Vec3)> = (0..npix)
+            .map(|pix| {
+                geometry::ray(
+                    beam,
+                    view,
+                    rows,
+                    cols,
+                    (pix / cols) as f64,
+                    (pix % cols) as f64,
+                )
+            })
+            .collect();
         for obj in &self.objects {
             let Some((r0, r1, c0, c1)) = mapper.footprint(&obj.corners) else {
                 continue;
             };
+            let prim = &obj.primitive;
+            let rot = &prim.rotation;
+            // What all rays of the view share (the source, or the direction) is moved
+            // into the object's frame once.
+            let shared = match beam {
+                Beam::Cone => rot.apply_inverse(sub(view.source, prim.center)),
+                Beam::Parallel => rot.apply_inverse(rays[0].1),
+            };
             for r in r0..=r1 {
                 for c in c0..=c1 {
-                    let (p, d) = geometry::ray(beam, view, rows, cols, r as f64, c as f64);
-                    let l = obj.primitive.chord(p, d);
+                    let pix = r * cols + c;
+                    let (p, d) = rays[pix];
+                    let (pl, dl) = match beam {
+                        Beam::Cone => (shared, rot.apply_inverse(d)),
+                        Beam::Parallel => (rot.apply_inverse(sub(p, prim.center)), shared),
+                    };
+                    let l = prim.shape.chord_local(pl, dl);
                     if l > 0.0 {
-                        let pix = r * cols + c;
                         match obj.slot {
                             Slot::Material(s) => out.lengths[s * npix + pix] += l,
                             Slot::Constant(mu) => out.constant[pix] += mu * l,

@@ -27,7 +27,42 @@
 //!    their longest axis with the container's when random poses keep failing.
 //!    Loose cartridges (5–50) scatter around a random point, each on its own.
 //!
-//! See [`ThreatKind`] and the builder functions for the geometry of each kind.
+//! ## Object kinds (`GroundTruthObject::kind`) and their geometry
+//!
+//! Sizes in mm; "tube" = cylinder with a coaxial bore right through.
+//!
+//! | kind | class | geometry |
+//! | --- | --- | --- |
+//! | `pistol_polymer` | firearm | steel slide 165–200 long, 26–31 high, 23–28 wide, built as a U-channel (top plate + two side walls) with a breech block and sights; steel barrel tube Ø13–14.4, bore 9.0, 100–117 long inside the channel; glass-filled nylon frame (dust cover sides + floor) holding a steel trigger housing, recoil spring (thin steel tube) and guide rod; hollow grip (side walls + straps) at 105–112° to the bore axis holding a steel double-stack magazine (0.8 mm walls, follower, spring, 0–17 rounds of 9×19); trigger guard and trigger |
+//! | `pistol_steel` | firearm | the same layout with a steel frame and straps, wooden grip panels, steel trigger |
+//! | `revolver` | firearm | six steel chamber tubes (bore 9.7, Ø12.4) on a 12.5 mm pitch circle around an ejector tube, 39.5–42 long, each loaded with a .38 Special round with probability 0.8; steel top strap, bottom strap, recoil shield, front block; barrel tube Ø15–18, bore 9.0, 50–155 long, on the top chamber's axis, underlug when > 60; steel grip frame with wooden panels at 15–25° tilt; hammer, trigger, guard |
+//! | `barrel` | firearm_part | steel tube 100–400 long, bore 5.56/7.62/9.0/11.43, wall 2.5–4 (≤ 200 long) or 4.5–8; a wider chamber section (20 % of the length, ≤ 55) at the breech; rifle barrels (> 250) add a gas-block collar and a front-sight block |
+//! | `slide` | firearm_part | the pistol slide alone (U-channel, breech block, sights, no barrel) |
+//! | `bolt` | firearm_part | bolt-action bolt (tube Ø17–19 with firing pin, two locking lugs, a perpendicular handle Ø8 with a ball knob Ø18, a shroud) or an AR-15 bolt carrier (tube Ø25.2, bore 13.2, 165–175 long, with bolt tube, firing pin and gas key) |
+//! | `magazine` | firearm_part | 9×19 steel double-stack box 108–125 long, or 5.56×45 aluminium box 150–190 long, loaded 0–capacity |
+//! | `receiver` | firearm_part | AR-15 lower (aluminium magazine-well shell 26×65×66 with 2.5 mm walls, fire-control pocket walls and floor, trigger guard, buffer tube Ø29.4, 160–200 long) or stamped AK receiver (1 mm steel side plates 45 high and floor, 230–250 long, front and rear trunnion blocks) |
+//! | `cartridge_9x19` | ammunition | brass case Ø9.93 × 19.15 (3.0 solid head + 0.4 wall tube), propellant, lead core in a copper jacket Ø9.02 with a stepped nose; 29.69 overall. Loose: 5–50 around one point; boxed: 30–50 upright in a 5 × 10 grid |
+//! | `cartridge_box` | container | 1 mm paperboard box around the boxed rounds |
+//! | `knife` | blade | steel blade 80–250 long, 20–40 wide, 2–4 thick (main section + narrower tip on the spine side), optional crossguard, full tang between two handle scales (wood, ABS or rubber) 90–130 long |
+//! | `pliers` | metal_other | two steel bars (handle + jaw), 150–220 long, crossed at 3–12°, one above the other |
+//! | `spanner` | metal_other | flat steel bar 100–300 long, 4–7 thick, ring end (short tube across the bar), open end (head + two prongs) |
+//! | `screwdriver` | metal_other | steel shaft Ø4–8, 75–200 long past a plastic handle tube Ø22–32 it runs through, flat tip |
+//! | `fork`, `spoon`, `table_knife` | metal_other | stainless handle 100–130 + neck + head with 4 tines / flat bowl / blunt blade 90–115 × 15–20 × 1.5–2.5 |
+//! | `coin` | metal_other | disc Ø16–30 × 1.5–2.5, brass, copper, steel or stainless; 1–8 together |
+//! | `key` | metal_other | brass or steel blade 30–45 × 8 × 2–2.5 with a ring bow Ø24 |
+//! | `ball_bearing` | metal_other | steel outer and inner ring tubes (bore Ø10–50) with balls between |
+//! | `pipe_fitting` | metal_other | steel, brass or stainless tube Ø20–60, wall 2–5, 25–80 long (coupling), or a nipple with a wider collar |
+//! | `motor_housing` | metal_other | aluminium or steel housing tube with bored end caps, copper winding tube, steel rotor tube on a steel shaft; hollow (no rotor/shaft) when something is hidden inside |
+//! | `battery_18650` | metal_other | steel can Ø18 × 65 (0.25 wall, 0.3 end discs) around Li-ion cell contents (2.6 g/cm³) |
+//! | `cable` | metal_other | copper conductor Ø1.2–3 in a PVC jacket, 2–6 parallel runs 80–250 long |
+//! | `electronics` | clutter | ABS housing (2 mm walls) with an FR-4 board, an aluminium component and 0–4 18650 cells (separate objects) |
+//! | `clothes` | clutter | cotton block (folded, 0.25 g/cm³) or cylinder (rolled) |
+//! | `book` | clutter | paper block 5–50 thick |
+//! | `bottle` | clutter | glass (2.5–4 wall) or PET (0.35 wall) bottle Ø60–90, 150–300 tall: base, body tube, shoulder ring, neck, PE cap, water filling 60–100 % from the base |
+//! | `shoe` | clutter | rubber sole and heel, leather upper sides; in pairs |
+//! | `cardboard_box`, `padded_envelope`, `polybag` | container | six walls: corrugated board 3–5 (0.15 g/cm³); 0.3 paper over 4 bubble wrap; 0.1 polythene |
+//!
+//! Thin coil springs are thin steel tubes with the coil's mass per length.
 
 mod benign;
 mod build;
