@@ -23,11 +23,13 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod detect;
 pub mod error;
 pub mod geometry;
 pub mod progress;
 pub mod volume;
 
+pub use detect::{detect, DetectOptions, Report};
 pub use error::{Error, Result};
 pub use geometry::Geometry;
 pub use progress::{CancelFlag, NoProgress, Progress};
