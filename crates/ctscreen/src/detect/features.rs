@@ -470,34 +470,32 @@ impl Piece<'_> {
             (q[2] - fl[2]) as f32,
         ];
         let b = [fl[0] as isize, fl[1] as isize, fl[2] as isize];
-        let get = |k: isize, j: isize, i: isize| -> f32 {
-            if k < 0 || j < 0 || i < 0 || k >= nz as isize || j >= ny as isize || i >= nx as isize {
+        let data = self.f.as_slice().expect("masked μ is built in standard layout");
+        let (sy, sz) = (nx as isize, (nx * ny) as isize);
+        let corner = |dz: isize, dy: isize, dx: isize| -> f32 {
+            let (k, j, i) = (b[0] + dz, b[1] + dy, b[2] + dx);
+            if k < 0 || j < 0 || i < 0 || k >= nz as isize || j >= ny as isize || i >= nx as isize
+            {
                 0.0
             } else {
-                self.f[[k as usize, j as usize, i as usize]]
+                data[(k * sz + j * sy + i) as usize]
             }
         };
-        let mut acc = 0.0f32;
-        for dz in 0..2 {
-            let wz = if dz == 0 { 1.0 - w[0] } else { w[0] };
-            if wz == 0.0 {
-                continue;
-            }
-            for dy in 0..2 {
-                let wy = if dy == 0 { 1.0 - w[1] } else { w[1] };
-                if wy == 0.0 {
-                    continue;
-                }
-                for dx in 0..2 {
-                    let wx = if dx == 0 { 1.0 - w[2] } else { w[2] };
-                    if wx == 0.0 {
-                        continue;
-                    }
-                    acc += wz * wy * wx * get(b[0] + dz, b[1] + dy, b[2] + dx);
-                }
-            }
-        }
-        acc
+        let c000 = corner(0, 0, 0);
+        let c001 = corner(0, 0, 1);
+        let c010 = corner(0, 1, 0);
+        let c011 = corner(0, 1, 1);
+        let c100 = corner(1, 0, 0);
+        let c101 = corner(1, 0, 1);
+        let c110 = corner(1, 1, 0);
+        let c111 = corner(1, 1, 1);
+        let x00 = c000 + (c001 - c000) * w[2];
+        let x01 = c010 + (c011 - c010) * w[2];
+        let x10 = c100 + (c101 - c100) * w[2];
+        let x11 = c110 + (c111 - c110) * w[2];
+        let y0 = x00 + (x01 - x00) * w[1];
+        let y1 = x10 + (x11 - x10) * w[1];
+        y0 + (y1 - y0) * w[0]
     }
 }
 
@@ -516,7 +514,7 @@ impl Canon {
 }
 
 /// Largest canonical grid (samples) per piece; the step grows to fit.
-const MAX_CANON_SAMPLES: f64 = 3.0e6;
+const MAX_CANON_SAMPLES: f64 = 2.0e6;
 
 fn canonical(piece: &Piece<'_>, frame: &Frame, pts: &[[f64; 3]], level: f32) -> Canon {
     let min_sp = piece.spacing.iter().cloned().fold(f64::INFINITY, f64::min);
