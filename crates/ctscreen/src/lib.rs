@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod detect;
 pub mod error;
 pub mod geometry;
 pub mod io;
@@ -35,6 +36,7 @@ pub mod render;
 pub mod scanner;
 pub mod volume;
 
+pub use detect::{detect, DetectOptions, Report};
 pub use error::{Error, Result};
 pub use geometry::Geometry;
 pub use phantom::{parcel, Parcel, ParcelOptions, Phantom};

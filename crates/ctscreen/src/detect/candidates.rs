@@ -1,0 +1,1000 @@
+//! Metal candidates: the dense objects of a scan, one mask each.
+//!
+//! Extraction runs in four steps, each explained by the physics of a parcel scan:
+//!
+//! 1. **One parallel pass over the volume** (rayon, one task per z slice) finds, row by
+//!    row, the runs of voxels with μ ≥ `low_mu` and flags the runs that hold a voxel
+//!    with μ ≥ `high_mu`; the same pass counts non-finite voxels and the value range.
+//!    Metal is a small fraction of a parcel, so the runs are a sparse copy of the metal
+//!    and everything after this pass costs in proportion to the metal, not the volume.
+//! 2. **Run-based connected components with hysteresis**: runs that touch (6-, 18- or
+//!    26-connectivity) are joined with a union–find whose root is always the first run
+//!    in scan order, so labels follow scan order whatever the thread count. A component
+//!    is kept only if it holds a run above `high_mu` (hysteresis: the low threshold
+//!    keeps the blurred rim of a dense object, the high one refuses beam-hardening
+//!    streaks and dense plastics, which rarely reach the density of steel) and if it is
+//!    at least `min_volume_mm3` (streak specks, pins and staples go).
+//! 3. **Optional opening** with a ball of `opening_radius_mm` (erosion and dilation by
+//!    thresholding exact Euclidean distance maps), which cuts thin bridges made by
+//!    streaks; pieces are relabelled.
+//! 4. **Splitting touching objects** (a "watershed-lite" on the distance to background):
+//!    inside each component the exact Euclidean distance to the background is computed
+//!    over its bounding box, voxels are flooded from the deepest down, and two flooded
+//!    basins stay apart when both are deep (peak ≥ `split_min_core_mm`) and the voxel
+//!    joining them is shallow (depth ≤ `split_neck_ratio` × the smaller peak): a narrow
+//!    neck between two thick bodies, like two cartridges touching side by side or a
+//!    tool resting on a bearing. Thin plates and wires have no deep core and are never
+//!    split; a spanner's handle is not a neck (its depth is close to the heads').
+use ndarray::{Array3, ArrayView3, Axis};
+use rayon::prelude::*;
+
+use crate::progress::{self, Progress};
+use crate::{Error, Result, Volume};
+
+use super::DetectOptions;
+
+/// One metal candidate: a connected set of voxels, stored as a mask over its bounding box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Index `(z, y, x)` of the bounding box's first voxel in the scanned volume.
+    pub lo: [usize; 3],
+    /// Membership over the bounding box, axes `(z, y, x)`; its shape is the box size.
+    pub mask: Array3<bool>,
+    /// Number of voxels in the mask.
+    pub voxel_count: usize,
+}
+
+impl Candidate {
+    /// One past the last voxel index `(z, y, x)` of the bounding box.
+    pub fn hi(&self) -> [usize; 3] {
+        let s = self.mask.dim();
+        [self.lo[0] + s.0, self.lo[1] + s.1, self.lo[2] + s.2]
+    }
+
+    /// Builds a candidate from a mask over the box starting at `lo`, cropping the box
+    /// to the set voxels. Returns `None` for an empty mask.
+    pub(crate) fn from_mask(lo: [usize; 3], mask: &Array3<bool>) -> Option<Candidate> {
+        let (nz, ny, nx) = mask.dim();
+        let mut a = [usize::MAX; 3];
+        let mut b = [0usize; 3];
+        let mut count = 0usize;
+        for ((k, j, i), &m) in mask.indexed_iter() {
+            if m {
+                count += 1;
+                let idx = [k, j, i];
+                for d in 0..3 {
+                    a[d] = a[d].min(idx[d]);
+                    b[d] = b[d].max(idx[d] + 1);
+                }
+            }
+        }
+        if count == 0 {
+            return None;
+        }
+        let _ = (nz, ny, nx);
+        let sub = mask
+            .slice(ndarray::s![a[0]..b[0], a[1]..b[1], a[2]..b[2]])
+            .to_owned();
+        Some(Candidate {
+            lo: [lo[0] + a[0], lo[1] + a[1], lo[2] + a[2]],
+            mask: sub,
+            voxel_count: count,
+        })
+    }
+}
+
+/// What the first pass learned about the whole volume.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VolumeStats {
+    /// Number of voxels with μ ≥ the low threshold.
+    pub metal_voxels: u64,
+    /// Smallest finite value (mm⁻¹); `+inf` for an empty volume.
+    pub min: f32,
+    /// Largest finite value (mm⁻¹); `-inf` for an empty volume.
+    pub max: f32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    y: u32,
+    x0: u32,
+    x1: u32,
+    high: bool,
+}
+
+#[derive(Debug, Default)]
+struct SliceScan {
+    runs: Vec<Run>,
+    /// `row_start[y]..row_start[y + 1]` are the runs of row `y`.
+    row_start: Vec<u32>,
+    nonfinite: usize,
+    min: f32,
+    max: f32,
+}
+
+fn scan_slice(slice: &[f32], ny: usize, nx: usize, low: f32, high: f32) -> SliceScan {
+    let mut out = SliceScan {
+        runs: Vec::new(),
+        row_start: Vec::with_capacity(ny + 1),
+        nonfinite: 0,
+        min: f32::INFINITY,
+        max: f32::NEG_INFINITY,
+    };
+    for y in 0..ny {
+        out.row_start.push(out.runs.len() as u32);
+        let row = &slice[y * nx..(y + 1) * nx];
+        // Fast path: range and finiteness of the whole row (vectorises well).
+        let mut lo = f32::INFINITY;
+        let mut hi = f32::NEG_INFINITY;
+        let mut bad = 0usize;
+        for &v in row {
+            if v.is_finite() {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            } else {
+                bad += 1;
+            }
+        }
+        out.nonfinite += bad;
+        out.min = out.min.min(lo);
+        out.max = out.max.max(hi);
+        if hi < low {
+            continue;
+        }
+        let mut x = 0usize;
+        while x < nx {
+            let v = row[x];
+            if v.is_finite() && v >= low {
+                let x0 = x;
+                let mut has_high = false;
+                while x < nx && row[x].is_finite() && row[x] >= low {
+                    has_high |= row[x] >= high;
+                    x += 1;
+                }
+                out.runs.push(Run {
+                    y: y as u32,
+                    x0: x0 as u32,
+                    x1: x as u32,
+                    high: has_high,
+                });
+            } else {
+                x += 1;
+            }
+        }
+    }
+    out.row_start.push(out.runs.len() as u32);
+    out
+}
+
+fn find(parent: &mut [u32], mut i: u32) -> u32 {
+    while parent[i as usize] != i {
+        let p = parent[parent[i as usize] as usize];
+        parent[i as usize] = p;
+        i = p;
+    }
+    i
+}
+
+fn union(parent: &mut [u32], a: u32, b: u32) {
+    let ra = find(parent, a);
+    let rb = find(parent, b);
+    if ra != rb {
+        // The smaller index (earlier in scan order) stays the root.
+        let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+        parent[hi as usize] = lo;
+    }
+}
+
+/// Neighbour rows `(previous slice?, dy, x tolerance)` already scanned when a row is
+/// visited, for each connectivity.
+fn neighbour_rows(connectivity: u8) -> &'static [(bool, i32, u32)] {
+    match connectivity {
+        6 => &[(false, -1, 0), (true, 0, 0)],
+        18 => &[(false, -1, 1), (true, -1, 0), (true, 0, 1), (true, 1, 0)],
+        _ => &[(false, -1, 1), (true, -1, 1), (true, 0, 1), (true, 1, 1)],
+    }
+}
+
+/// Finds the metal candidates of `volume` (see the module docs for the steps).
+///
+/// Returns the candidates in scan order of their first voxel, and statistics of the
+/// volume. Deterministic whatever the thread count.
+///
+/// **Errors** if the volume holds NaN or infinite voxels ([`Error::NonFinite`], with the
+/// count), if its values cannot be μ in mm⁻¹ (beyond ±100, e.g. Hounsfield units), if
+/// the options are invalid, or if cancelled.
+///
+/// # Example
+/// ```
+/// use ctscreen::{detect::{candidates::extract, DetectOptions}, Volume};
+/// let mut a = ndarray::Array3::<f32>::zeros((20, 20, 20));
+/// a.slice_mut(ndarray::s![5..15, 5..15, 5..15]).fill(0.5); // a 10 mm steel cube
+/// let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
+/// let (cands, _) = extract(&v, &DetectOptions::default(), &ctscreen::NoProgress).unwrap();
+/// assert_eq!(cands.len(), 1);
+/// assert_eq!(cands[0].voxel_count, 1000);
+/// ```
+pub fn extract(
+    volume: &Volume,
+    options: &DetectOptions,
+    progress: &dyn Progress,
+) -> Result<(Vec<Candidate>, VolumeStats)> {
+    options.validate()?;
+    let [nz, ny, nx] = volume.shape();
+    let mut stats = VolumeStats {
+        metal_voxels: 0,
+        min: f32::INFINITY,
+        max: f32::NEG_INFINITY,
+    };
+    if nz == 0 || ny == 0 || nx == 0 {
+        return Ok((Vec::new(), stats));
+    }
+    let low = options.low_mu;
+    let high = options.high_mu;
+    let data = volume
+        .data()
+        .as_slice()
+        .expect("Volume keeps its data in standard layout");
+    let plane = ny * nx;
+    progress.start("detect: candidates", nz as u64);
+    let scans: Vec<SliceScan> = data
+        .par_chunks(plane)
+        .map(|slice| {
+            let s = scan_slice(slice, ny, nx, low, high);
+            progress.advance(1);
+            s
+        })
+        .collect();
+    progress::check(progress)?;
+    let nonfinite: usize = scans.iter().map(|s| s.nonfinite).sum();
+    if nonfinite > 0 {
+        return Err(Error::NonFinite {
+            what: "volume".into(),
+            count: nonfinite,
+        });
+    }
+    for s in &scans {
+        stats.min = stats.min.min(s.min);
+        stats.max = stats.max.max(s.max);
+        stats.metal_voxels += s.runs.iter().map(|r| u64::from(r.x1 - r.x0)).sum::<u64>();
+    }
+    if stats.max > 100.0 || stats.min < -100.0 {
+        return Err(Error::invalid(
+            "volume values",
+            format!("range {} .. {}", stats.min, stats.max),
+            "linear attenuation μ in mm⁻¹ (|μ| < 100); convert Hounsfield units with volume::hu_to_mu",
+        ));
+    }
+
+    // Union–find over all runs, in scan order.
+    let mut offset = Vec::with_capacity(nz + 1);
+    let mut total = 0usize;
+    for s in &scans {
+        offset.push(total);
+        total += s.runs.len();
+    }
+    offset.push(total);
+    if total > u32::MAX as usize - 1 {
+        return Err(Error::invalid(
+            "volume",
+            format!("{total} metal runs"),
+            "fewer than 2^32 runs above low_mu (is low_mu far too low?)",
+        ));
+    }
+    crate::volume::ensure_allocatable("candidate run labels", total as u128, 16)?;
+    let mut parent: Vec<u32> = (0..total as u32).collect();
+    let rows = neighbour_rows(options.connectivity);
+    for z in 0..nz {
+        let cur = &scans[z];
+        for y in 0..ny {
+            let (a0, a1) = (cur.row_start[y] as usize, cur.row_start[y + 1] as usize);
+            if a0 == a1 {
+                continue;
+            }
+            for &(prev_slice, dy, tol) in rows {
+                if prev_slice && z == 0 {
+                    continue;
+                }
+                let yy = y as i64 + dy as i64;
+                if yy < 0 || yy >= ny as i64 {
+                    continue;
+                }
+                let (zs, other) = if prev_slice {
+                    (z - 1, &scans[z - 1])
+                } else {
+                    (z, cur)
+                };
+                let yy = yy as usize;
+                let (b0, b1) = (
+                    other.row_start[yy] as usize,
+                    other.row_start[yy + 1] as usize,
+                );
+                let mut j = b0;
+                for ia in a0..a1 {
+                    let ra = cur.runs[ia];
+                    while j < b1 && other.runs[j].x1 + tol <= ra.x0 {
+                        j += 1;
+                    }
+                    let mut k = j;
+                    while k < b1 && other.runs[k].x0 < ra.x1 + tol {
+                        union(
+                            &mut parent,
+                            (offset[z] + ia) as u32,
+                            (offset[zs] + k) as u32,
+                        );
+                        k += 1;
+                    }
+                }
+            }
+        }
+    }
+    progress::check(progress)?;
+
+    // Component statistics, components numbered in scan order of their first run.
+    struct Comp {
+        count: u64,
+        high: bool,
+        lo: [usize; 3],
+        hi: [usize; 3],
+    }
+    let mut comp_of_root: Vec<u32> = vec![u32::MAX; total];
+    let mut comp_of_run: Vec<u32> = Vec::with_capacity(total);
+    let mut comps: Vec<Comp> = Vec::new();
+    for z in 0..nz {
+        for (ir, r) in scans[z].runs.iter().enumerate() {
+            let g = offset[z] + ir;
+            let root = find(&mut parent, g as u32) as usize;
+            if comp_of_root[root] == u32::MAX {
+                comp_of_root[root] = comps.len() as u32;
+                comps.push(Comp {
+                    count: 0,
+                    high: false,
+                    lo: [usize::MAX; 3],
+                    hi: [0; 3],
+                });
+            }
+            let c = comp_of_root[root];
+            comp_of_run.push(c);
+            let comp = &mut comps[c as usize];
+            comp.count += u64::from(r.x1 - r.x0);
+            comp.high |= r.high;
+            let (y, x0, x1) = (r.y as usize, r.x0 as usize, r.x1 as usize);
+            comp.lo = [comp.lo[0].min(z), comp.lo[1].min(y), comp.lo[2].min(x0)];
+            comp.hi = [
+                comp.hi[0].max(z + 1),
+                comp.hi[1].max(y + 1),
+                comp.hi[2].max(x1),
+            ];
+        }
+    }
+    drop(parent);
+    drop(comp_of_root);
+    let voxel_mm3 = volume.voxel_volume_mm3();
+    let keep: Vec<bool> = comps
+        .iter()
+        .map(|c| c.high && c.count as f64 * voxel_mm3 >= options.min_volume_mm3)
+        .collect();
+    // Runs of each kept component (counting sort by component).
+    let mut kept_index = vec![u32::MAX; comps.len()];
+    let mut kept: Vec<usize> = Vec::new();
+    for (c, &k) in keep.iter().enumerate() {
+        if k {
+            kept_index[c] = kept.len() as u32;
+            kept.push(c);
+        }
+    }
+    let mut runs_of: Vec<Vec<(u32, Run)>> = vec![Vec::new(); kept.len()];
+    let mut g = 0usize;
+    for (z, s) in scans.iter().enumerate() {
+        for r in &s.runs {
+            let ki = kept_index[comp_of_run[g] as usize];
+            if ki != u32::MAX {
+                runs_of[ki as usize].push((z as u32, *r));
+            }
+            g += 1;
+        }
+    }
+    drop(scans);
+    for &c in &kept {
+        let comp = &comps[c];
+        let n: u128 = (0..3).map(|d| (comp.hi[d] - comp.lo[d]) as u128).product();
+        crate::volume::ensure_allocatable("candidate bounding box", n, 1)?;
+    }
+
+    let view = volume.data().view();
+    let spacing = volume.spacing();
+    let pieces: Vec<Vec<Candidate>> = kept
+        .par_iter()
+        .zip(runs_of.par_iter())
+        .map(|(&c, runs)| {
+            let comp = &comps[c];
+            let shape = [
+                comp.hi[0] - comp.lo[0],
+                comp.hi[1] - comp.lo[1],
+                comp.hi[2] - comp.lo[2],
+            ];
+            let mut mask = Array3::from_elem(shape, false);
+            for &(z, r) in runs {
+                let k = z as usize - comp.lo[0];
+                let j = r.y as usize - comp.lo[1];
+                for x in r.x0 as usize..r.x1 as usize {
+                    mask[[k, j, x - comp.lo[2]]] = true;
+                }
+            }
+            let cand = Candidate {
+                lo: comp.lo,
+                mask,
+                voxel_count: comp.count as usize,
+            };
+            refine(cand, view, spacing, options)
+        })
+        .collect();
+    progress::check(progress)?;
+    let out: Vec<Candidate> = pieces.into_iter().flatten().collect();
+    Ok((out, stats))
+}
+
+/// Opening and splitting of one component; pieces below the size limit or without a
+/// voxel above `high_mu` are dropped.
+fn refine(
+    cand: Candidate,
+    data: ArrayView3<'_, f32>,
+    spacing: [f64; 3],
+    options: &DetectOptions,
+) -> Vec<Candidate> {
+    let voxel_mm3: f64 = spacing.iter().product();
+    let mut pieces = vec![cand];
+    if options.opening_radius_mm > 0.0 {
+        pieces = pieces
+            .into_iter()
+            .flat_map(|c| open_and_relabel(c, spacing, options))
+            .collect();
+    }
+    if options.split_touching {
+        pieces = pieces
+            .into_iter()
+            .flat_map(|c| split_touching(c, spacing, options))
+            .collect();
+    }
+    pieces
+        .into_iter()
+        .filter(|c| {
+            c.voxel_count as f64 * voxel_mm3 >= options.min_volume_mm3
+                && has_high(c, data, options.high_mu)
+        })
+        .collect()
+}
+
+fn has_high(c: &Candidate, data: ArrayView3<'_, f32>, high: f32) -> bool {
+    c.mask
+        .indexed_iter()
+        .any(|((k, j, i), &m)| m && data[[c.lo[0] + k, c.lo[1] + j, c.lo[2] + i]] >= high)
+}
+
+/// Largest candidate (voxels) that opening and splitting work on; larger ones are
+/// kept whole (they are sorted and flooded voxel by voxel).
+const MAX_REFINE_VOXELS: usize = 4_000_000;
+
+fn open_and_relabel(c: Candidate, spacing: [f64; 3], options: &DetectOptions) -> Vec<Candidate> {
+    if c.voxel_count > MAX_REFINE_VOXELS {
+        return vec![c];
+    }
+    let r = options.opening_radius_mm;
+    // Pad so that the dilation back can reach its full extent inside the array.
+    let pad: [usize; 3] = std::array::from_fn(|d| (r / spacing[d]).ceil() as usize + 1);
+    let (nz, ny, nx) = c.mask.dim();
+    let shape = [nz + 2 * pad[0], ny + 2 * pad[1], nx + 2 * pad[2]];
+    let mut padded = Array3::from_elem(shape, false);
+    padded
+        .slice_mut(ndarray::s![
+            pad[0]..pad[0] + nz,
+            pad[1]..pad[1] + ny,
+            pad[2]..pad[2] + nx
+        ])
+        .assign(&c.mask);
+    // Erosion: voxels deeper than r. Dilation: voxels within r of the eroded set.
+    let depth = distance_to_background(&padded, spacing);
+    let eroded = depth.mapv(|d| d > r as f32);
+    let inv = eroded.mapv(|m| !m);
+    let reach = distance_to_background(&inv, spacing);
+    let opened = ndarray::Zip::from(&reach)
+        .and(&padded)
+        .map_collect(|&d, &m| m && d <= r as f32);
+    let lo = [
+        c.lo[0] as isize - pad[0] as isize,
+        c.lo[1] as isize - pad[1] as isize,
+        c.lo[2] as isize - pad[2] as isize,
+    ];
+    relabel_pieces(&opened, lo, options.connectivity)
+}
+
+/// Splits the connected pieces of `mask` (whose `[0, 0, 0]` is volume index `lo`) into
+/// candidates, in scan order of their first voxel.
+fn relabel_pieces(mask: &Array3<bool>, lo: [isize; 3], connectivity: u8) -> Vec<Candidate> {
+    let (labels, n) = local_components(mask, connectivity);
+    let mut out = Vec::with_capacity(n);
+    for l in 1..=n as u32 {
+        let m = labels.mapv(|v| v == l);
+        if let Some(mut cand) = Candidate::from_mask([0, 0, 0], &m) {
+            for d in 0..3 {
+                cand.lo[d] = (lo[d] + cand.lo[d] as isize) as usize;
+            }
+            out.push(cand);
+        }
+    }
+    out
+}
+
+/// Offsets of the neighbours of a voxel for a connectivity (6, 18 or 26).
+pub(crate) fn neighbour_offsets(connectivity: u8) -> Vec<[isize; 3]> {
+    let mut v = Vec::new();
+    for dz in -1isize..=1 {
+        for dy in -1isize..=1 {
+            for dx in -1isize..=1 {
+                let n = dz.abs() + dy.abs() + dx.abs();
+                let ok = match connectivity {
+                    6 => n == 1,
+                    18 => n == 1 || n == 2,
+                    _ => n >= 1,
+                };
+                if ok {
+                    v.push([dz, dy, dx]);
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Connected components of a small mask (breadth-first), labels 1..n in scan order.
+pub(crate) fn local_components(mask: &Array3<bool>, connectivity: u8) -> (Array3<u32>, usize) {
+    let (nz, ny, nx) = mask.dim();
+    let offs = neighbour_offsets(connectivity);
+    let mut labels = Array3::<u32>::zeros((nz, ny, nx));
+    let mut n = 0u32;
+    let mut queue: Vec<[usize; 3]> = Vec::new();
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                if !mask[[k, j, i]] || labels[[k, j, i]] != 0 {
+                    continue;
+                }
+                n += 1;
+                labels[[k, j, i]] = n;
+                queue.clear();
+                queue.push([k, j, i]);
+                while let Some(p) = queue.pop() {
+                    for o in &offs {
+                        let q = [
+                            p[0] as isize + o[0],
+                            p[1] as isize + o[1],
+                            p[2] as isize + o[2],
+                        ];
+                        if q[0] < 0
+                            || q[1] < 0
+                            || q[2] < 0
+                            || q[0] >= nz as isize
+                            || q[1] >= ny as isize
+                            || q[2] >= nx as isize
+                        {
+                            continue;
+                        }
+                        let q = [q[0] as usize, q[1] as usize, q[2] as usize];
+                        if mask[q] && labels[q] == 0 {
+                            labels[q] = n;
+                            queue.push(q);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (labels, n as usize)
+}
+
+/// The watershed-lite split described in the module docs.
+fn split_touching(c: Candidate, spacing: [f64; 3], options: &DetectOptions) -> Vec<Candidate> {
+    if c.voxel_count > MAX_REFINE_VOXELS || c.voxel_count < 16 {
+        return vec![c];
+    }
+    let depth = distance_to_background(&c.mask, spacing);
+    let min_core = options.split_min_core_mm as f32;
+    let max_depth = depth.iter().fold(0.0f32, |a, &b| a.max(b));
+    if max_depth < min_core {
+        return vec![c];
+    }
+    let (nz, ny, nx) = c.mask.dim();
+    let lin = |k: usize, j: usize, i: usize| (k * ny + j) * nx + i;
+    let mut order: Vec<(f32, u32)> = c
+        .mask
+        .indexed_iter()
+        .filter(|(_, &m)| m)
+        .map(|((k, j, i), _)| (depth[[k, j, i]], lin(k, j, i) as u32))
+        .collect();
+    // Deepest first; equal depths in scan order.
+    order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let n = nz * ny * nx;
+    const NONE: u32 = u32::MAX;
+    let mut basin = vec![NONE; n]; // flooded voxels: an index into `parent`
+    let mut parent: Vec<u32> = Vec::new();
+    let mut peak: Vec<f32> = Vec::new();
+    let offs = neighbour_offsets(options.connectivity);
+    let ratio = options.split_neck_ratio as f32;
+    let mut roots: Vec<u32> = Vec::with_capacity(26);
+    for &(d, idx) in &order {
+        let idx = idx as usize;
+        let (k, j, i) = (idx / (ny * nx), (idx / nx) % ny, idx % nx);
+        roots.clear();
+        for o in &offs {
+            let (kk, jj, ii) = (k as isize + o[0], j as isize + o[1], i as isize + o[2]);
+            if kk < 0
+                || jj < 0
+                || ii < 0
+                || kk >= nz as isize
+                || jj >= ny as isize
+                || ii >= nx as isize
+            {
+                continue;
+            }
+            let b = basin[lin(kk as usize, jj as usize, ii as usize)];
+            if b != NONE {
+                let r = find(&mut parent, b);
+                if !roots.contains(&r) {
+                    roots.push(r);
+                }
+            }
+        }
+        if roots.is_empty() {
+            parent.push(parent.len() as u32);
+            peak.push(d);
+            basin[idx] = (parent.len() - 1) as u32;
+            continue;
+        }
+        // The deepest basin takes the voxel; the others join it unless both are deep
+        // and this voxel is a narrow neck between them.
+        roots.sort_unstable_by(|&a, &b| {
+            peak[b as usize]
+                .total_cmp(&peak[a as usize])
+                .then(a.cmp(&b))
+        });
+        let main = roots[0];
+        for &r in &roots[1..] {
+            let small = peak[r as usize].min(peak[main as usize]);
+            let separate = small >= min_core && d <= ratio * small;
+            if !separate {
+                // Union keeping `main` as the root (its peak is the larger).
+                parent[r as usize] = main;
+            }
+        }
+        basin[idx] = main;
+    }
+    // Final basin of each voxel.
+    let mut label_of_root: Vec<u32> = vec![0; parent.len()];
+    let mut nlab = 0u32;
+    let mut labels = Array3::<u32>::zeros((nz, ny, nx));
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                let b = basin[lin(k, j, i)];
+                if b == NONE {
+                    continue;
+                }
+                let r = find(&mut parent, b) as usize;
+                if label_of_root[r] == 0 {
+                    nlab += 1;
+                    label_of_root[r] = nlab;
+                }
+                labels[[k, j, i]] = label_of_root[r];
+            }
+        }
+    }
+    if nlab <= 1 {
+        return vec![c];
+    }
+    // The flooding decides which bodies are separate; the voxels are then shared out
+    // by a priority flood from each body's deep core (depth ≥ 0.7 × its peak), deepest
+    // first and first-come first-served among equal depths, so that a plateau or a
+    // contact region is divided between the bodies instead of going to the first one
+    // in scan order.
+    let mut body_peak = vec![0.0f32; nlab as usize + 1];
+    for ((k, j, i), &l) in labels.indexed_iter() {
+        if l > 0 {
+            body_peak[l as usize] = body_peak[l as usize].max(depth[[k, j, i]]);
+        }
+    }
+    let mut heap: std::collections::BinaryHeap<(u32, std::cmp::Reverse<u64>, u32, u32)> =
+        std::collections::BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut owner = vec![0u32; n];
+    for ((k, j, i), &l) in labels.indexed_iter() {
+        if l > 0 && depth[[k, j, i]] >= 0.7 * body_peak[l as usize] {
+            let idx = lin(k, j, i);
+            owner[idx] = l;
+            heap.push((
+                depth[[k, j, i]].to_bits(),
+                std::cmp::Reverse(seq),
+                idx as u32,
+                l,
+            ));
+            seq += 1;
+        }
+    }
+    while let Some((_, _, idx, l)) = heap.pop() {
+        let idx = idx as usize;
+        let (k, j, i) = (idx / (ny * nx), (idx / nx) % ny, idx % nx);
+        for o in &offs {
+            let (kk, jj, ii) = (k as isize + o[0], j as isize + o[1], i as isize + o[2]);
+            if kk < 0
+                || jj < 0
+                || ii < 0
+                || kk >= nz as isize
+                || jj >= ny as isize
+                || ii >= nx as isize
+            {
+                continue;
+            }
+            let (kk, jj, ii) = (kk as usize, jj as usize, ii as usize);
+            let q = lin(kk, jj, ii);
+            if c.mask[[kk, jj, ii]] && owner[q] == 0 {
+                owner[q] = l;
+                heap.push((
+                    depth[[kk, jj, ii]].to_bits(),
+                    std::cmp::Reverse(seq),
+                    q as u32,
+                    l,
+                ));
+                seq += 1;
+            }
+        }
+    }
+    for ((k, j, i), l) in labels.indexed_iter_mut() {
+        *l = owner[lin(k, j, i)];
+    }
+    let mut out = Vec::with_capacity(nlab as usize);
+    for l in 1..=nlab {
+        let m = labels.mapv(|v| v == l);
+        if let Some(p) = Candidate::from_mask(c.lo, &m) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Exact Euclidean distance (mm) from each set voxel of `mask` to the nearest unset
+/// voxel centre, with everything outside the array unset; 0 on unset voxels.
+/// Separable lower-envelope algorithm (Felzenszwalb & Huttenlocher 2012), one pass per
+/// axis, anisotropic spacing `(dz, dy, dx)` mm.
+pub(crate) fn distance_to_background(mask: &Array3<bool>, spacing: [f64; 3]) -> Array3<f32> {
+    let mut d2: Array3<f64> = mask.mapv(|m| if m { f64::INFINITY } else { 0.0 });
+    let dims = d2.dim();
+    let dims = [dims.0, dims.1, dims.2];
+    let mut f = Vec::new();
+    let mut out = Vec::new();
+    let mut v: Vec<usize> = Vec::new();
+    let mut zb: Vec<f64> = Vec::new();
+    for axis in [2usize, 1, 0] {
+        let n = dims[axis];
+        let s = spacing[axis];
+        for mut lane in d2.lanes_mut(Axis(axis)) {
+            f.clear();
+            f.extend(lane.iter().copied());
+            out.clear();
+            out.resize(n, 0.0);
+            edt_1d(&f, s, &mut out, &mut v, &mut zb);
+            for (dst, &src) in lane.iter_mut().zip(out.iter()) {
+                *dst = src;
+            }
+        }
+    }
+    d2.mapv(|x| x.sqrt() as f32)
+}
+
+/// One-dimensional squared distance transform of `f` (sites at positions `q · s` mm),
+/// with background sites (value 0) just outside both ends, into `out`.
+fn edt_1d(f: &[f64], s: f64, out: &mut [f64], v: &mut Vec<usize>, z: &mut Vec<f64>) {
+    let n = f.len();
+    // Sites: index 0 is the virtual site at position -1, n + 1 the one at position n.
+    let val = |q: usize| -> f64 {
+        if q == 0 || q == n + 1 {
+            0.0
+        } else {
+            f[q - 1]
+        }
+    };
+    let pos = |q: usize| -> f64 { (q as f64 - 1.0) * s };
+    v.clear();
+    z.clear();
+    for q in 0..n + 2 {
+        let fq = val(q);
+        if !fq.is_finite() {
+            continue;
+        }
+        loop {
+            match v.last() {
+                None => {
+                    v.push(q);
+                    z.push(f64::NEG_INFINITY);
+                    break;
+                }
+                Some(&p) => {
+                    let (pp, pq) = (pos(p), pos(q));
+                    let x = ((fq + pq * pq) - (val(p) + pp * pp)) / (2.0 * (pq - pp));
+                    if x <= *z.last().unwrap() {
+                        v.pop();
+                        z.pop();
+                    } else {
+                        v.push(q);
+                        z.push(x);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let mut k = 0usize;
+    for (i, o) in out.iter_mut().enumerate() {
+        let x = i as f64 * s;
+        while k + 1 < v.len() && z[k + 1] < x {
+            k += 1;
+        }
+        let p = v[k];
+        let dx = x - pos(p);
+        *o = dx * dx + val(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::s;
+
+    fn opts() -> DetectOptions {
+        DetectOptions::default()
+    }
+
+    #[test]
+    fn edt_matches_brute_force() {
+        let mask = Array3::from_shape_fn((7, 9, 8), |(k, j, i)| {
+            (k * 7 + j * 3 + i * 5) % 11 != 0 && !(k == 3 && j == 4)
+        });
+        let sp = [2.0, 1.0, 0.5];
+        let d = distance_to_background(&mask, sp);
+        for ((k, j, i), &m) in mask.indexed_iter() {
+            let mut best = f64::INFINITY;
+            // background inside, and the virtual background just outside each face
+            for ((kk, jj, ii), &mm) in mask.indexed_iter() {
+                if !mm {
+                    let dd = ((k as f64 - kk as f64) * sp[0]).powi(2)
+                        + ((j as f64 - jj as f64) * sp[1]).powi(2)
+                        + ((i as f64 - ii as f64) * sp[2]).powi(2);
+                    best = best.min(dd);
+                }
+            }
+            let faces = [
+                (k as f64 + 1.0) * sp[0],
+                (7.0 - k as f64) * sp[0],
+                (j as f64 + 1.0) * sp[1],
+                (9.0 - j as f64) * sp[1],
+                (i as f64 + 1.0) * sp[2],
+                (8.0 - i as f64) * sp[2],
+            ];
+            for fdist in faces {
+                best = best.min(fdist * fdist);
+            }
+            let want = if m { best.sqrt() } else { 0.0 };
+            assert!((d[[k, j, i]] as f64 - want).abs() < 1e-4, "{k} {j} {i}");
+        }
+    }
+
+    #[test]
+    fn hysteresis_keeps_only_components_with_a_dense_voxel() {
+        let mut a = Array3::<f32>::zeros((12, 12, 30));
+        a.slice_mut(s![2..8, 2..8, 2..8]).fill(0.5); // steel
+        a.slice_mut(s![2..8, 2..8, 12..18]).fill(0.09); // above low, never high
+        a.slice_mut(s![2..8, 2..8, 22..28]).fill(0.09);
+        a[[5, 5, 25]] = 0.4; // one dense voxel makes the third cube a candidate
+        let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
+        let (c, stats) = extract(&v, &opts(), &crate::NoProgress).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].lo, [2, 2, 2]);
+        assert_eq!(c[1].lo, [2, 2, 22]);
+        assert_eq!(stats.metal_voxels, 3 * 216);
+    }
+
+    #[test]
+    fn small_components_are_removed_in_mm3() {
+        let mut a = Array3::<f32>::zeros((10, 10, 10));
+        a.slice_mut(s![1..3, 1..3, 1..3]).fill(0.6); // 8 voxels of 8 mm³ = 64 mm³
+        let v = Volume::new(a.clone(), [2.0; 3], [0.0; 3]).unwrap();
+        let mut o = opts();
+        o.min_volume_mm3 = 60.0;
+        assert_eq!(extract(&v, &o, &crate::NoProgress).unwrap().0.len(), 1);
+        o.min_volume_mm3 = 70.0;
+        assert_eq!(extract(&v, &o, &crate::NoProgress).unwrap().0.len(), 0);
+    }
+
+    #[test]
+    fn connectivity_decides_diagonal_contacts() {
+        let mut a = Array3::<f32>::zeros((12, 12, 12));
+        a.slice_mut(s![1..5, 1..5, 1..5]).fill(0.6);
+        a.slice_mut(s![5..9, 5..9, 5..9]).fill(0.6); // touches only at a corner
+        let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
+        let mut o = opts();
+        o.split_touching = false;
+        o.min_volume_mm3 = 1.0;
+        for (conn, n) in [(26u8, 1usize), (18, 2), (6, 2)] {
+            o.connectivity = conn;
+            assert_eq!(
+                extract(&v, &o, &crate::NoProgress).unwrap().0.len(),
+                n,
+                "{conn}"
+            );
+        }
+    }
+
+    #[test]
+    fn touching_balls_are_split_and_a_bar_is_not() {
+        // Two balls of radius 6 mm touching at one point, and a long bar 4 mm thick.
+        let mut a = Array3::<f32>::zeros((20, 20, 70));
+        for ((k, j, i), v) in a.indexed_iter_mut() {
+            let (z, y, x) = (k as f64, j as f64, i as f64);
+            let r1 = ((z - 10.0).powi(2) + (y - 10.0).powi(2) + (x - 8.0).powi(2)).sqrt();
+            let r2 = ((z - 10.0).powi(2) + (y - 10.0).powi(2) + (x - 20.0).powi(2)).sqrt();
+            if r1 <= 6.0 || r2 <= 6.0 {
+                *v = 0.6;
+            }
+            if (8..12).contains(&k) && (8..12).contains(&j) && (30..68).contains(&i) {
+                *v = 0.6;
+            }
+        }
+        let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
+        let (c, _) = extract(&v, &opts(), &crate::NoProgress).unwrap();
+        assert_eq!(
+            c.len(),
+            3,
+            "{:?}",
+            c.iter().map(|c| c.voxel_count).collect::<Vec<_>>()
+        );
+        // The two balls have (nearly) equal halves.
+        let (n0, n1) = (c[0].voxel_count as f64, c[1].voxel_count as f64);
+        assert!((n0 - n1).abs() / (n0 + n1) < 0.1, "{n0} {n1}");
+        assert_eq!(c[2].voxel_count, 4 * 4 * 38);
+    }
+
+    #[test]
+    fn opening_cuts_a_thin_bridge() {
+        let mut a = Array3::<f32>::zeros((16, 16, 40));
+        a.slice_mut(s![3..13, 3..13, 2..14]).fill(0.6);
+        a.slice_mut(s![3..13, 3..13, 26..38]).fill(0.6);
+        a.slice_mut(s![7..8, 7..8, 14..26]).fill(0.6); // one-voxel wire between them
+        let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
+        let mut o = opts();
+        o.split_touching = false;
+        assert_eq!(extract(&v, &o, &crate::NoProgress).unwrap().0.len(), 1);
+        o.opening_radius_mm = 1.5;
+        let (c, _) = extract(&v, &o, &crate::NoProgress).unwrap();
+        assert_eq!(c.len(), 2);
+        // Opening a box with a ball keeps the box (corners rounded off only).
+        assert!(c[0].voxel_count > 1000 && c[0].voxel_count <= 1200);
+    }
+
+    #[test]
+    fn nan_voxels_are_counted_in_the_error() {
+        let mut a = Array3::<f32>::zeros((4, 4, 4));
+        a[[1, 1, 1]] = f32::NAN;
+        a[[2, 1, 1]] = f32::INFINITY;
+        let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
+        let e = extract(&v, &opts(), &crate::NoProgress).unwrap_err();
+        assert!(matches!(e, Error::NonFinite { count: 2, .. }), "{e}");
+        assert!(e.to_string().contains('2'));
+    }
+
+    #[test]
+    fn hounsfield_input_is_refused() {
+        let mut a = Array3::<f32>::from_elem((4, 4, 4), -1000.0);
+        a[[1, 1, 1]] = 3000.0;
+        let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
+        let e = extract(&v, &opts(), &crate::NoProgress).unwrap_err();
+        assert!(e.to_string().contains("hu_to_mu"), "{e}");
+    }
+}

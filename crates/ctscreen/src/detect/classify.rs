@@ -1,0 +1,705 @@
+//! The threat classifier: rules with smooth memberships, and the evidence behind them.
+//!
+//! Each rule multiplies **memberships** in [0, 1]: `up(x, x0, w)`, the logistic
+//! `1 / (1 + exp(−(x − x0) / w))` (½ at `x0`, from ≈0.12 to ≈0.88 over `x0 ± 2w`),
+//! `down` its complement, and `band(x, lo, hi, w) = up(x, lo, w) · down(x, hi, w)`.
+//! Bounds are real dimensions of the objects, not values fitted to scenes:
+//!
+//! - **barrel** (firearm part): a round bore 4–14 mm across (5.56 mm to 12 gauge
+//!   slugs aside) at least 50 mm long, ≥ 6 bore diameters long, running most of the
+//!   object's length, open at one end at least, in a body at most 50 mm across, with
+//!   walls ≥ 1.5 mm. Pipe fittings and bearings are short or wide-bored, an 18650 can
+//!   (17 mm) and a cartridge case are closed at both ends, a motor housing is wide;
+//! - **revolver cylinder** (firearm part): ≥ 5 similar bores 7–13 mm across, side by
+//!   side, open, 25–70 mm long;
+//! - **magazine** (firearm part): a thin-walled (≤ 2.5 mm) hollow box 80–200 mm long
+//!   whose hole is flat (aspect ≥ 1.6) and 9–30 mm wide;
+//! - **pistol** (firearm): two limbs meeting at 95–128° (slide and grip: 100–115° in
+//!   pistols, up to 125° in revolvers), the longer 110–260 mm and 14–50 mm wide, the
+//!   shorter 55–160 mm and joined by its end; a bore in the longer limb adds to it.
+//!   The same test runs on **pairs of objects** (a polymer-framed pistol shows a steel
+//!   slide and a steel magazine with plastic between them) closer than 30 mm;
+//! - **cartridge** (ammunition): a round cylinder 4.5–14.5 mm across, 15–85 mm long,
+//!   1.6–7.5 diameters long, well filled, made stronger by a dense end (a lead bullet:
+//!   the dense third ≥ 1.4 × the other) or a closed internal cavity (the case).
+//!   Similar cartridges within two lengths of each other are **clustered** into one
+//!   finding whose score grows with the count. ≥ 4 similar closed bores side by side in
+//!   one object are cartridges packed touching;
+//! - **blade**: a plate 1–6 mm thick, 12–60 mm wide and 70–380 mm long, thin for its
+//!   width, made stronger by a pointed end (width of the last 12 % ≤ 0.55 of the
+//!   median), weaker when both ends are wide (a spanner) or a hole crosses it (a ring
+//!   spanner's eye, scissors' bows).
+//!
+//! A finding's kind is the best class when its score reaches the threshold, otherwise
+//! `metal_other`; its score is always the best class score.
+use std::collections::BTreeMap;
+
+use super::features::{relate, Bore, Descriptors, Segment, Shape};
+use super::report::{ClassScores, Finding, Kind};
+use super::DetectOptions;
+
+/// Logistic step up: ½ at `x0`, width `w`.
+pub fn up(x: f64, x0: f64, w: f64) -> f64 {
+    1.0 / (1.0 + (-(x - x0) / w).exp())
+}
+
+/// Logistic step down: ½ at `x0`, width `w`.
+pub fn down(x: f64, x0: f64, w: f64) -> f64 {
+    1.0 - up(x, x0, w)
+}
+
+/// Soft membership of `x` in `[lo, hi]` with edge width `w`.
+pub fn band(x: f64, lo: f64, hi: f64, w: f64) -> f64 {
+    up(x, lo, w) * down(x, hi, w)
+}
+
+/// Scores and evidence of one candidate or group.
+#[derive(Debug, Clone, Default)]
+struct Call {
+    scores: ClassScores,
+    evidence: Vec<(f64, Kind, String)>,
+    features: BTreeMap<String, f64>,
+}
+
+impl Call {
+    fn feat(&mut self, name: &str, v: f64) {
+        if v.is_finite() {
+            self.features.insert(name.to_string(), v);
+        }
+    }
+    fn say(&mut self, score: f64, kind: Kind, text: String) {
+        self.evidence.push((score, kind, text));
+    }
+    fn set(&mut self, kind: Kind, s: f64) {
+        let s = s.clamp(0.0, 1.0);
+        match kind {
+            Kind::Firearm => self.scores.firearm = self.scores.firearm.max(s),
+            Kind::FirearmPart => self.scores.firearm_part = self.scores.firearm_part.max(s),
+            Kind::Ammunition => self.scores.ammunition = self.scores.ammunition.max(s),
+            Kind::Blade => self.scores.blade = self.scores.blade.max(s),
+            Kind::MetalOther => {}
+        }
+    }
+}
+
+fn bore_text(b: &Bore) -> String {
+    let ends = match b.open_ends {
+        0 => "closed at both ends",
+        1 => "open at one end",
+        _ => "open at both ends",
+    };
+    format!(
+        "bore {:.1} mm across, {:.0} mm long, {ends}, wall {:.1} mm",
+        b.diameter_mm, b.length_mm, b.wall_mm
+    )
+}
+
+/// Barrel membership of a bore in a shape.
+fn barrel_score(s: &Shape, b: &Bore) -> f64 {
+    let d = b.diameter_mm;
+    let open = match b.open_ends {
+        0 => 0.1,
+        1 => 0.9,
+        _ => 1.0,
+    };
+    band(d, 4.0, 14.0, 0.7)
+        * up(b.length_mm, 50.0, 6.0)
+        * up(b.length_mm / d.max(1e-3), 6.0, 0.8)
+        * up(b.length_fraction, 0.55, 0.07)
+        * down(b.outer_diameter_mm, 50.0, 4.0)
+        * up(b.wall_mm, 1.5, 0.3)
+        * down(b.aspect, 1.6, 0.12)
+        * down(s.extents_mm[1], 60.0, 5.0)
+        * open
+}
+
+/// The best barrel-like bore of a shape, with its score.
+fn best_barrel(s: &Shape) -> Option<(Bore, f64)> {
+    s.bores
+        .iter()
+        .map(|b| (*b, barrel_score(s, b)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+fn magazine_score(s: &Shape) -> Option<(Bore, f64)> {
+    s.bores
+        .iter()
+        .map(|b| {
+            let width = b.diameter_mm * b.aspect.sqrt();
+            let sc = up(b.aspect, 1.6, 0.15)
+                * band(width, 9.0, 30.0, 1.5)
+                * down(b.wall_mm, 2.5, 0.3)
+                * up(b.length_fraction, 0.6, 0.07)
+                * band(s.extents_mm[0], 80.0, 200.0, 8.0)
+                * band(s.extents_mm[1], 15.0, 45.0, 3.0);
+            (*b, sc)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Cartridge membership of one shape (0–1) and its evidence parts.
+fn cartridge_score(s: &Shape) -> (f64, f64, f64, f64) {
+    let [l, w, t] = s.extents_mm;
+    let d = (w * t).sqrt();
+    let cyl = band(d, 4.5, 14.5, 0.5)
+        * band(l, 15.0, 85.0, 2.5)
+        * band(l / d.max(1e-3), 1.6, 7.5, 0.25)
+        * up(t / w.max(1e-3), 0.72, 0.05)
+        * up(s.fill, 0.4, 0.05);
+    let bullet = up(s.end_density_ratio, 1.4, 0.08);
+    let case = s
+        .bores
+        .iter()
+        .filter(|b| b.open_ends == 0 && b.diameter_mm < d && b.length_mm >= 0.25 * l)
+        .map(|b| up(b.length_mm / l.max(1e-3), 0.3, 0.05))
+        .fold(0.0, f64::max);
+    let s1 = cyl * (0.4 + 0.6 * bullet.max(case));
+    (s1, cyl, bullet, case)
+}
+
+fn plate_score(s: &Shape) -> (f64, f64, f64) {
+    let [l, _, _] = s.extents_mm;
+    let w = s.width_mm;
+    let t = s.thickness_mm;
+    let plate = band(t, 1.0, 6.0, 0.4)
+        * band(l, 70.0, 380.0, 8.0)
+        * band(w, 12.0, 60.0, 2.5)
+        * down(w / l.max(1e-3), 0.4, 0.04)
+        * down(t / w.max(1e-3), 0.25, 0.03);
+    let tip = s.end_width_ratio[0].min(s.end_width_ratio[1]);
+    let pointed = down(tip, 0.55, 0.07);
+    let both_wide = up(tip, 1.1, 0.05);
+    (plate, pointed, both_wide)
+}
+
+/// A pistol membership from the geometry of two limbs.
+fn pistol_geometry(angle: f64, la: f64, wa: f64, lb: f64, junction_b: f64) -> f64 {
+    band(angle, 95.0, 128.0, 3.0)
+        * band(la, 110.0, 260.0, 10.0)
+        * band(wa, 14.0, 50.0, 2.5)
+        * band(lb, 55.0, 160.0, 8.0)
+        * down(junction_b, 0.3, 0.05)
+}
+
+fn call_single(d: &Descriptors) -> Call {
+    let mut c = Call::default();
+    let s = &d.shape;
+    let [l, w, t] = s.extents_mm;
+    c.feat("length_mm", l);
+    c.feat("width_mm", w);
+    c.feat("height_mm", t);
+    c.feat("fill", s.fill);
+    c.feat("elongation", l / w.max(1e-3));
+    c.feat("flatness", w / t.max(1e-3));
+    c.feat("plate_thickness_mm", s.thickness_mm);
+    c.feat("plate_width_mm", s.width_mm);
+    c.feat(
+        "end_width_ratio_min",
+        s.end_width_ratio[0].min(s.end_width_ratio[1]),
+    );
+    c.feat(
+        "end_width_ratio_max",
+        s.end_width_ratio[0].max(s.end_width_ratio[1]),
+    );
+    c.feat("end_density_ratio", s.end_density_ratio);
+    c.feat("solid_level_mu", s.level_mu);
+    c.feat("mass_g", d.mass_g);
+    c.feat("peak_mu", d.peak_mu);
+
+    // Barrel.
+    if let Some((b, sc)) = best_barrel(s) {
+        c.feat("bore_diameter_mm", b.diameter_mm);
+        c.feat("bore_length_mm", b.length_mm);
+        c.feat("bore_open_ends", f64::from(b.open_ends));
+        c.feat("bore_wall_mm", b.wall_mm);
+        c.feat("bore_aspect", b.aspect);
+        c.feat("barrel_score", sc);
+        c.set(Kind::FirearmPart, sc);
+        if sc >= 0.2 {
+            c.say(
+                sc,
+                Kind::FirearmPart,
+                format!(
+                    "tube {l:.0} mm long with {:.0} mm bore ({})",
+                    b.diameter_mm,
+                    bore_text(&b)
+                ),
+            );
+        }
+    }
+    // Revolver cylinder or packed cartridges: parallel bores.
+    let (np, dp, lp, open) = s.parallel_bores;
+    if np >= 2 {
+        c.feat("parallel_bores", np as f64);
+        c.feat("parallel_bore_diameter_mm", dp);
+        c.feat("parallel_bore_length_mm", lp);
+        c.feat("parallel_bore_open_share", open);
+        let cyl = up(np as f64, 4.5, 0.3)
+            * band(dp, 7.0, 13.0, 0.6)
+            * band(lp, 25.0, 70.0, 4.0)
+            * up(open, 0.5, 0.1);
+        if cyl >= 0.2 {
+            c.say(
+                cyl,
+                Kind::FirearmPart,
+                format!("cylinder with {np} chambers {dp:.0} mm across, {lp:.0} mm long"),
+            );
+        }
+        c.set(Kind::FirearmPart, cyl);
+        let packed = up(np as f64, 3.5, 0.3)
+            * band(dp, 4.0, 13.0, 0.6)
+            * band(lp, 10.0, 80.0, 3.0)
+            * down(open, 0.5, 0.1);
+        if packed >= 0.2 {
+            c.say(
+                packed,
+                Kind::Ammunition,
+                format!(
+                    "{np} closed cases {dp:.0} mm across side by side (cartridges packed touching)"
+                ),
+            );
+        }
+        c.set(Kind::Ammunition, packed);
+    }
+    // Magazine.
+    if let Some((b, sc)) = magazine_score(s) {
+        c.feat("magazine_score", sc);
+        c.set(Kind::FirearmPart, sc);
+        if sc >= 0.2 {
+            c.say(
+                sc,
+                Kind::FirearmPart,
+                format!(
+                    "hollow box {l:.0} × {w:.0} × {t:.0} mm, walls {:.1} mm (magazine-like)",
+                    b.wall_mm
+                ),
+            );
+        }
+    }
+    // Cartridge.
+    let (cart, cyl, bullet, case) = cartridge_score(s);
+    c.feat("cartridge_score", cart);
+    c.feat("cylinder_score", cyl);
+    c.set(Kind::Ammunition, cart);
+    if cart >= 0.2 {
+        let mut parts = vec![format!("cylinder {:.0} × {l:.0} mm", (w * t).sqrt())];
+        if bullet > 0.5 {
+            parts.push(format!(
+                "one end {:.1}× denser (bullet)",
+                s.end_density_ratio
+            ));
+        }
+        if case > 0.5 {
+            parts.push("closed inner cavity (case)".to_string());
+        }
+        c.say(cart, Kind::Ammunition, parts.join(", "));
+    }
+    // Blade.
+    let (plate, pointed, both_wide) = plate_score(s);
+    let holed = s.cross_bore.map_or(0.0, |b| up(b.diameter_mm, 8.0, 1.0));
+    let blade = plate * (0.45 + 0.55 * pointed) * (1.0 - 0.9 * both_wide) * (1.0 - 0.8 * holed);
+    c.feat("plate_score", plate);
+    c.feat("blade_score", blade);
+    c.set(Kind::Blade, blade);
+    if blade >= 0.2 {
+        let tip = if pointed > 0.5 {
+            ", tapering to a point"
+        } else {
+            ""
+        };
+        c.say(
+            blade,
+            Kind::Blade,
+            format!(
+                "plate {l:.0} mm long, {:.0} mm wide, {:.1} mm thick{tip}",
+                s.width_mm, s.thickness_mm
+            ),
+        );
+    }
+    // Whole firearm from two limbs.
+    if let Some(tp) = &d.two_part {
+        c.feat("two_part_angle_deg", tp.angle_deg);
+        c.feat("two_part_gain", tp.fit_gain);
+        c.feat("two_part_length_a_mm", tp.lengths_mm[0]);
+        c.feat("two_part_length_b_mm", tp.lengths_mm[1]);
+        let geo = pistol_geometry(
+            tp.angle_deg,
+            tp.lengths_mm[0],
+            tp.widths_mm[0],
+            tp.lengths_mm[1],
+            tp.junction[1],
+        ) * up(tp.fit_gain, 1.4, 0.12)
+            * down(tp.gap_mm[0].max(tp.gap_mm[1]), 25.0, 4.0);
+        let mut bore_a = 0.0;
+        let mut chambers = 0.0;
+        if let Some(parts) = &tp.parts {
+            if let Some((b, sc)) = best_barrel_relaxed(&parts[0]) {
+                bore_a = sc;
+                if sc > 0.3 {
+                    c.say(
+                        sc * geo,
+                        Kind::Firearm,
+                        format!("barrel in the long limb: {}", bore_text(&b)),
+                    );
+                }
+            }
+            let (np, dp, _, _) = parts[0].parallel_bores;
+            if np >= 5 && (7.0..=13.0).contains(&dp) {
+                chambers = 1.0;
+                c.say(
+                    geo,
+                    Kind::Firearm,
+                    format!("{np} chambers {dp:.0} mm in the long limb (revolver)"),
+                );
+            }
+        }
+        let fire = geo * (0.72 + 0.28 * bore_a.max(chambers));
+        c.feat("pistol_geometry", geo);
+        c.set(Kind::Firearm, fire);
+        if geo >= 0.2 {
+            c.say(
+                fire,
+                Kind::Firearm,
+                format!(
+                    "L-shape: slide–grip angle {:.0}°, limbs {:.0} and {:.0} mm",
+                    tp.angle_deg, tp.lengths_mm[0], tp.lengths_mm[1]
+                ),
+            );
+        }
+    }
+    c
+}
+
+/// A barrel inside a slide shows a shorter bore than the limb: relax the length share.
+fn best_barrel_relaxed(s: &Shape) -> Option<(Bore, f64)> {
+    s.bores
+        .iter()
+        .map(|b| {
+            let sc = band(b.diameter_mm, 4.0, 14.0, 0.7)
+                * up(b.length_mm, 35.0, 5.0)
+                * down(b.aspect, 1.6, 0.12)
+                * if b.open_ends > 0 { 1.0 } else { 0.3 };
+            (*b, sc)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Work item: one or more candidates with their call.
+struct Group {
+    members: Vec<usize>,
+    call: Call,
+}
+
+/// Classifies described candidates into findings (highest score first, ids from 1).
+pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> {
+    let calls: Vec<Call> = descs.iter().map(call_single).collect();
+    let mut taken = vec![false; descs.len()];
+    let mut groups: Vec<Group> = Vec::new();
+
+    // Pistols from two objects: a slide-like and a grip/magazine-like limb.
+    let mut pairs: Vec<(f64, usize, usize, Call)> = Vec::new();
+    for i in 0..descs.len() {
+        for j in 0..descs.len() {
+            if i == j {
+                continue;
+            }
+            if let Some(call) = pistol_pair(&descs[i], &descs[j]) {
+                let sc = call.scores.firearm;
+                let best_single = calls[i].scores.best().1.max(calls[j].scores.best().1);
+                if sc >= 0.2 && sc > best_single {
+                    pairs.push((sc, i, j, call));
+                }
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    for (_, i, j, call) in pairs {
+        if taken[i] || taken[j] {
+            continue;
+        }
+        taken[i] = true;
+        taken[j] = true;
+        groups.push(Group {
+            members: vec![i, j],
+            call,
+        });
+    }
+
+    // Clusters of similar cartridges.
+    let cart: Vec<(f64, f64, f64)> = descs
+        .iter()
+        .map(|d| {
+            let (s, cyl, _, _) = cartridge_score(&d.shape);
+            let e = d.shape.extents_mm;
+            let _ = s;
+            (cyl, e[0], (e[1] * e[2]).sqrt())
+        })
+        .collect();
+    let eligible: Vec<usize> = (0..descs.len())
+        .filter(|&i| !taken[i] && cart[i].0 >= 0.3)
+        .collect();
+    let mut comp: Vec<usize> = (0..descs.len()).collect();
+    fn root(c: &mut [usize], mut i: usize) -> usize {
+        while c[i] != i {
+            c[i] = c[c[i]];
+            i = c[i];
+        }
+        i
+    }
+    for (a, &i) in eligible.iter().enumerate() {
+        for &j in &eligible[a + 1..] {
+            let (li, di) = (cart[i].1, cart[i].2);
+            let (lj, dj) = (cart[j].1, cart[j].2);
+            let similar = (li / lj - 1.0).abs() <= 0.25 && (di / dj - 1.0).abs() <= 0.25;
+            let ci = descs[i].shape.frame.centroid;
+            let cj = descs[j].shape.frame.centroid;
+            let dist =
+                ((ci[0] - cj[0]).powi(2) + (ci[1] - cj[1]).powi(2) + (ci[2] - cj[2]).powi(2))
+                    .sqrt();
+            if similar && dist <= 2.0 * li.max(lj).max(12.0) {
+                let (ri, rj) = (root(&mut comp, i), root(&mut comp, j));
+                if ri != rj {
+                    comp[ri.max(rj)] = ri.min(rj);
+                }
+            }
+        }
+    }
+    let mut clusters: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &i in &eligible {
+        let r = root(&mut comp, i);
+        clusters.entry(r).or_default().push(i);
+    }
+    for (_, members) in clusters {
+        if members.len() < 2 {
+            continue;
+        }
+        let n = members.len() as f64;
+        let mean_s: f64 = members
+            .iter()
+            .map(|&i| calls[i].scores.ammunition)
+            .sum::<f64>()
+            / n;
+        let score = 1.0 - (1.0 - mean_s).powf(n.sqrt());
+        let mut l: Vec<f64> = members.iter().map(|&i| cart[i].1).collect();
+        let mut dd: Vec<f64> = members.iter().map(|&i| cart[i].2).collect();
+        l.sort_by(f64::total_cmp);
+        dd.sort_by(f64::total_cmp);
+        let (ml, md) = (l[l.len() / 2], dd[dd.len() / 2]);
+        let mut call = Call::default();
+        call.set(Kind::Ammunition, score);
+        call.feat("cluster_count", n);
+        call.feat("cluster_mean_cartridge_score", mean_s);
+        call.feat("cartridge_length_mm", ml);
+        call.feat("cartridge_diameter_mm", md);
+        call.say(
+            score,
+            Kind::Ammunition,
+            format!("cluster of {} cylinders {md:.0}×{ml:.0} mm", members.len()),
+        );
+        // Keep the strongest member-level sentence too.
+        if let Some(best) = members
+            .iter()
+            .flat_map(|&i| calls[i].evidence.iter())
+            .filter(|e| e.1 == Kind::Ammunition)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+        {
+            call.say(best.0, Kind::Ammunition, format!("e.g. {}", best.2));
+        }
+        for &i in &members {
+            taken[i] = true;
+        }
+        groups.push(Group { members, call });
+    }
+    for (i, call) in calls.into_iter().enumerate() {
+        if !taken[i] {
+            groups.push(Group {
+                members: vec![i],
+                call,
+            });
+        }
+    }
+
+    let mut findings: Vec<Finding> = groups
+        .into_iter()
+        .map(|g| finding_of(descs, g, options.threshold))
+        .collect();
+    findings.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.bbox_mm[0].total_cmp(&b.bbox_mm[0]))
+            .then(a.bbox_mm[1].total_cmp(&b.bbox_mm[1]))
+            .then(a.bbox_mm[2].total_cmp(&b.bbox_mm[2]))
+    });
+    for (k, f) in findings.iter_mut().enumerate() {
+        f.id = k as u32 + 1;
+    }
+    findings
+}
+
+/// A two-object pistol: `a` the slide-like limb, `b` the grip-like one.
+fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
+    let (sa, sb) = (&a.shape, &b.shape);
+    if sa.extents_mm[0] < 90.0 || sb.extents_mm[0] < 45.0 || sb.extents_mm[0] > sa.extents_mm[0] {
+        return None;
+    }
+    // Boxes closer than 30 mm.
+    let gap = (0..3)
+        .map(|k| {
+            let lo = a.bbox_mm[k].max(b.bbox_mm[k]);
+            let hi = a.bbox_mm[k + 3].min(b.bbox_mm[k + 3]);
+            (lo - hi).max(0.0)
+        })
+        .map(|g| g * g)
+        .sum::<f64>()
+        .sqrt();
+    if gap > 30.0 {
+        return None;
+    }
+    let seg = |s: &Shape| {
+        let h = 0.5 * s.extents_mm[0];
+        Segment::from_frame(&s.frame, -h, h)
+    };
+    let (angle, junction, gaps) = relate(&seg(sa), &seg(sb));
+    let geo = pistol_geometry(
+        angle,
+        sa.extents_mm[0],
+        sa.extents_mm[1],
+        sb.extents_mm[0],
+        junction[1],
+    ) * down(gaps[0].max(gaps[1]), 30.0, 5.0);
+    if geo < 0.05 {
+        return None;
+    }
+    let bore = best_barrel_relaxed(sa).map_or(0.0, |x| x.1);
+    let mag = magazine_score(sb).map_or(0.0, |x| x.1);
+    let fire = geo * (0.6 + 0.25 * bore + 0.15 * up(mag, 0.3, 0.1));
+    let mut call = Call::default();
+    call.set(Kind::Firearm, fire);
+    call.feat("two_part_angle_deg", angle);
+    call.feat("two_part_length_a_mm", sa.extents_mm[0]);
+    call.feat("two_part_length_b_mm", sb.extents_mm[0]);
+    call.feat("pistol_geometry", geo);
+    call.feat("slide_bore_score", bore);
+    call.feat("grip_magazine_score", mag);
+    call.say(
+        fire,
+        Kind::Firearm,
+        format!(
+            "L-shape of two objects: slide–grip angle {angle:.0}°, {:.0} mm and {:.0} mm limbs {gap:.0} mm apart",
+            sa.extents_mm[0], sb.extents_mm[0]
+        ),
+    );
+    if let Some((bb, sc)) = best_barrel_relaxed(sa) {
+        if sc > 0.3 {
+            call.say(
+                sc * geo,
+                Kind::Firearm,
+                format!("barrel in the slide: {}", bore_text(&bb)),
+            );
+        }
+    }
+    if mag > 0.3 {
+        call.say(
+            mag * geo,
+            Kind::Firearm,
+            "magazine-like hollow box in the grip".to_string(),
+        );
+    }
+    Some(call)
+}
+
+fn finding_of(descs: &[Descriptors], g: Group, threshold: f64) -> Finding {
+    let (best_kind, score) = g.call.scores.best();
+    let kind = if score >= threshold {
+        best_kind
+    } else {
+        Kind::MetalOther
+    };
+    let largest = *g
+        .members
+        .iter()
+        .max_by(|&&a, &&b| {
+            descs[a]
+                .voxel_count
+                .cmp(&descs[b].voxel_count)
+                .then(b.cmp(&a))
+        })
+        .unwrap();
+    let ld = &descs[largest];
+    let mut bbox = ld.bbox_mm;
+    let mut voxels = 0u64;
+    let mut vol = 0.0;
+    let mut mass = 0.0;
+    let mut mu_sum = 0.0;
+    let mut cen = [0.0; 3];
+    for &m in &g.members {
+        let d = &descs[m];
+        for k in 0..3 {
+            bbox[k] = bbox[k].min(d.bbox_mm[k]);
+            bbox[k + 3] = bbox[k + 3].max(d.bbox_mm[k + 3]);
+            cen[k] += d.shape.frame.centroid[k] * d.shape.volume_mm3;
+        }
+        voxels += d.voxel_count as u64;
+        vol += d.shape.volume_mm3;
+        mass += d.mass_g;
+        mu_sum += d.mean_mu * d.voxel_count as f64;
+    }
+    for c in cen.iter_mut() {
+        *c /= vol.max(1e-9);
+    }
+    // Evidence: sentences for the called kind first (strongest first), then others that
+    // scored at least 0.2, then the material.
+    let mut ev = g.call.evidence.clone();
+    ev.sort_by(|a, b| {
+        let ka = a.1 == best_kind;
+        let kb = b.1 == best_kind;
+        kb.cmp(&ka).then(b.0.total_cmp(&a.0))
+    });
+    let mut evidence: Vec<String> = ev.into_iter().map(|e| e.2).collect();
+    evidence.dedup();
+    evidence.push(format!(
+        "{} (mean μ {:.2} mm⁻¹), about {:.0} g",
+        ld.material.as_str().replace('_', "/"),
+        mu_sum / voxels.max(1) as f64,
+        mass
+    ));
+    let mut features = g.call.features.clone();
+    features.insert("members".into(), g.members.len() as f64);
+    Finding {
+        id: 0,
+        kind,
+        score,
+        class_scores: g.call.scores,
+        bbox_mm: bbox,
+        voxel_count: voxels,
+        volume_mm3: vol,
+        mean_mu: mu_sum / voxels.max(1) as f64,
+        material: ld.material.as_str().to_string(),
+        mass_g: mass,
+        centroid_mm: if g.members.len() == 1 {
+            ld.shape.frame.centroid
+        } else {
+            cen
+        },
+        principal_axes: ld.shape.frame.axes,
+        extents_mm: ld.shape.extents_mm,
+        members: g.members.len() as u32,
+        evidence,
+        features,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memberships_are_logistic() {
+        assert!((up(5.0, 5.0, 1.0) - 0.5).abs() < 1e-12);
+        assert!(up(7.0, 5.0, 1.0) > 0.88 && up(7.0, 5.0, 1.0) < 0.89);
+        assert!((up(3.0, 5.0, 1.0) + down(3.0, 5.0, 1.0) - 1.0).abs() < 1e-12);
+        assert!(band(10.0, 4.0, 14.0, 0.5) > 0.99);
+        assert!(band(2.0, 4.0, 14.0, 0.5) < 0.02);
+        assert!(band(20.0, 4.0, 14.0, 0.5) < 0.001);
+    }
+}

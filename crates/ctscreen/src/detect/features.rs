@@ -1,0 +1,1571 @@
+//! Shape descriptors of metal candidates, in millimetres.
+//!
+//! Every candidate is described in its own **principal frame**: the eigenvectors of the
+//! covariance of its voxel centres, longest axis first (`t`, then `u`, then `v`, the
+//! thinnest). The candidate's μ (zero outside its mask) is resampled by trilinear
+//! interpolation onto a grid aligned with that frame (step `h`, half a voxel where the
+//! size allows), and thresholded at the object's own half-density level
+//! `max(low_mu, ½ median μ)`: the half-maximum of a blurred edge is where the real
+//! surface is, so lengths, widths and bores come out in true millimetres instead of
+//! growing with the blur of the scan. On that grid:
+//!
+//! - **extents**: the lengths of the thresholded object along `t`, `u`, `v`;
+//!   `elongation = t / u`, `flatness = u / v`, `fill = volume / (t·u·v)`;
+//! - **cross-sections** perpendicular to `t` (and to `v`): per slice the solid area,
+//!   width, thickness and the **enclosed holes** (background cells that a flood from the
+//!   slice border cannot reach). Holes are tracked slice to slice into **bores**: a
+//!   bore has a diameter (of the circle of equal area), a length, an aspect ratio, a
+//!   wall thickness and a count of **open ends** (the cell at the bore's centre just
+//!   beyond an end is empty: a barrel's muzzle is open, a cartridge case and an 18650
+//!   can are closed by a bullet, a cap or a base). Several similar bores side by side
+//!   are counted (`parallel_bores`: a revolver's cylinder, a box of cartridges);
+//! - **plate measures**: thickness = median over the middle slices of solid area /
+//!   width, and the width profile along `t` (a blade narrows to a point at one end, a
+//!   spanner widens at both);
+//! - **density profile**: the ratio of the mean μ of the denser end third to the other
+//!   (a lead bullet in a brass case);
+//! - **two-part analysis**: the voxels are fitted by two line segments (k-lines, several
+//!   starts, the best kept) and the angle between the parts' outward directions, their
+//!   lengths and where they meet are reported: a pistol's slide and grip meet near the
+//!   slide's rear at 100–115°, pliers' handles at a few tens of degrees, a straight bar
+//!   gains nothing from two lines;
+//! - **material**: the median μ of the solid is matched (on a log scale) against μ of
+//!   aluminium, steel, brass/copper, lead and tungsten at the scan's effective energy,
+//!   which gives a density and a mass.
+use ndarray::{Array3, ArrayView3};
+use serde::{Deserialize, Serialize};
+
+use crate::Volume;
+
+use super::candidates::Candidate;
+use super::DetectOptions;
+
+/// The metal a candidate's density suggests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Material {
+    /// Aluminium and its alloys (2.7 g/cm³).
+    Aluminium,
+    /// Iron and steel, stainless included (7.9 g/cm³).
+    Steel,
+    /// Copper and brass (8.5 g/cm³).
+    BrassCopper,
+    /// Lead (11.3 g/cm³).
+    Lead,
+    /// Tungsten and its heavy alloys (19.3 g/cm³).
+    Tungsten,
+}
+
+impl Material {
+    /// All materials, lightest first.
+    pub const ALL: [Material; 5] = [
+        Material::Aluminium,
+        Material::Steel,
+        Material::BrassCopper,
+        Material::Lead,
+        Material::Tungsten,
+    ];
+
+    /// The name used in reports (`"steel"`, `"brass_copper"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Material::Aluminium => "aluminium",
+            Material::Steel => "steel",
+            Material::BrassCopper => "brass_copper",
+            Material::Lead => "lead",
+            Material::Tungsten => "tungsten",
+        }
+    }
+
+    /// Density in g/cm³.
+    pub fn density_g_cm3(self) -> f64 {
+        match self {
+            Material::Aluminium => 2.70,
+            Material::Steel => 7.87,
+            Material::BrassCopper => 8.50,
+            Material::Lead => 11.35,
+            Material::Tungsten => 19.3,
+        }
+    }
+
+    /// Linear attenuation μ (mm⁻¹) at `energy_kev` (clamped to 40–150 keV), from NIST
+    /// XCOM mass attenuation coefficients, log–log interpolated (the K edges of lead,
+    /// 88.0 keV, and tungsten, 69.5 keV, are kept as steps).
+    pub fn mu_per_mm(self, energy_kev: f64) -> f64 {
+        // (keV, μ/ρ cm²/g); a repeated energy is an absorption edge.
+        const AL: &[(f64, f64)] = &[
+            (40.0, 0.5685),
+            (50.0, 0.3681),
+            (60.0, 0.2778),
+            (80.0, 0.2018),
+            (100.0, 0.1704),
+            (150.0, 0.1378),
+        ];
+        const FE: &[(f64, f64)] = &[
+            (40.0, 3.629),
+            (50.0, 1.958),
+            (60.0, 1.205),
+            (80.0, 0.5952),
+            (100.0, 0.3717),
+            (150.0, 0.1964),
+        ];
+        const CU: &[(f64, f64)] = &[
+            (40.0, 4.862),
+            (50.0, 2.613),
+            (60.0, 1.593),
+            (80.0, 0.7630),
+            (100.0, 0.4584),
+            (150.0, 0.2217),
+        ];
+        const PB: &[(f64, f64)] = &[
+            (40.0, 14.36),
+            (50.0, 8.041),
+            (60.0, 5.021),
+            (80.0, 2.419),
+            (88.0, 1.910),
+            (88.0, 7.683),
+            (100.0, 5.549),
+            (150.0, 2.014),
+        ];
+        const W: &[(f64, f64)] = &[
+            (40.0, 10.67),
+            (50.0, 5.949),
+            (60.0, 3.713),
+            (69.525, 2.552),
+            (69.525, 11.23),
+            (80.0, 7.810),
+            (100.0, 4.438),
+            (150.0, 1.581),
+        ];
+        let table = match self {
+            Material::Aluminium => AL,
+            Material::Steel => FE,
+            Material::BrassCopper => CU,
+            Material::Lead => PB,
+            Material::Tungsten => W,
+        };
+        let e = energy_kev.clamp(40.0, 150.0);
+        let mut i = 1;
+        while i < table.len() - 1 && table[i].0 < e {
+            i += 1;
+        }
+        if table[i].0 == table[i - 1].0 {
+            i += 1;
+        }
+        let (e0, m0) = table[i - 1];
+        let (e1, m1) = table[i];
+        let t = if e1 > e0 {
+            (e.ln() - e0.ln()) / (e1.ln() - e0.ln())
+        } else {
+            0.0
+        };
+        let mass = (m0.ln() + t * (m1.ln() - m0.ln())).exp();
+        mass * self.density_g_cm3() / 10.0
+    }
+
+    /// The material whose μ at `energy_kev` is nearest to `mu` on a log scale.
+    pub fn guess(mu: f64, energy_kev: f64) -> Material {
+        let lm = mu.max(1e-6).ln();
+        let mut best = Material::Steel;
+        let mut bd = f64::INFINITY;
+        for m in Material::ALL {
+            let d = (m.mu_per_mm(energy_kev).ln() - lm).abs();
+            if d < bd {
+                bd = d;
+                best = m;
+            }
+        }
+        best
+    }
+}
+
+/// A right-handed-free orthonormal frame: centroid and principal axes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    /// Centroid, world `(z, y, x)` mm.
+    pub centroid: [f64; 3],
+    /// Unit axes (world `(z, y, x)` components), largest variance first; each axis's
+    /// largest component is positive.
+    pub axes: [[f64; 3]; 3],
+    /// Variances (mm²) along the axes, decreasing.
+    pub variances: [f64; 3],
+}
+
+/// Eigen-decomposition of a symmetric 3×3 matrix by cyclic Jacobi rotations: returns
+/// eigenvalues in decreasing order and the matching unit eigenvectors (rows).
+pub(crate) fn sym_eigen3(a: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
+    let mut m = a;
+    let mut v = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    for _ in 0..50 {
+        let off = m[0][1].abs() + m[0][2].abs() + m[1][2].abs();
+        let scale = m[0][0].abs() + m[1][1].abs() + m[2][2].abs();
+        if off <= 1e-15 * scale.max(1e-300) {
+            break;
+        }
+        for (p, q) in [(0usize, 1usize), (0, 2), (1, 2)] {
+            if m[p][q].abs() < 1e-300 {
+                continue;
+            }
+            let theta = (m[q][q] - m[p][p]) / (2.0 * m[p][q]);
+            let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+            let t = if theta == 0.0 { 1.0 } else { t };
+            let c = 1.0 / (t * t + 1.0).sqrt();
+            let s = t * c;
+            // m = Jᵀ m J with J the rotation in the (p, q) plane.
+            for k in 0..3 {
+                let mkp = m[k][p];
+                let mkq = m[k][q];
+                m[k][p] = c * mkp - s * mkq;
+                m[k][q] = s * mkp + c * mkq;
+            }
+            for k in 0..3 {
+                let mpk = m[p][k];
+                let mqk = m[q][k];
+                m[p][k] = c * mpk - s * mqk;
+                m[q][k] = s * mpk + c * mqk;
+            }
+            for row in v.iter_mut() {
+                let vp = row[p];
+                let vq = row[q];
+                row[p] = c * vp - s * vq;
+                row[q] = s * vp + c * vq;
+            }
+        }
+    }
+    let vals = [m[0][0], m[1][1], m[2][2]];
+    let mut idx = [0usize, 1, 2];
+    idx.sort_by(|&a, &b| vals[b].total_cmp(&vals[a]).then(a.cmp(&b)));
+    let mut out_vals = [0.0; 3];
+    let mut out_vecs = [[0.0; 3]; 3];
+    for (r, &i) in idx.iter().enumerate() {
+        out_vals[r] = vals[i];
+        let mut e = [v[0][i], v[1][i], v[2][i]];
+        let n = (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt();
+        for x in e.iter_mut() {
+            *x /= n;
+        }
+        // Sign convention: the largest component positive.
+        let big = (0..3)
+            .max_by(|&a, &b| e[a].abs().total_cmp(&e[b].abs()).then(b.cmp(&a)))
+            .unwrap();
+        if e[big] < 0.0 {
+            for x in e.iter_mut() {
+                *x = -*x;
+            }
+        }
+        out_vecs[r] = e;
+    }
+    (out_vals, out_vecs)
+}
+
+/// Principal frame of a set of points (world mm). `None` for no points.
+pub fn frame_of(points: &[[f64; 3]]) -> Option<Frame> {
+    if points.is_empty() {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mut c = [0.0; 3];
+    for p in points {
+        for d in 0..3 {
+            c[d] += p[d];
+        }
+    }
+    for x in c.iter_mut() {
+        *x /= n;
+    }
+    let mut cov = [[0.0; 3]; 3];
+    for p in points {
+        let q = [p[0] - c[0], p[1] - c[1], p[2] - c[2]];
+        for a in 0..3 {
+            for b in 0..3 {
+                cov[a][b] += q[a] * q[b];
+            }
+        }
+    }
+    for row in cov.iter_mut() {
+        for x in row.iter_mut() {
+            *x /= n;
+        }
+    }
+    let (vals, vecs) = sym_eigen3(cov);
+    Some(Frame {
+        centroid: c,
+        axes: vecs,
+        variances: [vals[0].max(0.0), vals[1].max(0.0), vals[2].max(0.0)],
+    })
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let i = pos.floor() as usize;
+    let j = (i + 1).min(v.len() - 1);
+    v[i] + (pos - i as f64) * (v[j] - v[i])
+}
+
+/// A bore: a run of enclosed holes tracked through consecutive cross-sections.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bore {
+    /// Diameter of the circle of the same area (median over the sections), mm.
+    pub diameter_mm: f64,
+    /// Length along the slicing axis, mm.
+    pub length_mm: f64,
+    /// Ends where the bore opens (0, 1 or 2).
+    pub open_ends: u8,
+    /// Diameter of the circle with the area of the whole section (solid and holes), mm.
+    pub outer_diameter_mm: f64,
+    /// Smallest solid thickness around the bore (median over sections, from the hole
+    /// edge to the section's outline, along the in-slice axes), mm.
+    pub wall_mm: f64,
+    /// Ratio of the hole's longest to shortest axis (1 for a round bore).
+    pub aspect: f64,
+    /// The bore's length over the object's length along the same axis.
+    pub length_fraction: f64,
+}
+
+/// The canonical-grid analysis of one piece (a candidate or one of its two parts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shape {
+    /// Principal frame of the piece's voxels.
+    pub frame: Frame,
+    /// Lengths (mm) of the half-density solid along the three axes, longest first.
+    pub extents_mm: [f64; 3],
+    /// Volume of the half-density solid, mm³.
+    pub volume_mm3: f64,
+    /// Volume over the product of the extents.
+    pub fill: f64,
+    /// Median solid thickness of the middle cross-sections (area / width), mm.
+    pub thickness_mm: f64,
+    /// 80th percentile of the cross-sections' widths (along `u`), mm.
+    pub width_mm: f64,
+    /// Mean width of the first and last 12 % of the length over the median width.
+    pub end_width_ratio: [f64; 2],
+    /// Mean μ of the denser end third of the length over that of the other end third.
+    pub end_density_ratio: f64,
+    /// The longest bores along the main axis (up to four, longest first).
+    pub bores: Vec<Bore>,
+    /// The longest bore through the thinnest axis (a ring, an eye, a handle loop).
+    pub cross_bore: Option<Bore>,
+    /// Most similar bores (≥ 8 mm long, 3–16 mm across) side by side along the main
+    /// axis, and their median diameter (mm), length (mm) and open-ended share.
+    pub parallel_bores: (usize, f64, f64, f64),
+    /// Threshold used for the solid (mm⁻¹).
+    pub level_mu: f64,
+    /// Median μ of the piece's voxels (mm⁻¹).
+    pub median_mu: f64,
+    /// Grid step (mm).
+    pub step_mm: f64,
+}
+
+/// Two line segments fitted to one object (or the main axes of two objects).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TwoPart {
+    /// Angle between the parts' outward directions from their junction, degrees
+    /// (90 for an L, ≈180 for a straight bar, small for a V).
+    pub angle_deg: f64,
+    /// Lengths of the two parts, mm (the longer first).
+    pub lengths_mm: [f64; 2],
+    /// RMS distance of each part's voxels to its line × 2 (a width proxy), mm.
+    pub widths_mm: [f64; 2],
+    /// Where the junction lies along each part: 0 at an end, 0.5 in the middle.
+    pub junction: [f64; 2],
+    /// Distance from the junction point to each segment (0 when on it), mm.
+    pub gap_mm: [f64; 2],
+    /// RMS distance to one line over RMS distance to the nearer of two lines (≥ 1).
+    pub fit_gain: f64,
+    /// Share of the voxels in each part.
+    pub fractions: [f64; 2],
+    /// Shape analysis of each part (the longer first), when run.
+    pub parts: Option<Box<[Shape; 2]>>,
+}
+
+/// Everything measured about one candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Descriptors {
+    /// Voxels in the candidate's mask.
+    pub voxel_count: usize,
+    /// Bounding box of the mask, world `(z0, y0, x0, z1, y1, x1)` mm (voxel extents).
+    pub bbox_mm: [f64; 6],
+    /// Mean μ of the mask's voxels, mm⁻¹.
+    pub mean_mu: f64,
+    /// 99th percentile of μ of the mask's voxels, mm⁻¹.
+    pub peak_mu: f64,
+    /// The material the solid's median μ suggests.
+    pub material: Material,
+    /// Mass estimate: solid volume × the material's density, grams.
+    pub mass_g: f64,
+    /// The whole candidate's shape.
+    pub shape: Shape,
+    /// The two-part analysis (candidates at least 60 mm long).
+    pub two_part: Option<TwoPart>,
+}
+
+/// A piece to analyse: μ inside its mask (0 outside) over a box of the volume.
+pub(crate) struct Piece<'a> {
+    /// Masked μ over the box.
+    pub f: &'a Array3<f32>,
+    /// World position of `f[[0, 0, 0]]`, mm.
+    pub origin: [f64; 3],
+    /// Voxel size, mm.
+    pub spacing: [f64; 3],
+}
+
+impl Piece<'_> {
+    fn points(&self) -> (Vec<[f64; 3]>, Vec<f32>) {
+        let mut pts = Vec::new();
+        let mut vals = Vec::new();
+        for ((k, j, i), &v) in self.f.indexed_iter() {
+            if v != 0.0 {
+                pts.push([
+                    self.origin[0] + k as f64 * self.spacing[0],
+                    self.origin[1] + j as f64 * self.spacing[1],
+                    self.origin[2] + i as f64 * self.spacing[2],
+                ]);
+                vals.push(v);
+            }
+        }
+        (pts, vals)
+    }
+
+    #[inline]
+    fn sample(&self, q: [f64; 3]) -> f32 {
+        let (nz, ny, nx) = self.f.dim();
+        if q[0] <= -1.0
+            || q[1] <= -1.0
+            || q[2] <= -1.0
+            || q[0] >= nz as f64
+            || q[1] >= ny as f64
+            || q[2] >= nx as f64
+        {
+            return 0.0;
+        }
+        let fl = [q[0].floor(), q[1].floor(), q[2].floor()];
+        let w = [
+            (q[0] - fl[0]) as f32,
+            (q[1] - fl[1]) as f32,
+            (q[2] - fl[2]) as f32,
+        ];
+        let b = [fl[0] as isize, fl[1] as isize, fl[2] as isize];
+        let data = self.f.as_slice().expect("masked μ is built in standard layout");
+        let (sy, sz) = (nx as isize, (nx * ny) as isize);
+        let corner = |dz: isize, dy: isize, dx: isize| -> f32 {
+            let (k, j, i) = (b[0] + dz, b[1] + dy, b[2] + dx);
+            if k < 0 || j < 0 || i < 0 || k >= nz as isize || j >= ny as isize || i >= nx as isize
+            {
+                0.0
+            } else {
+                data[(k * sz + j * sy + i) as usize]
+            }
+        };
+        let c000 = corner(0, 0, 0);
+        let c001 = corner(0, 0, 1);
+        let c010 = corner(0, 1, 0);
+        let c011 = corner(0, 1, 1);
+        let c100 = corner(1, 0, 0);
+        let c101 = corner(1, 0, 1);
+        let c110 = corner(1, 1, 0);
+        let c111 = corner(1, 1, 1);
+        let x00 = c000 + (c001 - c000) * w[2];
+        let x01 = c010 + (c011 - c010) * w[2];
+        let x10 = c100 + (c101 - c100) * w[2];
+        let x11 = c110 + (c111 - c110) * w[2];
+        let y0 = x00 + (x01 - x00) * w[1];
+        let y1 = x10 + (x11 - x10) * w[1];
+        y0 + (y1 - y0) * w[0]
+    }
+}
+
+/// The piece resampled onto its principal frame.
+struct Canon {
+    h: f64,
+    dims: [usize; 3],
+    mu: Vec<f32>,
+    solid: Vec<bool>,
+}
+
+impl Canon {
+    fn idx(&self, t: usize, u: usize, v: usize) -> usize {
+        (t * self.dims[1] + u) * self.dims[2] + v
+    }
+}
+
+/// Largest canonical grid (samples) per piece; the step grows to fit.
+const MAX_CANON_SAMPLES: f64 = 2.0e6;
+
+fn canonical(piece: &Piece<'_>, frame: &Frame, pts: &[[f64; 3]], level: f32) -> Canon {
+    let min_sp = piece.spacing.iter().cloned().fold(f64::INFINITY, f64::min);
+    let max_sp = piece.spacing.iter().cloned().fold(0.0, f64::max);
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for p in pts {
+        let q = sub(*p, frame.centroid);
+        for a in 0..3 {
+            let t = dot(q, frame.axes[a]);
+            lo[a] = lo[a].min(t);
+            hi[a] = hi[a].max(t);
+        }
+    }
+    let margin = max_sp;
+    for a in 0..3 {
+        lo[a] -= margin;
+        hi[a] += margin;
+    }
+    let mut h = 0.5 * min_sp;
+    let count = |h: f64| -> f64 {
+        (0..3)
+            .map(|a| ((hi[a] - lo[a]) / h).floor() + 1.0)
+            .product::<f64>()
+    };
+    if count(h) > MAX_CANON_SAMPLES {
+        h *= (count(h) / MAX_CANON_SAMPLES).cbrt() * 1.01;
+    }
+    let dims: [usize; 3] = std::array::from_fn(|a| ((hi[a] - lo[a]) / h).floor() as usize + 1);
+    // Index-space position of the first sample and the index-space steps of t, u, v.
+    let to_index = |w: [f64; 3]| -> [f64; 3] {
+        std::array::from_fn(|d| (w[d] - piece.origin[d]) / piece.spacing[d])
+    };
+    let mut start_w = frame.centroid;
+    for a in 0..3 {
+        for d in 0..3 {
+            start_w[d] += lo[a] * frame.axes[a][d];
+        }
+    }
+    let q0 = to_index(start_w);
+    let steps: [[f64; 3]; 3] =
+        std::array::from_fn(|a| std::array::from_fn(|d| h * frame.axes[a][d] / piece.spacing[d]));
+    let n = dims[0] * dims[1] * dims[2];
+    let mut mu = vec![0.0f32; n];
+    let mut idx = 0;
+    for t in 0..dims[0] {
+        for u in 0..dims[1] {
+            let base: [f64; 3] =
+                std::array::from_fn(|d| q0[d] + t as f64 * steps[0][d] + u as f64 * steps[1][d]);
+            for v in 0..dims[2] {
+                let q: [f64; 3] = std::array::from_fn(|d| base[d] + v as f64 * steps[2][d]);
+                mu[idx] = piece.sample(q);
+                idx += 1;
+            }
+        }
+    }
+    let solid = mu.iter().map(|&m| m >= level).collect();
+    Canon { h, dims, mu, solid }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Hole {
+    area: f64,
+    c: [f64; 2],
+    aspect: f64,
+    /// Smallest distance (mm) from the hole's centre to the section outline along the
+    /// in-slice axes, minus the hole's radius.
+    wall: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SliceStat {
+    solid: usize,
+    ext: [f64; 2],
+    holes: Vec<Hole>,
+    hole_area: f64,
+    sum_mu: f64,
+}
+
+/// Cross-section statistics of a 2D slice `solid` (`n1 × n2`, row-major) with step `h`.
+fn analyze_slice(solid: &[bool], mu: &[f32], n1: usize, n2: usize, h: f64) -> SliceStat {
+    let mut st = SliceStat::default();
+    let mut lo = [usize::MAX; 2];
+    let mut hi = [0usize; 2];
+    for a in 0..n1 {
+        for b in 0..n2 {
+            let i = a * n2 + b;
+            if solid[i] {
+                st.solid += 1;
+                st.sum_mu += f64::from(mu[i]);
+                lo = [lo[0].min(a), lo[1].min(b)];
+                hi = [hi[0].max(a), hi[1].max(b)];
+            }
+        }
+    }
+    if st.solid == 0 {
+        return st;
+    }
+    st.ext = [
+        (hi[0] - lo[0] + 1) as f64 * h,
+        (hi[1] - lo[1] + 1) as f64 * h,
+    ];
+    // Flood the background from the border (4-connected); what is left is enclosed.
+    let mut seen = vec![false; n1 * n2];
+    let mut stack: Vec<usize> = Vec::new();
+    for a in 0..n1 {
+        for b in 0..n2 {
+            if (a == 0 || b == 0 || a == n1 - 1 || b == n2 - 1) && !solid[a * n2 + b] {
+                seen[a * n2 + b] = true;
+                stack.push(a * n2 + b);
+            }
+        }
+    }
+    let flood = |stack: &mut Vec<usize>, seen: &mut Vec<bool>, collect: &mut Vec<usize>| {
+        while let Some(i) = stack.pop() {
+            collect.push(i);
+            let (a, b) = (i / n2, i % n2);
+            let mut push = |j: usize| {
+                if !solid[j] && !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            };
+            if a > 0 {
+                push(i - n2);
+            }
+            if a + 1 < n1 {
+                push(i + n2);
+            }
+            if b > 0 {
+                push(i - 1);
+            }
+            if b + 1 < n2 {
+                push(i + 1);
+            }
+        }
+    };
+    let mut scratch = Vec::new();
+    flood(&mut stack, &mut seen, &mut scratch);
+    let min_cells = (4.9 / (h * h)).max(3.0); // holes at least 2.5 mm across
+    for start in 0..n1 * n2 {
+        if solid[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut cells = Vec::new();
+        flood(&mut stack, &mut seen, &mut cells);
+        st.hole_area += cells.len() as f64 * h * h;
+        if (cells.len() as f64) < min_cells {
+            continue;
+        }
+        let n = cells.len() as f64;
+        let (mut sa, mut sb) = (0.0, 0.0);
+        for &i in &cells {
+            sa += (i / n2) as f64;
+            sb += (i % n2) as f64;
+        }
+        let (ca, cb) = (sa / n, sb / n);
+        let (mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0);
+        for &i in &cells {
+            let (da, db) = ((i / n2) as f64 - ca, (i % n2) as f64 - cb);
+            saa += da * da;
+            sbb += db * db;
+            sab += da * db;
+        }
+        let (saa, sbb, sab) = (saa / n, sbb / n, sab / n);
+        let tr = saa + sbb;
+        let det = saa * sbb - sab * sab;
+        let disc = (tr * tr / 4.0 - det).max(0.0).sqrt();
+        let (l1, l2) = (tr / 2.0 + disc, (tr / 2.0 - disc).max(1e-9));
+        let aspect = (l1 / l2).sqrt().min(100.0);
+        // Wall: walk from the centre along ±a and ±b to the last solid cell.
+        let (ia, ib) = (ca.round() as isize, cb.round() as isize);
+        let mut wall = f64::INFINITY;
+        for (da, db) in [(1isize, 0isize), (-1, 0), (0, 1), (0, -1)] {
+            let (mut a, mut b) = (ia, ib);
+            let mut first_solid: Option<isize> = None;
+            let mut last_solid: Option<isize> = None;
+            let mut steps = 0isize;
+            while a >= 0 && b >= 0 && (a as usize) < n1 && (b as usize) < n2 {
+                if solid[a as usize * n2 + b as usize] {
+                    if first_solid.is_none() {
+                        first_solid = Some(steps);
+                    }
+                    last_solid = Some(steps);
+                }
+                a += da;
+                b += db;
+                steps += 1;
+            }
+            if let (Some(f), Some(l)) = (first_solid, last_solid) {
+                wall = wall.min((l - f + 1) as f64 * h);
+            }
+        }
+        st.holes.push(Hole {
+            area: n * h * h,
+            c: [ca * h, cb * h],
+            aspect,
+            wall: if wall.is_finite() { wall } else { 0.0 },
+        });
+    }
+    st.holes
+        .sort_by(|a, b| b.area.total_cmp(&a.area).then(a.c[0].total_cmp(&b.c[0])));
+    st
+}
+
+/// Slices of the canonical grid perpendicular to `axis` (0 = t, 2 = v).
+fn slice_stats(c: &Canon, axis: usize) -> Vec<SliceStat> {
+    let [nt, nu, nv] = c.dims;
+    let (ns, n1, n2) = match axis {
+        0 => (nt, nu, nv),
+        1 => (nu, nt, nv),
+        _ => (nv, nt, nu),
+    };
+    let mut solid = vec![false; n1 * n2];
+    let mut mu = vec![0.0f32; n1 * n2];
+    (0..ns)
+        .map(|s| {
+            for a in 0..n1 {
+                for b in 0..n2 {
+                    let i = match axis {
+                        0 => c.idx(s, a, b),
+                        1 => c.idx(a, s, b),
+                        _ => c.idx(a, b, s),
+                    };
+                    solid[a * n2 + b] = c.solid[i];
+                    mu[a * n2 + b] = c.mu[i];
+                }
+            }
+            analyze_slice(&solid, &mu, n1, n2, c.h)
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+struct Track {
+    first: usize,
+    last: usize,
+    holes: Vec<(usize, Hole)>,
+}
+
+/// Links the enclosed holes of consecutive slices into tracks: a hole continues the
+/// nearest open track whose last hole is within max(2 mm, 0.35 d) and 0.4–2.5× its
+/// area; a track survives gaps of up to 2 mm (a streak can break one section).
+fn track_holes(stats: &[SliceStat], h: f64) -> Vec<Track> {
+    let max_gap = ((2.0 / h).round() as usize).max(1);
+    let mut tracks: Vec<Track> = Vec::new();
+    let mut active: Vec<usize> = Vec::new();
+    for (s, st) in stats.iter().enumerate() {
+        active.retain(|&ti| s <= tracks[ti].last + max_gap + 1);
+        let mut used: Vec<usize> = Vec::new();
+        for hole in &st.holes {
+            let d = 2.0 * (hole.area / std::f64::consts::PI).sqrt();
+            let mut best: Option<(usize, f64)> = None;
+            for &ti in &active {
+                if used.contains(&ti) {
+                    continue;
+                }
+                let prev = tracks[ti].holes.last().unwrap().1;
+                let dist =
+                    ((prev.c[0] - hole.c[0]).powi(2) + (prev.c[1] - hole.c[1]).powi(2)).sqrt();
+                let ratio = hole.area / prev.area;
+                if dist <= (0.35 * d).max(2.0)
+                    && (0.4..=2.5).contains(&ratio)
+                    && best.is_none_or(|(_, bd)| dist < bd)
+                {
+                    best = Some((ti, dist));
+                }
+            }
+            let ti = match best {
+                Some((ti, _)) => {
+                    tracks[ti].last = s;
+                    tracks[ti].holes.push((s, *hole));
+                    ti
+                }
+                None => {
+                    tracks.push(Track {
+                        first: s,
+                        last: s,
+                        holes: vec![(s, *hole)],
+                    });
+                    active.push(tracks.len() - 1);
+                    tracks.len() - 1
+                }
+            };
+            used.push(ti);
+        }
+    }
+    tracks.retain(|t| t.holes.len() >= 2);
+    tracks
+}
+
+/// Turns a track into a bore. `solid_at(slice, centre)` says whether the section
+/// `slice` is solid at the in-slice position `centre` (mm).
+fn bore_of_track(
+    t: &Track,
+    stats: &[SliceStat],
+    h: f64,
+    obj_len: f64,
+    solid_at: &dyn Fn(usize, [f64; 2]) -> bool,
+) -> Bore {
+    let pi = std::f64::consts::PI;
+    let mut ds: Vec<f64> = t
+        .holes
+        .iter()
+        .map(|(_, ho)| 2.0 * (ho.area / pi).sqrt())
+        .collect();
+    let mut asp: Vec<f64> = t.holes.iter().map(|(_, ho)| ho.aspect).collect();
+    let mut walls: Vec<f64> = t.holes.iter().map(|(_, ho)| ho.wall).collect();
+    let mut outer: Vec<f64> = t
+        .holes
+        .iter()
+        .map(|(s, _)| {
+            let st = &stats[*s];
+            2.0 * ((st.solid as f64 * h * h + st.hole_area) / pi).sqrt()
+        })
+        .collect();
+    let c_first = t.holes.first().unwrap().1.c;
+    let c_last = t.holes.last().unwrap().1.c;
+    let mut open_ends = 0u8;
+    if t.first == 0 || !solid_at(t.first - 1, c_first) {
+        open_ends += 1;
+    }
+    if t.last + 1 >= stats.len() || !solid_at(t.last + 1, c_last) {
+        open_ends += 1;
+    }
+    let length = (t.last - t.first + 1) as f64 * h;
+    Bore {
+        diameter_mm: median(&mut ds),
+        length_mm: length,
+        open_ends,
+        outer_diameter_mm: median(&mut outer),
+        wall_mm: median(&mut walls),
+        aspect: median(&mut asp),
+        length_fraction: if obj_len > 0.0 {
+            (length / obj_len).min(1.0)
+        } else {
+            0.0
+        },
+    }
+}
+
+/// All bores along one slicing direction, longest first, with their slice spans.
+fn bores_along(
+    stats: &[SliceStat],
+    h: f64,
+    solid_at: &dyn Fn(usize, [f64; 2]) -> bool,
+) -> Vec<(Bore, usize, usize)> {
+    let filled: Vec<usize> = (0..stats.len()).filter(|&s| stats[s].solid > 0).collect();
+    let obj_len = match (filled.first(), filled.last()) {
+        (Some(a), Some(b)) => (b - a + 1) as f64 * h,
+        _ => 0.0,
+    };
+    let mut out: Vec<(Bore, usize, usize)> = track_holes(stats, h)
+        .iter()
+        .map(|t| {
+            (
+                bore_of_track(t, stats, h, obj_len, solid_at),
+                t.first,
+                t.last,
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.0.length_mm
+            .total_cmp(&a.0.length_mm)
+            .then(b.0.diameter_mm.total_cmp(&a.0.diameter_mm))
+            .then(a.1.cmp(&b.1))
+    });
+    out
+}
+
+/// The largest group of similar bores (≥ 8 mm long, 3–16 mm across, diameters within
+/// 30 %) present side by side in one section: (count, median diameter mm, median
+/// length mm, share open at an end or both).
+fn parallel_bores(bores: &[(Bore, usize, usize)]) -> (usize, f64, f64, f64) {
+    let cands: Vec<&(Bore, usize, usize)> = bores
+        .iter()
+        .filter(|(b, _, _)| b.length_mm >= 8.0 && (3.0..=16.0).contains(&b.diameter_mm))
+        .collect();
+    let mut best = (0usize, 0.0, 0.0, 0.0);
+    for (ref_b, _, _) in &cands {
+        let sim: Vec<&&(Bore, usize, usize)> = cands
+            .iter()
+            .filter(|(b, _, _)| (b.diameter_mm / ref_b.diameter_mm - 1.0).abs() <= 0.3)
+            .collect();
+        // Sections where similar bores start are where the most of them can coexist.
+        for (_, s, _) in &sim {
+            let here: Vec<&Bore> = sim
+                .iter()
+                .filter(|(_, a, b)| a <= s && s <= b)
+                .map(|(b, _, _)| b)
+                .collect();
+            if here.len() > best.0 {
+                let mut d: Vec<f64> = here.iter().map(|b| b.diameter_mm).collect();
+                let mut l: Vec<f64> = here.iter().map(|b| b.length_mm).collect();
+                let open =
+                    here.iter().filter(|b| b.open_ends >= 1).count() as f64 / here.len() as f64;
+                best = (here.len(), median(&mut d), median(&mut l), open);
+            }
+        }
+    }
+    best
+}
+
+/// Analyses one piece. `None` if it has no voxels.
+pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32) -> Option<Shape> {
+    let (pts, vals) = piece.points();
+    let frame = frame_of(&pts)?;
+    let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
+    let median_mu = median(&mut v64);
+    let level = (low_mu as f64).max(0.5 * median_mu) as f32;
+    let c = canonical(piece, &frame, &pts, level);
+    let h = c.h;
+    let [nt, nu, nv] = c.dims;
+    // Extents of the solid.
+    let mut lo = [usize::MAX; 3];
+    let mut hi = [0usize; 3];
+    let mut count = 0usize;
+    for t in 0..nt {
+        for u in 0..nu {
+            for v in 0..nv {
+                if c.solid[c.idx(t, u, v)] {
+                    count += 1;
+                    let p = [t, u, v];
+                    for a in 0..3 {
+                        lo[a] = lo[a].min(p[a]);
+                        hi[a] = hi[a].max(p[a]);
+                    }
+                }
+            }
+        }
+    }
+    if count == 0 {
+        // Too thin to reach its own level after resampling: fall back to voxel extents.
+        let mut ext = [0.0; 3];
+        for a in 0..3 {
+            let proj: Vec<f64> = pts
+                .iter()
+                .map(|p| dot(sub(*p, frame.centroid), frame.axes[a]))
+                .collect();
+            let (mn, mx) = proj
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
+            let foot: f64 = (0..3)
+                .map(|d| frame.axes[a][d].abs() * piece.spacing[d])
+                .sum();
+            ext[a] = mx - mn + foot;
+        }
+        let vol = pts.len() as f64 * piece.spacing.iter().product::<f64>();
+        return Some(Shape {
+            frame,
+            extents_mm: ext,
+            volume_mm3: vol,
+            fill: vol / (ext[0] * ext[1] * ext[2]).max(1e-9),
+            thickness_mm: ext[2],
+            width_mm: ext[1],
+            end_width_ratio: [1.0, 1.0],
+            end_density_ratio: 1.0,
+            bores: Vec::new(),
+            cross_bore: None,
+            parallel_bores: (0, 0.0, 0.0, 0.0),
+            level_mu: f64::from(level),
+            median_mu,
+            step_mm: h,
+        });
+    }
+    let ext: [f64; 3] = std::array::from_fn(|a| (hi[a] - lo[a] + 1) as f64 * h);
+    let volume = count as f64 * h * h * h;
+    let fill = volume / (ext[0] * ext[1] * ext[2]);
+
+    let along_t = slice_stats(&c, 0);
+    let filled: Vec<usize> = (0..nt).filter(|&t| along_t[t].solid > 0).collect();
+    let n_f = filled.len();
+    // Plate measures over the middle 60 % of the length.
+    let mid: Vec<usize> = filled
+        [(n_f as f64 * 0.2) as usize..((n_f as f64 * 0.8).ceil() as usize).max(1).min(n_f)]
+        .to_vec();
+    let mut thick: Vec<f64> = mid
+        .iter()
+        .map(|&t| along_t[t].solid as f64 * h * h / along_t[t].ext[0].max(h))
+        .collect();
+    let thickness = median(&mut thick);
+    let mut widths: Vec<f64> = filled.iter().map(|&t| along_t[t].ext[0]).collect();
+    let width = quantile(&mut widths.clone(), 0.8);
+    let med_w = median(&mut widths).max(h);
+    let end_n = ((n_f as f64 * 0.12).round() as usize).max(1);
+    let mean_w =
+        |ts: &[usize]| ts.iter().map(|&t| along_t[t].ext[0]).sum::<f64>() / ts.len().max(1) as f64;
+    let end_width_ratio = [
+        mean_w(&filled[..end_n.min(n_f)]) / med_w,
+        mean_w(&filled[n_f.saturating_sub(end_n)..]) / med_w,
+    ];
+    let third = (n_f / 3).max(1);
+    let mean_mu = |ts: &[usize]| {
+        let (s, n) = ts.iter().fold((0.0, 0usize), |(s, n), &t| {
+            (s + along_t[t].sum_mu, n + along_t[t].solid)
+        });
+        s / n.max(1) as f64
+    };
+    let (m0, m1) = (
+        mean_mu(&filled[..third.min(n_f)]),
+        mean_mu(&filled[n_f.saturating_sub(third)..]),
+    );
+    let end_density_ratio = m0.max(m1) / m0.min(m1).max(1e-6);
+
+    let solid_t = |s: usize, cc: [f64; 2]| -> bool {
+        let (a, b) = ((cc[0] / h).round() as usize, (cc[1] / h).round() as usize);
+        s < nt && a < nu && b < nv && c.solid[c.idx(s, a, b)]
+    };
+    let bores_t = bores_along(&along_t, h, &solid_t);
+    let parallel = parallel_bores(&bores_t);
+    let along_v = slice_stats(&c, 2);
+    let solid_v = |s: usize, cc: [f64; 2]| -> bool {
+        let (a, b) = ((cc[0] / h).round() as usize, (cc[1] / h).round() as usize);
+        s < nv && a < nt && b < nu && c.solid[c.idx(a, b, s)]
+    };
+    let bores_v = bores_along(&along_v, h, &solid_v);
+    Some(Shape {
+        frame,
+        extents_mm: ext,
+        volume_mm3: volume,
+        fill,
+        thickness_mm: thickness,
+        width_mm: width,
+        end_width_ratio,
+        end_density_ratio,
+        bores: bores_t.iter().take(4).map(|b| b.0).collect(),
+        cross_bore: bores_v.first().map(|b| b.0),
+        parallel_bores: parallel,
+        level_mu: f64::from(level),
+        median_mu,
+        step_mm: h,
+    })
+}
+
+/// A line segment: centre, unit direction and the parameter range it covers (mm).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment {
+    pub c: [f64; 3],
+    pub d: [f64; 3],
+    pub t0: f64,
+    pub t1: f64,
+}
+
+impl Segment {
+    fn dist2(&self, p: [f64; 3]) -> f64 {
+        let q = sub(p, self.c);
+        let t = dot(q, self.d).clamp(self.t0, self.t1);
+        let r = [
+            q[0] - t * self.d[0],
+            q[1] - t * self.d[1],
+            q[2] - t * self.d[2],
+        ];
+        dot(r, r)
+    }
+
+    /// The segment of a frame's main axis covering `[t0, t1]`.
+    pub fn from_frame(f: &Frame, t0: f64, t1: f64) -> Segment {
+        Segment {
+            c: f.centroid,
+            d: f.axes[0],
+            t0,
+            t1,
+        }
+    }
+
+    pub fn length(&self) -> f64 {
+        self.t1 - self.t0
+    }
+}
+
+fn fit_segment(points: &[[f64; 3]]) -> Option<(Segment, Frame)> {
+    let f = frame_of(points)?;
+    let mut proj: Vec<f64> = points
+        .iter()
+        .map(|p| dot(sub(*p, f.centroid), f.axes[0]))
+        .collect();
+    let t0 = quantile(&mut proj, 0.01);
+    let t1 = quantile(&mut proj, 0.99);
+    Some((Segment::from_frame(&f, t0, t1), f))
+}
+
+/// How two segments meet: (angle between outward directions in degrees, junction
+/// position along each as 0 = end … 0.5 = middle, distance from the junction point to
+/// each segment in mm).
+pub(crate) fn relate(a: &Segment, b: &Segment) -> (f64, [f64; 2], [f64; 2]) {
+    let w0 = sub(a.c, b.c);
+    let bb = dot(a.d, b.d);
+    let d = dot(a.d, w0);
+    let e = dot(b.d, w0);
+    let denom = 1.0 - bb * bb;
+    let p = if denom > 1e-6 {
+        let s = (bb * e - d) / denom;
+        let t = (e - bb * d) / denom;
+        let p1: [f64; 3] = std::array::from_fn(|k| a.c[k] + s * a.d[k]);
+        let p2: [f64; 3] = std::array::from_fn(|k| b.c[k] + t * b.d[k]);
+        std::array::from_fn(|k| 0.5 * (p1[k] + p2[k]))
+    } else {
+        // Parallel: the midpoint of the nearest pair of ends.
+        let ends = |s: &Segment| -> [[f64; 3]; 2] {
+            [
+                std::array::from_fn(|k| s.c[k] + s.t0 * s.d[k]),
+                std::array::from_fn(|k| s.c[k] + s.t1 * s.d[k]),
+            ]
+        };
+        let (ea, eb) = (ends(a), ends(b));
+        let mut best = (f64::INFINITY, [0.0; 3]);
+        for x in ea {
+            for y in eb {
+                let r = sub(x, y);
+                let dd = dot(r, r);
+                if dd < best.0 {
+                    best = (dd, std::array::from_fn(|k| 0.5 * (x[k] + y[k])));
+                }
+            }
+        }
+        best.1
+    };
+    let mut out_dirs = [[0.0; 3]; 2];
+    let mut junction = [0.0; 2];
+    let mut gap = [0.0; 2];
+    for (i, s) in [a, b].into_iter().enumerate() {
+        let tp = dot(sub(p, s.c), s.d);
+        let len = s.length().max(1e-9);
+        junction[i] = if tp <= s.t0 || tp >= s.t1 {
+            0.0
+        } else {
+            (tp - s.t0).min(s.t1 - tp) / len
+        };
+        gap[i] = s.dist2(p).sqrt();
+        let sign = if (tp - s.t0).abs() <= (s.t1 - tp).abs() {
+            1.0
+        } else {
+            -1.0
+        };
+        out_dirs[i] = [sign * s.d[0], sign * s.d[1], sign * s.d[2]];
+    }
+    let cosang = dot(out_dirs[0], out_dirs[1]).clamp(-1.0, 1.0);
+    (cosang.acos().to_degrees(), junction, gap)
+}
+
+/// Fits two segments to `points` (k-lines from several starts, best kept). Returns the
+/// two segments (the longer first), the assignment of every point (0 = longer part) and
+/// the fit gain. `None` when a part would hold under 10 % of the points.
+pub(crate) fn two_lines(
+    points: &[[f64; 3]],
+    frame: &Frame,
+) -> Option<([Segment; 2], Vec<u8>, f64)> {
+    if points.len() < 40 {
+        return None;
+    }
+    let stride = points.len().div_ceil(20_000);
+    let sample: Vec<[f64; 3]> = points.iter().step_by(stride).copied().collect();
+    let n = sample.len();
+    let proj = |a: usize| -> Vec<f64> {
+        sample
+            .iter()
+            .map(|p| dot(sub(*p, frame.centroid), frame.axes[a]))
+            .collect()
+    };
+    let p0 = proj(0);
+    let p1 = proj(1);
+    let q = |v: &[f64], x: f64| quantile(&mut v.to_vec(), x);
+    let (q03, q05, q07, q15) = (q(&p0, 0.3), q(&p0, 0.5), q(&p0, 0.7), q(&p1, 0.5));
+    let split = |v: &[f64], at: f64| -> Vec<u8> { v.iter().map(|&t| u8::from(t > at)).collect() };
+    let starts: Vec<Vec<u8>> = vec![
+        split(&p0, q05),
+        split(&p0, q03),
+        split(&p0, q07),
+        split(&p1, q15),
+        p0.iter()
+            .zip(&p1)
+            .map(|(&a, &b)| u8::from(a * b > 0.0))
+            .collect(),
+    ];
+    let mut best: Option<(f64, [Segment; 2])> = None;
+    for mut assign in starts {
+        let mut segs: Option<[Segment; 2]> = None;
+        for _ in 0..25 {
+            let part = |k: u8| -> Vec<[f64; 3]> {
+                sample
+                    .iter()
+                    .zip(&assign)
+                    .filter(|(_, &a)| a == k)
+                    .map(|(p, _)| *p)
+                    .collect()
+            };
+            let (pa, pb) = (part(0), part(1));
+            if pa.len() < n / 10 || pb.len() < n / 10 {
+                segs = None;
+                break;
+            }
+            let (sa, sb) = (fit_segment(&pa)?.0, fit_segment(&pb)?.0);
+            segs = Some([sa, sb]);
+            let mut changed = false;
+            for (p, a) in sample.iter().zip(assign.iter_mut()) {
+                let na = u8::from(sb.dist2(*p) < sa.dist2(*p));
+                if na != *a {
+                    *a = na;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if let Some(s) = segs {
+            let cost: f64 = sample
+                .iter()
+                .map(|p| s[0].dist2(*p).min(s[1].dist2(*p)))
+                .sum();
+            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                best = Some((cost, s));
+            }
+        }
+    }
+    let (cost, mut segs) = best?;
+    if segs[1].length() > segs[0].length() {
+        segs.swap(0, 1);
+    }
+    let rms2 = (cost / n as f64).sqrt().max(1e-9);
+    let rms1 = (frame.variances[1] + frame.variances[2]).sqrt();
+    let assign: Vec<u8> = points
+        .iter()
+        .map(|p| u8::from(segs[1].dist2(*p) < segs[0].dist2(*p)))
+        .collect();
+    let n1 = assign.iter().filter(|&&a| a == 1).count();
+    if n1 < points.len() / 10 || points.len() - n1 < points.len() / 10 {
+        return None;
+    }
+    Some((segs, assign, rms1 / rms2))
+}
+
+/// Shortest length (mm) for which the two-part analysis is run.
+const TWO_PART_MIN_LENGTH_MM: f64 = 60.0;
+
+/// Measures one candidate of `volume`.
+///
+/// Returns `None` for an empty candidate.
+pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> Option<Descriptors> {
+    let data = volume.data().view();
+    let f = masked_mu(data, cand, None);
+    let spacing = volume.spacing();
+    let origin = volume.world_of_index([cand.lo[0] as f64, cand.lo[1] as f64, cand.lo[2] as f64]);
+    let piece = Piece {
+        f: &f,
+        origin,
+        spacing,
+    };
+    let shape = shape_of(&piece, options.low_mu)?;
+    let (pts, vals) = piece.points();
+    let mean_mu = vals.iter().map(|&v| f64::from(v)).sum::<f64>() / vals.len().max(1) as f64;
+    let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
+    let peak_mu = quantile(&mut v64, 0.99);
+    let mut solid_vals: Vec<f64> = v64
+        .iter()
+        .copied()
+        .filter(|&v| v >= shape.level_mu)
+        .collect();
+    let solid_mu = if solid_vals.is_empty() {
+        shape.median_mu
+    } else {
+        median(&mut solid_vals)
+    };
+    let material = Material::guess(solid_mu, options.energy_kev);
+    let mass_g = shape.volume_mm3 * material.density_g_cm3() / 1000.0;
+    let hi = cand.hi();
+    let w0 = volume.world_of_index([cand.lo[0] as f64, cand.lo[1] as f64, cand.lo[2] as f64]);
+    let w1 = volume.world_of_index([(hi[0] - 1) as f64, (hi[1] - 1) as f64, (hi[2] - 1) as f64]);
+    let bbox_mm = [
+        w0[0].min(w1[0]) - 0.5 * spacing[0],
+        w0[1].min(w1[1]) - 0.5 * spacing[1],
+        w0[2].min(w1[2]) - 0.5 * spacing[2],
+        w0[0].max(w1[0]) + 0.5 * spacing[0],
+        w0[1].max(w1[1]) + 0.5 * spacing[1],
+        w0[2].max(w1[2]) + 0.5 * spacing[2],
+    ];
+    let two_part = if shape.extents_mm[0] >= TWO_PART_MIN_LENGTH_MM {
+        two_part_of(&piece, &pts, &shape.frame, options, data, cand)
+    } else {
+        None
+    };
+    Some(Descriptors {
+        voxel_count: cand.voxel_count,
+        bbox_mm,
+        mean_mu,
+        peak_mu,
+        material,
+        mass_g,
+        shape,
+        two_part,
+    })
+}
+
+/// μ of the volume inside the candidate's mask (and, with `keep`, only where
+/// `keep[voxel index in mask order]`), zero elsewhere, over the candidate's box.
+fn masked_mu(data: ArrayView3<'_, f32>, cand: &Candidate, keep: Option<&[u8]>) -> Array3<f32> {
+    let mut f = Array3::<f32>::zeros(cand.mask.dim());
+    let mut n = 0usize;
+    for ((k, j, i), &m) in cand.mask.indexed_iter() {
+        if m {
+            let take = keep.is_none_or(|kp| kp[n] != 0);
+            n += 1;
+            if take {
+                // Voxels in a mask are ≥ low_mu > 0, so 0 marks "outside" unambiguously.
+                f[[k, j, i]] = data[[cand.lo[0] + k, cand.lo[1] + j, cand.lo[2] + i]].max(1e-6);
+            }
+        }
+    }
+    f
+}
+
+fn two_part_of(
+    piece: &Piece<'_>,
+    pts: &[[f64; 3]],
+    frame: &Frame,
+    options: &DetectOptions,
+    data: ArrayView3<'_, f32>,
+    cand: &Candidate,
+) -> Option<TwoPart> {
+    let (segs, assign, gain) = two_lines(pts, frame)?;
+    let (angle, junction, gap) = relate(&segs[0], &segs[1]);
+    let n = assign.len() as f64;
+    let n1 = assign.iter().filter(|&&a| a == 1).count() as f64;
+    let fractions = [(n - n1) / n, n1 / n];
+    let mut widths = [0.0; 2];
+    for k in 0..2u8 {
+        let sub_pts: Vec<[f64; 3]> = pts
+            .iter()
+            .zip(&assign)
+            .filter(|(_, &a)| a == k)
+            .map(|(p, _)| *p)
+            .collect();
+        if let Some(f) = frame_of(&sub_pts) {
+            widths[k as usize] = (12.0 * f.variances[1]).sqrt();
+        }
+    }
+    // Shape analysis of the parts when the object really is two-limbed.
+    let parts = if gain >= 1.3 && fractions[1] >= 0.12 {
+        let mk = |k: u8| -> Option<Shape> {
+            let keep: Vec<u8> = assign.iter().map(|&a| u8::from(a == k)).collect();
+            let f = masked_mu(data, cand, Some(&keep));
+            let p = Piece {
+                f: &f,
+                origin: piece.origin,
+                spacing: piece.spacing,
+            };
+            shape_of(&p, options.low_mu)
+        };
+        match (mk(0), mk(1)) {
+            (Some(a), Some(b)) => Some(Box::new([a, b])),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    Some(TwoPart {
+        angle_deg: angle,
+        lengths_mm: [segs[0].length(), segs[1].length()],
+        widths_mm: widths,
+        junction,
+        gap_mm: gap,
+        fit_gain: gain,
+        fractions,
+        parts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::candidates::extract;
+    use ndarray::Array3;
+
+    fn vol(a: Array3<f32>, sp: f64) -> Volume {
+        Volume::new(a, [sp; 3], [0.0; 3]).unwrap()
+    }
+
+    fn only(v: &Volume) -> Descriptors {
+        let o = DetectOptions::default();
+        let (c, _) = extract(v, &o, &crate::NoProgress).unwrap();
+        assert_eq!(c.len(), 1, "expected one candidate, found {}", c.len());
+        describe(v, &c[0], &o).unwrap()
+    }
+
+    /// Fills voxels whose centre (world mm, the volume's origin is 0) satisfies `inside`.
+    fn fill(
+        shape: (usize, usize, usize),
+        sp: f64,
+        mu: f32,
+        inside: impl Fn([f64; 3]) -> bool,
+    ) -> Array3<f32> {
+        Array3::from_shape_fn(shape, |(k, j, i)| {
+            if inside([k as f64 * sp, j as f64 * sp, i as f64 * sp]) {
+                mu
+            } else {
+                0.0
+            }
+        })
+    }
+
+    #[test]
+    fn eigen_solver_diagonalises() {
+        let a = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 1.0]];
+        let (vals, vecs) = sym_eigen3(a);
+        assert!(vals[0] >= vals[1] && vals[1] >= vals[2]);
+        for r in 0..3 {
+            for i in 0..3 {
+                let av: f64 = (0..3).map(|k| a[i][k] * vecs[r][k]).sum();
+                assert!((av - vals[r] * vecs[r][i]).abs() < 1e-9);
+            }
+        }
+        // trace is preserved
+        assert!((vals.iter().sum::<f64>() - 8.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn material_table_orders_metals() {
+        let e = 70.0;
+        let mus: Vec<f64> = Material::ALL.iter().map(|m| m.mu_per_mm(e)).collect();
+        assert!(mus.windows(2).all(|w| w[0] < w[1]), "{mus:?}");
+        // NIST: iron 60 keV μ/ρ = 1.205 cm²/g → μ = 0.949 mm⁻¹
+        assert!((Material::Steel.mu_per_mm(60.0) - 0.1205 * 7.87).abs() < 1e-3);
+        assert_eq!(Material::guess(0.6, e), Material::Steel);
+        assert_eq!(Material::guess(0.07, e), Material::Aluminium);
+        assert_eq!(Material::guess(4.0, e), Material::Lead);
+    }
+
+    #[test]
+    fn tube_bore_diameter_within_a_voxel() {
+        // A steel tube along a tilted axis: outer radius 10 mm, bore 9 mm, 120 mm long.
+        let sp = 1.0;
+        let c = [30.0, 30.0, 80.0];
+        let d = {
+            let v = [0.3f64, 0.2, 1.0];
+            let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            [v[0] / n, v[1] / n, v[2] / n]
+        };
+        let a = fill((60, 60, 160), sp, 0.6, |p| {
+            let q = sub(p, c);
+            let t = dot(q, d);
+            let r2 = dot(q, q) - t * t;
+            t.abs() <= 60.0 && r2 <= 100.0 && r2 >= 4.5 * 4.5
+        });
+        let desc = only(&vol(a, sp));
+        let b = desc.shape.bores[0];
+        assert!((b.diameter_mm - 9.0).abs() <= sp, "{b:?}");
+        assert!((b.length_mm - 120.0).abs() <= 4.0, "{b:?}");
+        assert_eq!(b.open_ends, 2);
+        assert!((b.outer_diameter_mm - 20.0).abs() <= 1.5, "{b:?}");
+        assert!((desc.shape.extents_mm[0] - 120.0).abs() <= 3.0);
+        assert!(b.aspect < 1.3);
+    }
+
+    #[test]
+    fn closed_can_has_a_closed_cavity() {
+        // An 18650-like can: 18 mm × 65 mm, 0.5 mm… here 1.5 mm walls and caps.
+        let sp = 0.5;
+        let a = fill((50, 50, 150), sp, 0.6, |p| {
+            let (y, z, x) = (p[1] - 12.5, p[0] - 12.5, p[2] - 5.0);
+            let r = (y * y + z * z).sqrt();
+            let inside_outer = r <= 9.0 && (0.0..=65.0).contains(&x);
+            let inside_inner = r < 7.5 && (1.5..=63.5).contains(&x);
+            inside_outer && !inside_inner
+        });
+        let desc = only(&vol(a, sp));
+        let b = desc.shape.bores[0];
+        assert_eq!(b.open_ends, 0, "{b:?}");
+        assert!((b.diameter_mm - 15.0).abs() <= 1.0, "{b:?}");
+    }
+
+    #[test]
+    fn l_shape_angle_within_five_degrees() {
+        // Slide 180 × 30 × 26 mm along x; grip 110 × 30 × 26 hanging from its rear at 105°.
+        let sp = 1.0;
+        let ang = 105f64.to_radians();
+        // outward directions from the junction at the slide's rear (x = 20):
+        let slide_dir = [0.0, 0.0, 1.0]; // (z, y, x)
+        let grip_dir = [0.0, ang.sin(), ang.cos()]; // y down, x backwards
+        let j = [40.0, 20.0, 25.0];
+        let a = fill((80, 140, 220), sp, 0.6, |p| {
+            let q = sub(p, j);
+            let in_box = |dir: [f64; 3], side: [f64; 3], len: f64| {
+                let t = dot(q, dir);
+                let s = dot(q, side);
+                let z = q[0];
+                (0.0..=len).contains(&t) && s.abs() <= 15.0 && z.abs() <= 13.0
+            };
+            let side_s = [0.0, 1.0, 0.0];
+            let side_g = [0.0, -ang.cos(), ang.sin()];
+            in_box(slide_dir, side_s, 180.0) || in_box(grip_dir, side_g, 110.0)
+        });
+        let desc = only(&vol(a, sp));
+        let tp = desc.two_part.expect("two-part analysis");
+        assert!((tp.angle_deg - 105.0).abs() <= 5.0, "{tp:?}");
+        assert!(tp.fit_gain > 1.5, "{tp:?}");
+        assert!((tp.lengths_mm[0] - 180.0).abs() < 25.0, "{tp:?}");
+    }
+
+    #[test]
+    fn plate_thickness_and_pointed_end() {
+        // A blade: 200 mm long, 30 mm wide, 3 mm thick, tapering to a point over 60 mm.
+        let sp = 0.5;
+        let a = fill((20, 80, 440), sp, 0.6, |p| {
+            let (z, y, x) = (p[0] - 5.0, p[1] - 20.0, p[2] - 10.0);
+            let half_w = if x <= 140.0 {
+                15.0
+            } else {
+                15.0 * (200.0 - x) / 60.0
+            };
+            (0.0..=200.0).contains(&x) && y.abs() <= half_w && z.abs() <= 1.5
+        });
+        let desc = only(&vol(a, sp));
+        let s = &desc.shape;
+        // |z| ≤ 1.5 mm holds 7 voxel layers of 0.5 mm: the voxelised plate is 3.5 mm thick.
+        assert!((s.thickness_mm - 3.5).abs() <= sp, "{s:?}");
+        assert!((s.extents_mm[0] - 200.0).abs() <= 3.0, "{s:?}");
+        assert!((s.width_mm - 30.0).abs() <= 2.0, "{s:?}");
+        let tip = s.end_width_ratio[0].min(s.end_width_ratio[1]);
+        let heel = s.end_width_ratio[0].max(s.end_width_ratio[1]);
+        assert!(tip < 0.45 && heel > 0.9, "{s:?}");
+    }
+
+    #[test]
+    fn revolver_like_cylinder_counts_its_chambers() {
+        // 40 mm long, 38 mm across, six 9 mm chambers on a 12 mm radius, open both ends.
+        let sp = 0.5;
+        let a = fill((100, 100, 100), sp, 0.6, |p| {
+            let (z, y, x) = (p[0] - 25.0, p[1] - 25.0, p[2] - 25.0);
+            if x.abs() > 20.0 || (z * z + y * y).sqrt() > 19.0 {
+                return false;
+            }
+            for k in 0..6 {
+                let a = k as f64 * std::f64::consts::PI / 3.0;
+                let (cz, cy) = (12.0 * a.cos(), 12.0 * a.sin());
+                if ((z - cz).powi(2) + (y - cy).powi(2)).sqrt() < 4.5 {
+                    return false;
+                }
+            }
+            (z * z + y * y).sqrt() > 2.5
+        });
+        let desc = only(&vol(a, sp));
+        // The main axis of a squat cylinder is not guaranteed; look along each slicing.
+        let s = &desc.shape;
+        let (n, d, _, open) = s.parallel_bores;
+        assert_eq!(n, 6, "{s:?}");
+        assert!((d - 9.0).abs() <= 1.0);
+        assert_eq!(open, 1.0);
+    }
+}
