@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
+mod detect;
 mod info;
 mod progress;
 mod reconstruct;
@@ -22,6 +24,10 @@ struct Cli {
 enum Command {
     /// Describe a volume file (NIfTI, MetaImage, DICOM file or series directory).
     Info(info::Args),
+    /// Run the whole job on a generated parcel: scan, reconstruct, detect, report, pictures.
+    Demo(demo::Args),
+    /// Detect threats in a volume file: report and pictures.
+    Detect(detect::Args),
     /// Scan a generated parcel: projections + geometry (+ ground truth).
     Simulate(simulate::Args),
     /// Reconstruct a volume from projections and their geometry.
@@ -45,6 +51,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info(args) => info::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Detect(args) => detect::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Reconstruct(args) => reconstruct::run(args),
     };

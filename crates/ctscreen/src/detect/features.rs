@@ -470,12 +470,14 @@ impl Piece<'_> {
             (q[2] - fl[2]) as f32,
         ];
         let b = [fl[0] as isize, fl[1] as isize, fl[2] as isize];
-        let data = self.f.as_slice().expect("masked μ is built in standard layout");
+        let data = self
+            .f
+            .as_slice()
+            .expect("masked μ is built in standard layout");
         let (sy, sz) = (nx as isize, (nx * ny) as isize);
         let corner = |dz: isize, dy: isize, dx: isize| -> f32 {
             let (k, j, i) = (b[0] + dz, b[1] + dy, b[2] + dx);
-            if k < 0 || j < 0 || i < 0 || k >= nz as isize || j >= ny as isize || i >= nx as isize
-            {
+            if k < 0 || j < 0 || i < 0 || k >= nz as isize || j >= ny as isize || i >= nx as isize {
                 0.0
             } else {
                 data[(k * sz + j * sy + i) as usize]
