@@ -88,6 +88,10 @@ pub fn run(args: &Args) -> CliResult {
 
     let t = Instant::now();
     write_outputs(&staging, &scanned, &report)?;
+    io::write_text_atomic(
+        staging.path("truth.json"),
+        &serde_json::to_string_pretty(&parcel.objects)?,
+    )?;
     if bars.cancelled() {
         return Err(Error::Cancelled.into());
     }
@@ -188,7 +192,7 @@ fn print_summary(parcel: &ctscreen::Parcel, report: &Report, timings: &[(&str, f
         .map(|(n, s)| format!("{n} {s:.2} s"))
         .collect();
     println!("timings: {} (total {total:.2} s)", parts.join(", "));
-    println!("wrote {}: report.json, volume.nii.gz, projections.mha, geometry.json, slices.png, mip.png, sinogram.png", out.display());
+    println!("wrote {}: report.json, volume.nii.gz, projections.mha, geometry.json, truth.json, slices.png, mip.png, sinogram.png", out.display());
 }
 
 /// Prints the verdict and each threat finding with its evidence.
