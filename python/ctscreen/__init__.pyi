@@ -276,3 +276,17 @@ def simulate(
 def analytic_projections(
     scene: Union[Parcel, Phantom], geometry: Geometry, energy_kev: Optional[float] = None
 ) -> npt.NDArray[np.float32]: ...
+
+# --- scanner ---------------------------------------------------------------------------
+def scanner_geometry(
+    shape: Tuple[int, int, int] = (128, 128, 128), field_of_view_mm: float = 400.0, views: int = 0
+) -> "ConeBeamGeometry": ...
+def scan_parcel(
+    parcel: "Parcel",
+    shape: Tuple[int, int, int] = (128, 128, 128),
+    field_of_view_mm: Optional[float] = None,
+    views: int = 0,
+    spectrum_kvp: float = 120.0,
+    photons: float = 1e5,
+    seed: Optional[int] = None,
+) -> Volume: ...

@@ -7,6 +7,7 @@ mod geometry;
 mod io;
 mod phantom;
 mod project;
+mod scanner;
 mod volume;
 
 #[pymodule]
@@ -17,5 +18,6 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     project::register(m)?;
     io::register(m)?;
     phantom::register(m)?;
+    scanner::register(m)?;
     Ok(())
 }
