@@ -3,11 +3,13 @@
 use pyo3::prelude::*;
 
 mod errors;
+mod segment;
 mod volume;
 
 #[pymodule]
 fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     volume::register(m)?;
+    segment::register(m)?;
     Ok(())
 }

@@ -26,6 +26,7 @@
 pub mod error;
 pub mod geometry;
 pub mod progress;
+pub mod segment;
 pub mod volume;
 
 pub use error::{Error, Result};
