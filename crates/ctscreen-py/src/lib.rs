@@ -8,6 +8,7 @@ mod io;
 mod phantom;
 mod project;
 mod scanner;
+mod segment;
 mod volume;
 
 #[pymodule]
@@ -19,5 +20,6 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     io::register(m)?;
     phantom::register(m)?;
     scanner::register(m)?;
+    segment::register(m)?;
     Ok(())
 }

@@ -34,6 +34,7 @@ pub mod project;
 pub mod recon;
 pub mod render;
 pub mod scanner;
+pub mod segment;
 pub mod volume;
 
 pub use detect::{detect, DetectOptions, Report};
