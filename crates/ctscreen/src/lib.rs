@@ -25,6 +25,7 @@
 
 pub mod error;
 pub mod geometry;
+pub mod io_dicos;
 pub mod progress;
 pub mod volume;
 
