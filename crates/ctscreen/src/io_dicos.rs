@@ -68,6 +68,8 @@
 //!   halves and refuses the mismatch;
 //! - its reader allocates each declared element length (up to 1 GiB) before reading
 //!   it: this module caps the per-element limit at the file size;
+//! - its JPEG 2000 decoder rejects the 0x00 byte that pads an odd-length fragment to
+//!   even length (DICOM PS3.5 A.4): this module strips it after the end marker;
 //! - no signed-pixel, BitsStored masking or per-frame rescale handling; no sniffing of
 //!   the SOP class without parsing the whole file; no atomic writes.
 
@@ -751,7 +753,7 @@ fn read_meta(path: &Path) -> Result<Meta> {
         ));
     }
     let mut buf = head[..got].to_vec();
-    if got == 144 && &head[132..138] == [0x02, 0x00, 0x00, 0x00, b'U', b'L'] {
+    if got == 144 && head[132..138] == [0x02, 0x00, 0x00, 0x00, b'U', b'L'] {
         let len = u32::from_le_bytes([head[140], head[141], head[142], head[143]]) as u64;
         let len = len.min(1 << 20);
         let mut rest = Vec::new();
@@ -1106,7 +1108,7 @@ fn describe_file(path: &Path, ds: &Dataset, frames: usize) -> Result<(FileImage,
         .unwrap_or_else(|| vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
     let norm = |v: [f64; 3]| -> Result<[f64; 3]> {
         let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-        if !(n > 1e-6) {
+        if n.is_nan() || n <= 1e-6 {
             return Err(Error::format(
                 path,
                 format!("Image Orientation (Patient) has a zero vector {v:?}"),
@@ -1348,6 +1350,12 @@ fn file_samples(
                 .map(|(k, data)| {
                     // The codecs are untrusted-input decoders; a panic in one is turned
                     // into a format error rather than unwinding through the caller.
+                    // DICOM pads odd-length fragments with one 0x00 after the JPEG end
+                    // marker (FF D9); the crate's JPEG 2000 decoder rejects that byte.
+                    let data: &[u8] = match data.as_slice() {
+                        [rest @ .., 0xFF, 0xD9, 0x00] => &data[..rest.len() + 2],
+                        d => d,
+                    };
                     let decoded = std::panic::catch_unwind(|| {
                         dicos::codec_registry::decode_frame(data, w, h, &ts)
                     })
@@ -1403,11 +1411,20 @@ fn assemble_ct(
                 ))
             }
             Some(PixelData::Native { frames }) => {
-                let words: usize = frames.iter().map(Vec::len).sum();
-                if nf > words.max(1) {
+                // Declared size against the data actually present, before any
+                // allocation is sized by the header.
+                let words: u128 = frames.iter().map(|f| f.len() as u128).sum();
+                let rows = get_number(ds, tags::ROWS).unwrap_or(0.0).max(0.0) as u128;
+                let cols = get_number(ds, tags::COLUMNS).unwrap_or(0.0).max(0.0) as u128;
+                let per_sample: u128 = if fmt.bits_allocated == 32 { 2 } else { 1 };
+                let expected = rows * cols * nf as u128 * per_sample;
+                let pad_ok = fmt.bits_allocated == 8 && words == expected + 1;
+                if words != expected && !pad_ok {
                     return Err(Error::format(
                         path,
-                        format!("Number of Frames {nf} exceeds the {words} samples of pixel data"),
+                        format!(
+                            "pixel data holds {words} samples but Rows × Columns × Number of Frames = {rows} × {cols} × {nf} needs {expected}"
+                        ),
                     ));
                 }
             }
@@ -1468,7 +1485,7 @@ fn assemble_ct(
     let spacing_z = if nz > 1 {
         let d0 = along[order[0]];
         let mean = (along[order[nz - 1]] - d0) / (nz - 1) as f64;
-        if !(mean > 0.0) {
+        if mean.is_nan() || mean <= 0.0 {
             return Err(Error::format(p0, "two frames at the same position"));
         }
         for w in order.windows(2) {
@@ -2082,7 +2099,7 @@ fn rescale_for(lo: f64, hi: f64) -> (String, String) {
     let b_s = ds(b);
     let b: f64 = b_s.parse().unwrap_or(lo);
     let range = hi - b;
-    if !(range > 0.0) {
+    if range.is_nan() || range <= 0.0 {
         return ("1".to_string(), b_s);
     }
     let mut m = round_sig(range / 65535.0, 6, true);
@@ -2219,6 +2236,8 @@ fn private_json(value: serde_json::Value) -> [Element; 2] {
 ///         bbox_mm: [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
 ///         description: "pistol".into(),
 ///         evidence: vec!["L-shape".into()],
+///         mass_g: None,
+///         density_g_per_cm3: None,
 ///     }],
 ///     ..Default::default()
 /// };
@@ -2719,4 +2738,124 @@ pub fn load_tdr_with(path: impl AsRef<Path>, scan: Option<&ScanReference>) -> Re
         referenced_sop_class_uid,
         frame_of_reference_uid: get_string(&d, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_strings_round_trip_and_fit_16_chars() {
+        for v in [
+            0.0,
+            -0.0,
+            0.5,
+            -12.75,
+            1e-7,
+            -1.234_567_890_123_4e-12,
+            123_456_789.123_456_78,
+            std::f64::consts::PI,
+            1e300,
+        ] {
+            let s = ds(v);
+            assert!(s.len() <= 16, "{s:?} for {v}");
+            assert!(s.bytes().all(|b| b"0123456789+-.eE".contains(&b)), "{s:?}");
+            let back: f64 = s.parse().unwrap();
+            if format!("{v}").len() <= 16 || format!("{v:e}").len() <= 16 {
+                assert_eq!(back, v, "{s}");
+            } else {
+                // 16 characters keep at least 10 significant digits.
+                assert!(((back - v) / v).abs() < 1e-9, "{s} vs {v}");
+            }
+        }
+        assert_eq!(ds(-0.0), "0");
+    }
+
+    #[test]
+    fn rescale_covers_range_and_is_exact_text() {
+        for (lo, hi) in [
+            (0.0, 6169.0),
+            (-1000.0, 3000.0),
+            (1000.0, 1000.0),
+            (5.0, 5.000_001),
+        ] {
+            let (m_s, b_s) = rescale_for(lo, hi);
+            assert!(m_s.len() <= 16 && b_s.len() <= 16);
+            let (m, b): (f64, f64) = (m_s.parse().unwrap(), b_s.parse().unwrap());
+            assert!(m > 0.0);
+            assert!(b <= lo, "intercept {b} above min {lo}");
+            assert!(b + 65535.0 * m >= hi, "{b} + 65535 × {m} < {hi}");
+            if hi > lo {
+                // The step is at most 1e-5 coarser than the ideal range / 65535.
+                let ideal = (hi - lo) / 65535.0;
+                assert!(
+                    m <= ideal * (1.0 + 1e-5) + 1e-9 * lo.abs() / 65535.0,
+                    "{m} vs {ideal}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn civil_dates_from_unix_seconds() {
+        let t = DateTimeUtc::from_unix(0, 0);
+        assert_eq!((t.year, t.month, t.day, t.hour), (1970, 1, 1, 0));
+        // 2000-02-29T12:34:56Z (a leap day of a century leap year).
+        let t = DateTimeUtc::from_unix(951_827_696, 42);
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.second, t.micros),
+            (2000, 2, 29, 12, 34, 56, 42)
+        );
+        assert_eq!(t.dt(), "20000229123456.000042+0000");
+        assert_eq!(t.unix_micros(), 951_827_696_000_042);
+        let earlier = t.minus_ms(1500.0);
+        assert_eq!(earlier.unix_micros(), 951_827_694_500_042);
+    }
+
+    #[test]
+    fn stored_values_masked_and_sign_extended() {
+        let f = PixelFormat {
+            bits_allocated: 16,
+            bits_stored: 12,
+            signed: true,
+        };
+        assert_eq!(f.value(0x0FFF), -1.0);
+        assert_eq!(f.value(0x0800), -2048.0);
+        assert_eq!(f.value(0xF7FF), 2047.0); // bits above Bits Stored ignored
+        let u = PixelFormat {
+            bits_allocated: 16,
+            bits_stored: 16,
+            signed: false,
+        };
+        assert_eq!(u.value(0xFFFF), 65535.0);
+        let s32 = PixelFormat {
+            bits_allocated: 32,
+            bits_stored: 32,
+            signed: true,
+        };
+        assert_eq!(s32.value(0xFFFF_FFFE), -2.0);
+    }
+
+    #[test]
+    fn effective_energy_inverts_water_table() {
+        let mw = volume::water_mu_per_mm(70.0).unwrap();
+        assert!((effective_energy_kev(mw) - 70.0).abs() < 1e-6);
+        assert_eq!(effective_energy_kev(10.0), 0.0);
+    }
+
+    #[test]
+    fn uids_are_valid_and_seeded_ones_repeat() {
+        let mut a = UidGen::new(Some(7), 99);
+        let mut b = UidGen::new(Some(7), 99);
+        let mut c = UidGen::new(Some(7), 100);
+        let (ua, ub, uc) = (a.next(), b.next(), c.next());
+        assert_eq!(ua, ub);
+        assert_ne!(ua, uc);
+        assert_ne!(UidGen::new(None, 1).next(), UidGen::new(None, 1).next());
+        for u in [&ua, &uc] {
+            assert!(u.len() <= 64 && u.starts_with("2.25."));
+            let tail = &u[5..];
+            assert!(!tail.starts_with('0') && tail.bytes().all(|c| c.is_ascii_digit()));
+        }
+    }
 }
