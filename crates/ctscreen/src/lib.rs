@@ -29,6 +29,7 @@ pub mod geometry;
 pub mod io;
 pub mod phantom;
 pub mod physics;
+pub mod io_dicos;
 pub mod progress;
 pub mod project;
 pub mod recon;
