@@ -8,7 +8,12 @@ use crate::project::run_cancellable;
 use crate::volume::PyVolume;
 
 fn options(shape: (usize, usize, usize), field_of_view_mm: f64, views: usize) -> ScanOptions {
-    ScanOptions { shape: [shape.0, shape.1, shape.2], field_of_view_mm, views, ..ScanOptions::default() }
+    ScanOptions {
+        shape: [shape.0, shape.1, shape.2],
+        field_of_view_mm,
+        views,
+        ..ScanOptions::default()
+    }
 }
 
 /// The circular cone-beam geometry of the model parcel scanner for a volume.
@@ -36,7 +41,12 @@ fn options(shape: (usize, usize, usize), field_of_view_mm: f64, views: usize) ->
 ///     If a size is zero or the field of view not positive.
 #[pyfunction]
 #[pyo3(signature = (shape = (128, 128, 128), field_of_view_mm = 400.0, views = 0))]
-fn scanner_geometry(py: Python<'_>, shape: (usize, usize, usize), field_of_view_mm: f64, views: usize) -> PyResult<Py<PyAny>> {
+fn scanner_geometry(
+    py: Python<'_>,
+    shape: (usize, usize, usize),
+    field_of_view_mm: f64,
+    views: usize,
+) -> PyResult<Py<PyAny>> {
     let g = crate::errors::to_result(options(shape, field_of_view_mm, views).geometry())?;
     wrap_geometry(py, g)
 }
@@ -78,13 +88,16 @@ fn scan_parcel(
     seed: Option<u64>,
 ) -> PyResult<PyVolume> {
     let parcel = &parcel.get().inner;
-    let fov = field_of_view_mm.unwrap_or_else(|| 1.1 * parcel.extent_mm.iter().cloned().fold(0.0, f64::max));
+    let fov = field_of_view_mm
+        .unwrap_or_else(|| 1.1 * parcel.extent_mm.iter().cloned().fold(0.0, f64::max));
     let mut opts = options(shape, fov, views);
     opts.simulate.kvp = spectrum_kvp;
     opts.simulate.photons = photons;
     opts.simulate.seed = seed.unwrap_or(parcel.seed);
     let result = run_cancellable(py, |flag| scan(&parcel.phantom, &opts, flag))?;
-    Ok(PyVolume { inner: result.volume })
+    Ok(PyVolume {
+        inner: result.volume,
+    })
 }
 
 /// Registers the functions.
