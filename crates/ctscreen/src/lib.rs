@@ -32,4 +32,5 @@ pub mod volume;
 pub use error::{Error, Result};
 pub use geometry::Geometry;
 pub use progress::{CancelFlag, NoProgress, Progress};
+pub use segment::{label, regionprops, RegionProps};
 pub use volume::{Projections, Volume};

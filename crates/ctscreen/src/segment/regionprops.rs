@@ -202,6 +202,9 @@ impl SlotMap {
     }
 }
 
+/// Per-slab span of one region along its principal axes: (rank, minima, maxima) in mm.
+type Span = (u32, [f64; 3], [f64; 3]);
+
 /// Per-slab accumulators in first-seen order.
 struct Table {
     index: SlotMap,
@@ -740,11 +743,11 @@ pub fn regionprops_with_progress(
     // order-independent).
     let axes: Vec<[[f64; 3]; 3]> = props.iter().map(|p| p.principal_axes).collect();
     let dense2 = dense_len(props.len());
-    let spans: Vec<Vec<(u32, [f64; 3], [f64; 3])>> = ranges
+    let spans: Vec<Vec<Span>> = ranges
         .par_iter()
         .map(|r| {
             let mut local = SlotMap::new(dense2);
-            let mut out: Vec<(u32, [f64; 3], [f64; 3])> = Vec::new();
+            let mut out: Vec<Span> = Vec::new();
             for_each_run(&grid, r.clone(), |k, j, x0, x1, l| {
                 let rk = rank[l as usize];
                 let slot = local.slot(rk, || {
