@@ -1,5 +1,5 @@
 import os
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -374,3 +374,52 @@ def regionprops(
     spacing: Optional[Sequence[float]] = None,
     origin: Optional[Sequence[float]] = None,
 ) -> list[RegionProps]: ...
+
+# --- recon -----------------------------------------------------------------------------
+def fbp(
+    sinogram: npt.ArrayLike,
+    geometry: Any,
+    shape: Tuple[int, int],
+    spacing_mm: Tuple[float, float] = (1.0, 1.0),
+    filter: str = "ram-lak",
+) -> npt.NDArray[np.float32]: ...
+def fdk(
+    projections: npt.ArrayLike,
+    geometry: Any,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    filter: str = "ram-lak",
+) -> Volume: ...
+def sirt(
+    projections: npt.ArrayLike,
+    geometry: Any,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 50,
+    nonneg: bool = True,
+    relaxation: float = 1.0,
+    tolerance: float = 0.0,
+    return_residuals: bool = False,
+) -> Any: ...
+def sart(
+    projections: npt.ArrayLike,
+    geometry: Any,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 10,
+    subsets: int = 10,
+    nonneg: bool = True,
+    relaxation: float = 1.0,
+    tolerance: float = 0.0,
+    return_residuals: bool = False,
+) -> Any: ...
+def cgls(
+    projections: npt.ArrayLike,
+    geometry: Any,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 20,
+    nonneg: bool = True,
+    tolerance: float = 0.0,
+    return_residuals: bool = False,
+) -> Any: ...

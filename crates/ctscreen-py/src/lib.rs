@@ -7,6 +7,7 @@ mod geometry;
 mod io;
 mod phantom;
 mod project;
+mod recon;
 mod scanner;
 mod segment;
 mod volume;
@@ -20,6 +21,7 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     io::register(m)?;
     phantom::register(m)?;
     scanner::register(m)?;
+    recon::register(m)?;
     segment::register(m)?;
     Ok(())
 }

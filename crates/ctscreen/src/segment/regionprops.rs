@@ -9,6 +9,7 @@
 //! the closed forms of `Σ i` and `Σ i²`, so long runs cost O(1).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use ndarray::ArrayView3;
 use rayon::prelude::*;
@@ -144,32 +145,81 @@ impl Acc {
     }
 }
 
-/// Sparse per-slab table: label → accumulator, in first-seen order.
+/// A multiplicative hash for `u32` keys (the default SipHash costs more than the rest
+/// of the per-run work).
+#[derive(Default, Clone, Copy)]
+struct U32Hasher(u64);
+
+impl Hasher for U32Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.0 = u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Key → slot in a per-slab vector: a dense array when the keys are small enough
+/// (`dense_len` > 0), else a hash map. Never iterated, so results do not depend on
+/// the hash order.
+struct SlotMap {
+    dense: Vec<u32>,
+    sparse: HashMap<u32, u32, BuildHasherDefault<U32Hasher>>,
+    last: (u32, u32),
+}
+
+impl SlotMap {
+    fn new(dense_len: usize) -> Self {
+        Self {
+            dense: vec![u32::MAX; dense_len],
+            sparse: HashMap::default(),
+            last: (0, u32::MAX),
+        }
+    }
+
+    /// The slot of `key`, calling `insert` (which returns the new slot) the first time.
+    #[inline]
+    fn slot(&mut self, key: u32, insert: impl FnOnce() -> u32) -> usize {
+        if self.last.0 == key && self.last.1 != u32::MAX {
+            return self.last.1 as usize;
+        }
+        let s = if self.dense.is_empty() {
+            *self.sparse.entry(key).or_insert_with(insert)
+        } else {
+            let e = &mut self.dense[key as usize];
+            if *e == u32::MAX {
+                *e = insert();
+            }
+            *e
+        };
+        self.last = (key, s);
+        s as usize
+    }
+}
+
+/// Per-slab span of one region along its principal axes: (rank, minima, maxima) in mm.
+type Span = (u32, [f64; 3], [f64; 3]);
+
+/// Per-slab accumulators in first-seen order.
 struct Table {
-    index: HashMap<u32, usize>,
+    index: SlotMap,
     accs: Vec<Acc>,
-    last: (u32, usize),
 }
 
 impl Table {
-    fn new() -> Self {
-        Self {
-            index: HashMap::new(),
-            accs: Vec::new(),
-            last: (0, usize::MAX),
-        }
-    }
     #[inline]
     fn get(&mut self, label: u32) -> &mut Acc {
-        if self.last.0 != label || self.last.1 == usize::MAX {
-            let accs = &mut self.accs;
-            let i = *self.index.entry(label).or_insert_with(|| {
-                accs.push(Acc::new(label));
-                accs.len() - 1
-            });
-            self.last = (label, i);
-        }
-        &mut self.accs[self.last.1]
+        let accs = &mut self.accs;
+        let i = self.index.slot(label, || {
+            accs.push(Acc::new(label));
+            (accs.len() - 1) as u32
+        });
+        &mut self.accs[i]
     }
 }
 
@@ -260,9 +310,12 @@ fn exposed(neigh: Option<&[u32]>, x0: usize, x1: usize, l: u32) -> u64 {
 
 /// Pass 1 over planes `planes` (and the Euler windows of vertex planes `planes`, plus
 /// vertex plane `nz` for the last slab).
-fn accumulate(g: &Grid<'_>, planes: std::ops::Range<usize>) -> Vec<Acc> {
+fn accumulate(g: &Grid<'_>, planes: std::ops::Range<usize>, dense_len: usize) -> Vec<Acc> {
     let [nz, ny, nx] = g.shape;
-    let mut t = Table::new();
+    let mut t = Table {
+        index: SlotMap::new(dense_len),
+        accs: Vec::new(),
+    };
     for_each_run(g, planes.clone(), |k, j, x0, x1, l| {
         let (ki, ji) = (k as isize, j as isize);
         let fz = exposed(g.row(ki - 1, ji), x0, x1, l) + exposed(g.row(ki + 1, ji), x0, x1, l);
@@ -312,6 +365,8 @@ fn accumulate(g: &Grid<'_>, planes: std::ops::Range<usize>) -> Vec<Acc> {
     } else {
         planes.clone()
     };
+    // The four voxel rows around a vertex row, zero-padded by one on each side.
+    let mut pad = vec![0u32; 4 * (nx + 2)];
     for kv in vplanes {
         for jv in 0..=ny {
             let (k, j) = (kv as isize, jv as isize);
@@ -324,40 +379,47 @@ fn accumulate(g: &Grid<'_>, planes: std::ops::Range<usize>) -> Vec<Acc> {
             if rows.iter().all(|r| r.is_none()) {
                 continue;
             }
-            let at = |r: Option<&[u32]>, i: isize| -> u32 {
-                match r {
-                    Some(r) if i >= 0 && (i as usize) < nx => r[i as usize],
-                    _ => 0,
+            for (dst, src) in pad.chunks_mut(nx + 2).zip(&rows) {
+                match src {
+                    Some(r) => dst[1..=nx].copy_from_slice(r),
+                    None => dst.fill(0),
                 }
-            };
-            for iv in 0..=nx as isize {
+            }
+            let (r0, rest) = pad.split_at(nx + 2);
+            let (r1, rest) = rest.split_at(nx + 2);
+            let (r2, r3) = rest.split_at(nx + 2);
+            let cols = r0
+                .windows(2)
+                .zip(r1.windows(2))
+                .zip(r2.windows(2))
+                .zip(r3.windows(2));
+            for (((a, b), c), d) in cols {
                 // Bit order dz·4 + dy·2 + dx.
-                let w = [
-                    at(rows[0], iv - 1),
-                    at(rows[0], iv),
-                    at(rows[1], iv - 1),
-                    at(rows[1], iv),
-                    at(rows[2], iv - 1),
-                    at(rows[2], iv),
-                    at(rows[3], iv - 1),
-                    at(rows[3], iv),
-                ];
+                let w = [a[0], a[1], b[0], b[1], c[0], c[1], d[0], d[1]];
                 if w.iter().all(|&v| v == w[0]) {
                     // Empty, or one label filling the window: contributes 0.
                     continue;
                 }
-                let mut seen = [0u32; 8];
-                let mut n_seen = 0;
-                for &l in &w {
-                    if l == 0 || seen[..n_seen].contains(&l) {
-                        continue;
+                let mask_of = |l: u32| -> usize {
+                    let mut m = 0usize;
+                    for (b, &v) in w.iter().enumerate() {
+                        m |= usize::from(v == l) << b;
                     }
-                    seen[n_seen] = l;
-                    n_seen += 1;
-                    let m = w
-                        .iter()
-                        .enumerate()
-                        .fold(0usize, |m, (b, &v)| m | (usize::from(v == l) << b));
+                    m
+                };
+                let occupied = 255 & !mask_of(0);
+                let first = occupied.trailing_zeros() as usize;
+                let m = mask_of(w[first]);
+                let c = EULER[m];
+                if c != 0 {
+                    t.get(w[first]).euler += i64::from(c);
+                }
+                // Further labels, each once (at its first position in the window).
+                let mut rest = occupied & !m;
+                while rest != 0 {
+                    let l = w[rest.trailing_zeros() as usize];
+                    let m = mask_of(l);
+                    rest &= !m;
                     let c = EULER[m];
                     if c != 0 {
                         t.get(l).euler += i64::from(c);
@@ -564,20 +626,29 @@ pub fn regionprops_with_progress(
     // The split depends on the shape only: sums are added in the same order on any
     // thread count.
     let ranges = slab_ranges(nz, nz.min(64));
+    // Per-slab label → slot maps are dense arrays when the label values are small
+    // compared with a slab (the usual dense labels), hash maps otherwise.
+    let max_label = lab
+        .par_chunks(1 << 16)
+        .map(|c| c.iter().copied().max().unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    let slab_voxels = nz.div_ceil(ranges.len()) * ny * nx;
+    let dense_limit = (8 * slab_voxels).max(1 << 20);
+    let dense_len = |n: usize| if n <= dense_limit { n } else { 0 };
+    ensure_allocatable("regionprops label index", max_label as u128 + 1, 8)?;
     progress.start("regionprops", nz as u64);
     let slabs: Vec<Vec<Acc>> = ranges
         .par_iter()
         .map(|r| {
             progress::check(progress)?;
-            let a = accumulate(&grid, r.clone());
+            let a = accumulate(&grid, r.clone(), dense_len(max_label as usize + 1));
             progress.advance((r.end - r.start) as u64);
             Ok(a)
         })
         .collect::<Result<_>>()?;
     progress::check(progress)?;
 
-    let max_label = slabs.iter().flatten().map(|a| a.label).max().unwrap_or(0);
-    ensure_allocatable("regionprops label index", max_label as u128 + 1, 4)?;
     let mut index = vec![u32::MAX; max_label as usize + 1];
     let mut accs: Vec<Acc> = Vec::new();
     for slab in &slabs {
@@ -604,7 +675,7 @@ pub fn regionprops_with_progress(
     }
     let s = spacing_mm;
     let mut props: Vec<RegionProps> = order
-        .iter()
+        .par_iter()
         .map(|&i| {
             let a = &accs[i];
             let n = a.n as f64;
@@ -613,9 +684,18 @@ pub fn regionprops_with_progress(
                 std::array::from_fn(|p| std::array::from_fn(|q| c[p][q] * s[p] * s[q]));
             let it = inertia(&c);
             let itmm = inertia(&cmm);
-            let (ev, _) = sym_eig3(it);
-            let (evmm, _) = sym_eig3(itmm);
+            // I = tr(C) Id − C: the inertia eigenvalues are tr(C) − the variances, in
+            // reverse order.
             let (var, axes) = sym_eig3(cmm);
+            let trmm = cmm[0][0] + cmm[1][1] + cmm[2][2];
+            let evmm = [trmm - var[2], trmm - var[1], trmm - var[0]];
+            let ev = if s[0] == s[1] && s[1] == s[2] {
+                evmm.map(|x| x / (s[0] * s[0]))
+            } else {
+                let (v, _) = sym_eig3(c);
+                let tr = c[0][0] + c[1][1] + c[2][2];
+                [tr - v[2], tr - v[1], tr - v[0]]
+            };
             let centroid: [f64; 3] = std::array::from_fn(|d| a.s[d] as f64 / n);
             let bbox = [
                 a.lo[0],
@@ -662,23 +742,19 @@ pub fn regionprops_with_progress(
     // Pass 2: span of the voxel centres along each principal axis (min/max: exact,
     // order-independent).
     let axes: Vec<[[f64; 3]; 3]> = props.iter().map(|p| p.principal_axes).collect();
-    let spans: Vec<Vec<(u32, [f64; 3], [f64; 3])>> = ranges
+    let dense2 = dense_len(props.len());
+    let spans: Vec<Vec<Span>> = ranges
         .par_iter()
         .map(|r| {
-            let mut local: HashMap<u32, usize> = HashMap::new();
-            let mut out: Vec<(u32, [f64; 3], [f64; 3])> = Vec::new();
-            let mut last = (0u32, usize::MAX);
+            let mut local = SlotMap::new(dense2);
+            let mut out: Vec<Span> = Vec::new();
             for_each_run(&grid, r.clone(), |k, j, x0, x1, l| {
                 let rk = rank[l as usize];
-                if last.0 != l || last.1 == usize::MAX {
-                    let len = out.len();
-                    let i = *local.entry(l).or_insert_with(|| {
-                        out.push((rk, [f64::INFINITY; 3], [f64::NEG_INFINITY; 3]));
-                        len
-                    });
-                    last = (l, i);
-                }
-                let e = &mut out[last.1];
+                let slot = local.slot(rk, || {
+                    out.push((rk, [f64::INFINITY; 3], [f64::NEG_INFINITY; 3]));
+                    (out.len() - 1) as u32
+                });
+                let e = &mut out[slot];
                 let u = &axes[rk as usize];
                 for (ax, uv) in u.iter().enumerate() {
                     let base = uv[0] * k as f64 * s[0] + uv[1] * j as f64 * s[1];

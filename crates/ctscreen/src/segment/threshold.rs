@@ -380,6 +380,32 @@ mod tests {
     }
 
     #[test]
+    fn otsu_follows_affine_changes_of_the_values() {
+        // t(a·x + b) = a·t(x) + b: the histogram of the mapped values is the same
+        // histogram with mapped bin centres (up to f32 rounding of the values).
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(21);
+        let v: Array1<f32> = (0..4000)
+            .map(|i| {
+                if i % 4 == 0 {
+                    rng.random_range(3.0..4.0)
+                } else {
+                    rng.random_range(0.0..2.5)
+                }
+            })
+            .collect();
+        let t = threshold_otsu(&v, 128).unwrap() as f64;
+        for (a, b) in [(2.0f32, 0.0f32), (0.5, 10.0), (3.0, -7.0)] {
+            let w = v.mapv(|x| a * x + b);
+            let tw = threshold_otsu(&w, 128).unwrap() as f64;
+            let width = 4.0 * a as f64 / 128.0;
+            assert!(
+                (tw - (a as f64 * t + b as f64)).abs() <= width,
+                "{a} {b}: {tw} vs {t}"
+            );
+        }
+    }
+
+    #[test]
     fn multiotsu_three_modes_and_monotone() {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(3);
         let v: Array1<f32> = (0..6000)
