@@ -98,6 +98,13 @@ def test_simulate_shape_determinism_and_physics():
     thin = exact < 0.5
     assert thin.sum() > 50
     assert np.abs(clean[thin] - exact[thin]).mean() < 0.05
+    # an energy-integrating detector weights the hard photons that get through, so
+    # most thick rays read lower (not all: K edges and the starvation floor)
+    ei = cs.simulate(p, geom, noise=False, detector="energy_integrating")
+    thick = (clean > 1.0) & (clean < 9.0)
+    assert thick.sum() > 10 and np.mean(ei[thick] < clean[thick]) > 0.9
+    with pytest.raises(ValueError, match="detector"):
+        cs.simulate(p, geom, detector="film")
     with pytest.raises(ValueError, match="spectrum_kvp"):
         cs.simulate(p, geom, spectrum_kvp=1000)
     with pytest.raises(TypeError):
