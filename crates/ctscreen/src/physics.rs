@@ -40,9 +40,10 @@
 //! ## Detector and what is not modelled
 //!
 //! [`simulate`] models an ideal photon-counting detector (each photon counts 1,
-//! Poisson statistics). Scatter, detector blur, focal-spot size, energy-integrating
-//! weighting and the heel effect are not modelled; objects are ideal homogeneous
-//! solids.
+//! Poisson statistics) or, optionally, an ideal energy-integrating one
+//! ([`DetectorResponse`]). Scatter, detector blur and crosstalk, finite focal spot and
+//! pixel size (one ray per pixel centre), the heel effect and characteristic lines are
+//! not modelled; objects are ideal homogeneous solids.
 //!
 //! ## Effective energy
 //!
