@@ -58,6 +58,9 @@ def test_pickle_round_trip():
     ph = cs.phantom.Phantom.shepp_logan_3d(50.0)
     ph2 = pickle.loads(pickle.dumps(ph))
     assert ph2.objects == ph.objects and len(ph2) == 10
+    bad = ph.to_json().replace('"semi_axes":[', '"semi_axes":[-', 1)
+    with pytest.raises(ValueError, match="semi-axis"):
+        cs.phantom.Phantom(bad)
 
 
 def test_voxelize_shape_spacing_and_labels():

@@ -429,11 +429,15 @@ impl PyPhantom {
     fn new(json: Option<&str>) -> PyResult<Self> {
         let inner = match json {
             None => ph::Phantom::new(),
-            Some(t) => serde_json::from_str(t).map_err(|e| {
-                pyo3::exceptions::PyValueError::new_err(format!(
-                    "invalid phantom JSON: {e} (expected the output of Phantom.to_json)"
-                ))
-            })?,
+            Some(t) => {
+                let p: ph::Phantom = serde_json::from_str(t).map_err(|e| {
+                    pyo3::exceptions::PyValueError::new_err(format!(
+                        "invalid phantom JSON: {e} (expected the output of Phantom.to_json)"
+                    ))
+                })?;
+                p.validate().py()?;
+                p
+            }
         };
         Ok(Self { inner })
     }
