@@ -11,5 +11,6 @@ projections are (views, rows, cols) line integrals; angles are radians.
 
 from ._ctscreen import *  # noqa: F401,F403
 from ._ctscreen import __version__, Volume  # noqa: F401
+from . import phantom  # noqa: F401,E402
 
 __all__ = [name for name in dir() if not name.startswith("_")]

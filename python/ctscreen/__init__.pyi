@@ -1,4 +1,5 @@
-from typing import Optional, Sequence, Tuple
+import os
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -27,3 +28,242 @@ class Volume:
     def affine(self) -> npt.NDArray[np.float64]: ...
     def crop(self, start: Tuple[int, int, int], size: Tuple[int, int, int]) -> "Volume": ...
     def resample(self, shape: Tuple[int, int, int]) -> "Volume": ...
+
+# --- geometry ---------------------------------------------------------------------------
+
+class Geometry:
+    @property
+    def angles(self) -> Optional[npt.NDArray[np.float64]]: ...
+    @property
+    def n_views(self) -> int: ...
+    @property
+    def detector_shape(self) -> Tuple[int, int]: ...
+    @property
+    def projection_shape(self) -> Tuple[int, int, int]: ...
+    @property
+    def beam(self) -> str: ...
+    @property
+    def angular_range_rad(self) -> Optional[float]: ...
+    def view_vectors(self) -> npt.NDArray[np.float64]: ...
+    def to_json(self) -> str: ...
+    @staticmethod
+    def from_json(text: str) -> "Geometry": ...
+    @staticmethod
+    def from_rtk_xml(
+        path: Union[str, "os.PathLike[str]"],
+        detector_shape: Tuple[int, int],
+        detector_spacing_mm: Union[float, Tuple[float, float]],
+        projection_origin_mm: Optional[Tuple[float, float]] = None,
+    ) -> "Geometry": ...
+    def to_rtk_xml(self, path: Union[str, "os.PathLike[str]", None] = None) -> str: ...
+
+class ParallelBeamGeometry(Geometry):
+    def __init__(
+        self,
+        angles: npt.ArrayLike,
+        detector_cols: int,
+        detector_spacing_mm: Union[float, Tuple[float, float]],
+        detector_rows: int = 1,
+        detector_offset_mm: Tuple[float, float] = (0.0, 0.0),
+    ) -> None: ...
+    @property
+    def detector_spacing_mm(self) -> Tuple[float, float]: ...
+    @property
+    def detector_offset_mm(self) -> Tuple[float, float]: ...
+
+class FanBeamGeometry(Geometry):
+    def __init__(
+        self,
+        angles: npt.ArrayLike,
+        source_to_isocenter_mm: float,
+        source_to_detector_mm: float,
+        detector_cols: int,
+        detector_spacing_mm: float,
+        detector_offset_mm: float = 0.0,
+    ) -> None: ...
+    @property
+    def source_to_isocenter_mm(self) -> float: ...
+    @property
+    def source_to_detector_mm(self) -> float: ...
+    @property
+    def detector_spacing_mm(self) -> float: ...
+    @property
+    def detector_offset_mm(self) -> float: ...
+
+class ConeBeamGeometry(Geometry):
+    def __init__(
+        self,
+        angles: npt.ArrayLike,
+        source_to_isocenter_mm: float,
+        source_to_detector_mm: float,
+        detector_shape: Tuple[int, int],
+        detector_spacing_mm: Union[float, Tuple[float, float]],
+        detector_offset_mm: Tuple[float, float] = (0.0, 0.0),
+    ) -> None: ...
+    @property
+    def source_to_isocenter_mm(self) -> float: ...
+    @property
+    def source_to_detector_mm(self) -> float: ...
+    @property
+    def detector_spacing_mm(self) -> Tuple[float, float]: ...
+    @property
+    def detector_offset_mm(self) -> Tuple[float, float]: ...
+    @property
+    def fan_angle_rad(self) -> float: ...
+
+class VectorGeometry(Geometry):
+    def __init__(
+        self, beam: str, detector_shape: Tuple[int, int], vectors: npt.ArrayLike
+    ) -> None: ...
+
+# --- project ----------------------------------------------------------------------------
+
+def forward_project(
+    volume: Union[Volume, npt.ArrayLike], geometry: Geometry
+) -> npt.NDArray[np.float32]: ...
+def backproject(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+) -> Volume: ...
+
+# --- phantom ----------------------------------------------------------------------------
+
+from typing import Any, Dict, List
+
+from . import phantom as phantom
+
+class Parcel:
+    def __init__(
+        self,
+        seed: int = 0,
+        threats: Union[str, Sequence[str], None] = None,
+        hard_benign: bool = True,
+        container: str = "random",
+        max_extent_mm: Optional[float] = None,
+        clutter: float = 1.0,
+        hide_probability: float = 0.3,
+    ) -> None: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def container(self) -> str: ...
+    @property
+    def extent_mm(self) -> Tuple[float, float, float]: ...
+    @property
+    def objects(self) -> List[Dict[str, Any]]: ...
+    @property
+    def options(self) -> Dict[str, Any]: ...
+    @property
+    def phantom(self) -> "Phantom": ...
+    def threats(self) -> List[Dict[str, Any]]: ...
+    def voxelize(
+        self,
+        shape: Tuple[int, int, int],
+        spacing_mm: Union[float, Tuple[float, float, float]],
+        energy_kev: Optional[float] = None,
+        supersample: int = 2,
+    ) -> Volume: ...
+    def truth_labels(
+        self,
+        shape: Tuple[int, int, int],
+        spacing_mm: Union[float, Tuple[float, float, float]],
+    ) -> npt.NDArray[np.uint32]: ...
+
+class Phantom:
+    def __init__(self, json: Optional[str] = None) -> None: ...
+    @staticmethod
+    def shepp_logan_2d(radius_mm: float) -> "Phantom": ...
+    @staticmethod
+    def shepp_logan_3d(radius_mm: float) -> "Phantom": ...
+    def add_ellipsoid(
+        self,
+        center_mm: Tuple[float, float, float],
+        semi_axes_mm: Tuple[float, float, float],
+        material: Optional[str] = None,
+        mu: Optional[float] = None,
+        rotation: Optional[Sequence[Sequence[float]]] = None,
+        axis: Optional[Tuple[float, float, float]] = None,
+        label: int = 1,
+        cls: str = "clutter",
+    ) -> "Phantom": ...
+    def add_cuboid(
+        self,
+        center_mm: Tuple[float, float, float],
+        size_mm: Tuple[float, float, float],
+        material: Optional[str] = None,
+        mu: Optional[float] = None,
+        rotation: Optional[Sequence[Sequence[float]]] = None,
+        axis: Optional[Tuple[float, float, float]] = None,
+        label: int = 1,
+        cls: str = "clutter",
+    ) -> "Phantom": ...
+    def add_cylinder(
+        self,
+        center_mm: Tuple[float, float, float],
+        radius_mm: float,
+        length_mm: float,
+        material: Optional[str] = None,
+        mu: Optional[float] = None,
+        rotation: Optional[Sequence[Sequence[float]]] = None,
+        axis: Optional[Tuple[float, float, float]] = None,
+        label: int = 1,
+        cls: str = "clutter",
+    ) -> "Phantom": ...
+    def add_tube(
+        self,
+        center_mm: Tuple[float, float, float],
+        outer_radius_mm: float,
+        inner_radius_mm: float,
+        length_mm: float,
+        material: Optional[str] = None,
+        mu: Optional[float] = None,
+        rotation: Optional[Sequence[Sequence[float]]] = None,
+        axis: Optional[Tuple[float, float, float]] = None,
+        label: int = 1,
+        cls: str = "clutter",
+    ) -> "Phantom": ...
+    @property
+    def objects(self) -> List[Dict[str, Any]]: ...
+    def __len__(self) -> int: ...
+    def to_json(self) -> str: ...
+    def voxelize(
+        self,
+        shape: Tuple[int, int, int],
+        spacing_mm: Union[float, Tuple[float, float, float]],
+        energy_kev: Optional[float] = None,
+        supersample: int = 2,
+    ) -> Volume: ...
+    def voxelize_labels(
+        self,
+        shape: Tuple[int, int, int],
+        spacing_mm: Union[float, Tuple[float, float, float]],
+    ) -> npt.NDArray[np.uint32]: ...
+    def line_integral(
+        self,
+        point_mm: Tuple[float, float, float],
+        direction: Tuple[float, float, float],
+        energy_kev: Optional[float] = None,
+    ) -> float: ...
+    def path_lengths(
+        self, point_mm: Tuple[float, float, float], direction: Tuple[float, float, float]
+    ) -> Dict[str, float]: ...
+
+def simulate(
+    scene: Union[Parcel, Phantom],
+    geometry: Geometry,
+    spectrum_kvp: float = 120.0,
+    photons: float = 1e5,
+    seed: int = 0,
+    noise: bool = True,
+    filtration_al_mm: float = 2.5,
+    filtration_cu_mm: float = 0.1,
+    bin_kev: float = 2.0,
+    electronic_noise: float = 0.0,
+    count_floor: float = 0.5,
+    detector: str = "photon_counting",
+) -> npt.NDArray[np.float32]: ...
+def analytic_projections(
+    scene: Union[Parcel, Phantom], geometry: Geometry, energy_kev: Optional[float] = None
+) -> npt.NDArray[np.float32]: ...

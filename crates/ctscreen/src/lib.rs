@@ -26,11 +26,17 @@
 pub mod detect;
 pub mod error;
 pub mod geometry;
+pub mod phantom;
+pub mod physics;
 pub mod progress;
+pub mod project;
 pub mod volume;
 
 pub use detect::{detect, DetectOptions, Report};
 pub use error::{Error, Result};
 pub use geometry::Geometry;
+pub use phantom::{parcel, Parcel, ParcelOptions, Phantom};
+pub use physics::{simulate, Material, SimulateOptions};
 pub use progress::{CancelFlag, NoProgress, Progress};
+pub use project::{backproject, forward_project, LinearOperator, Projector};
 pub use volume::{Projections, Volume};

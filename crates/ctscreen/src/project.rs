@@ -1,0 +1,822 @@
+//! Forward projection and backprojection for every geometry.
+//!
+//! * [`forward_project`]: Joseph's ray-driven projector. For each detector pixel the ray
+//!   of [`geometry::ray`] is followed through the voxel grid along its *dominant axis*
+//!   (the array axis along which it advances fastest in voxel units); at every voxel
+//!   plane of that axis the volume is interpolated bilinearly in the plane (voxels
+//!   outside the grid count as 0), and the samples are summed times the ray length
+//!   between two planes (`spacing / |direction component|`, mm). The result is a line
+//!   integral: a volume of μ (mm⁻¹) gives −ln(I/I0) (dimensionless).
+//! * [`Projector`]: the same projector as a [`LinearOperator`] `A` on a fixed voxel grid,
+//!   with its exact adjoint `Aᵀ` (the transpose of the very same weights), for iterative
+//!   reconstruction.
+//! * [`backproject`]: the plain voxel-driven backprojector (see its docs for exactly what
+//!   it sums); it is *not* the adjoint of the Joseph projector.
+//!
+//! The volume is placed in the world by its origin and spacing
+//! ([`Volume::world_of_index`]); volumes must be axis-aligned (identity direction).
+//! Rays of cone and fan beams start at the source (nothing behind the source is
+//! integrated); parallel rays are whole lines.
+//!
+//! Every routine is `rayon`-parallel and deterministic: each output value is computed by
+//! one task, in a fixed order, so results are bit-identical whatever the thread count.
+
+use ndarray::{Array3, ArrayView3, ArrayViewMut3};
+use rayon::prelude::*;
+
+use crate::geometry::{self, add, cross, dot, norm, scale, sub, Beam, Geometry, ViewVectors};
+use crate::progress::{self, NoProgress, Progress};
+use crate::volume::{centered_origin, ensure_allocatable, ensure_finite};
+use crate::{Error, Projections, Result, Volume};
+
+/// A linear map between a volume `x` (`domain_shape`, `(z, y, x)`) and projections `y`
+/// (`range_shape`, `(views, rows, cols)`), with its adjoint. Iterative reconstructions
+/// (SIRT, SART, CGLS) are written once against this trait.
+///
+/// Implementations guarantee `⟨A x, y⟩ = ⟨x, Aᵀ y⟩` up to floating-point rounding, and
+/// results that do not depend on the number of threads.
+pub trait LinearOperator: Sync {
+    /// Shape of the input of [`LinearOperator::apply`] (a volume, `(nz, ny, nx)`).
+    fn domain_shape(&self) -> [usize; 3];
+
+    /// Shape of the output of [`LinearOperator::apply`] (projections, `(views, rows, cols)`).
+    fn range_shape(&self) -> [usize; 3];
+
+    /// `y = A x`: overwrites `y` (any previous content is discarded).
+    ///
+    /// **Errors** with [`Error::ShapeMismatch`] if `x` or `y` has the wrong shape,
+    /// [`Error::NonFinite`] if `x` holds NaN or infinity, [`Error::Cancelled`] if
+    /// `progress` asks to stop (then `y` is partly written).
+    fn apply(
+        &self,
+        x: ArrayView3<'_, f32>,
+        y: ArrayViewMut3<'_, f32>,
+        progress: &dyn Progress,
+    ) -> Result<()>;
+
+    /// `x = Aᵀ y`: overwrites `x`.
+    ///
+    /// **Errors** as [`LinearOperator::apply`], with the roles of `x` and `y` swapped.
+    fn apply_adjoint(
+        &self,
+        y: ArrayView3<'_, f32>,
+        x: ArrayViewMut3<'_, f32>,
+        progress: &dyn Progress,
+    ) -> Result<()>;
+
+    /// `A x` in a new array of [`LinearOperator::range_shape`].
+    ///
+    /// **Errors** as [`LinearOperator::apply`], and [`Error::TooLarge`] if the output
+    /// would not fit in memory.
+    fn apply_new(&self, x: ArrayView3<'_, f32>, progress: &dyn Progress) -> Result<Array3<f32>> {
+        let shape = self.range_shape();
+        ensure_allocatable("projections", count(shape), 4)?;
+        let mut y = Array3::zeros(shape);
+        self.apply(x, y.view_mut(), progress)?;
+        Ok(y)
+    }
+
+    /// `Aᵀ y` in a new array of [`LinearOperator::domain_shape`].
+    ///
+    /// **Errors** as [`LinearOperator::apply_adjoint`], and [`Error::TooLarge`].
+    fn apply_adjoint_new(
+        &self,
+        y: ArrayView3<'_, f32>,
+        progress: &dyn Progress,
+    ) -> Result<Array3<f32>> {
+        let shape = self.domain_shape();
+        ensure_allocatable("volume", count(shape), 4)?;
+        let mut x = Array3::zeros(shape);
+        self.apply_adjoint(y, x.view_mut(), progress)?;
+        Ok(x)
+    }
+}
+
+fn count(shape: [usize; 3]) -> u128 {
+    shape.iter().map(|&n| n as u128).product()
+}
+
+/// Joseph's projector between a voxel grid and a [`Geometry`]'s detector: a
+/// [`LinearOperator`] with an exact adjoint.
+///
+/// The grid has `shape` `(nz, ny, nx)` voxels of `spacing_mm` `(dz, dy, dx)`, voxel
+/// `[0, 0, 0]` centred at world `origin_mm` `(z, y, x)`.
+///
+/// # Example
+/// ```
+/// use ctscreen::geometry::{Geometry, ParallelBeamGeometry};
+/// use ctscreen::project::{LinearOperator, Projector};
+/// use ctscreen::NoProgress;
+/// let angles: Vec<f64> = (0..90).map(|i| (2 * i) as f64 * std::f64::consts::PI / 180.0).collect();
+/// let g: Geometry = ParallelBeamGeometry::new(angles, 64, 1.0, 1).unwrap().into();
+/// let a = Projector::centered([1, 48, 48], [1.0, 1.0, 1.0], &g).unwrap();
+/// let x = ndarray::Array3::<f32>::ones((1, 48, 48));
+/// let y = a.apply_new(x.view(), &NoProgress).unwrap();
+/// assert_eq!(y.shape(), &[90, 1, 64]);
+/// // the central ray crosses 48 voxels of 1 mm
+/// assert!((y[[0, 0, 32]] - 48.0).abs() < 1e-3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Projector {
+    shape: [usize; 3],
+    spacing_mm: [f64; 3],
+    origin_mm: [f64; 3],
+    geometry: Geometry,
+    views: Vec<ViewVectors>,
+    maps: Vec<DetectorMap>,
+}
+
+impl Projector {
+    /// The projector for a grid of `shape` voxels of `spacing_mm`, voxel `[0, 0, 0]` at
+    /// `origin_mm`, and `geometry`.
+    ///
+    /// **Errors** if the shape has a zero dimension, a spacing is not finite and
+    /// positive, the origin is not finite, the geometry is invalid, or a view is
+    /// degenerate (parallel rays lying in the detector plane, a source in the detector
+    /// plane).
+    pub fn new(
+        shape: [usize; 3],
+        spacing_mm: [f64; 3],
+        origin_mm: [f64; 3],
+        geometry: &Geometry,
+    ) -> Result<Self> {
+        if shape.contains(&0) {
+            return Err(Error::invalid(
+                "volume shape",
+                format!("{shape:?}"),
+                "(nz, ny, nx) all ≥ 1",
+            ));
+        }
+        if shape.iter().any(|&n| n > (1usize << 31)) {
+            return Err(Error::invalid(
+                "volume shape",
+                format!("{shape:?}"),
+                "dimensions below 2^31",
+            ));
+        }
+        if spacing_mm.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+            return Err(Error::invalid(
+                "spacing",
+                format!("{spacing_mm:?}"),
+                "three finite spacings > 0 mm",
+            ));
+        }
+        if origin_mm.iter().any(|o| !o.is_finite()) {
+            return Err(Error::invalid(
+                "origin",
+                format!("{origin_mm:?}"),
+                "three finite coordinates in mm",
+            ));
+        }
+        geometry.validate()?;
+        let views = geometry.view_vectors();
+        let beam = geometry.beam();
+        let maps = views
+            .iter()
+            .enumerate()
+            .map(|(i, v)| DetectorMap::new(beam, v, i))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            shape,
+            spacing_mm,
+            origin_mm,
+            geometry: geometry.clone(),
+            views,
+            maps,
+        })
+    }
+
+    /// The projector for a grid centred on the isocentre
+    /// (origin [`centered_origin`]`(shape, spacing_mm)`).
+    ///
+    /// **Errors** as [`Projector::new`].
+    pub fn centered(shape: [usize; 3], spacing_mm: [f64; 3], geometry: &Geometry) -> Result<Self> {
+        Self::new(
+            shape,
+            spacing_mm,
+            centered_origin(shape, spacing_mm),
+            geometry,
+        )
+    }
+
+    /// The projector for `volume`'s grid (shape, spacing and origin).
+    ///
+    /// **Errors** as [`Projector::new`], and if the volume's direction is not the identity.
+    pub fn for_volume(volume: &Volume, geometry: &Geometry) -> Result<Self> {
+        check_axis_aligned(volume)?;
+        Self::new(volume.shape(), volume.spacing(), volume.origin(), geometry)
+    }
+
+    /// The geometry.
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+    /// Grid shape `(nz, ny, nx)`.
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+    /// Voxel size `(dz, dy, dx)` mm.
+    pub fn spacing(&self) -> [f64; 3] {
+        self.spacing_mm
+    }
+    /// World position `(z, y, x)` mm of voxel `[0, 0, 0]`.
+    pub fn origin(&self) -> [f64; 3] {
+        self.origin_mm
+    }
+
+    fn grid(&self) -> Grid {
+        Grid::new(self.shape, self.spacing_mm, self.origin_mm)
+    }
+
+    /// Voxel-driven backprojection of `projections` onto this projector's grid (see
+    /// [`backproject`] for what is computed).
+    ///
+    /// **Errors** with [`Error::ShapeMismatch`] if the projections do not have the
+    /// geometry's shape, [`Error::NonFinite`] on NaN or infinity, [`Error::TooLarge`] if
+    /// the volume would not fit in memory, [`Error::Cancelled`].
+    pub fn backproject_voxel_driven(
+        &self,
+        projections: ArrayView3<'_, f32>,
+        progress: &dyn Progress,
+    ) -> Result<Array3<f32>> {
+        check_shape("projections", self.range_shape(), projections.shape())?;
+        ensure_finite("projections", projections.iter())?;
+        ensure_allocatable("volume", count(self.shape), 4)?;
+        let p = projections.as_standard_layout();
+        let p = p.as_slice().expect("standard layout is contiguous");
+        let [nz, ny, nx] = self.shape;
+        let (rows, cols) = self.geometry.detector_shape();
+        let mut out = Array3::<f32>::zeros((nz, ny, nx));
+        let buf = out.as_slice_mut().expect("new array is contiguous");
+        let sp = self.spacing_mm;
+        let org = self.origin_mm;
+        let plane = rows * cols;
+        progress.start("voxel-driven backprojection", (nz * ny) as u64);
+        buf.par_chunks_mut(nx)
+            .enumerate()
+            .try_for_each(|(line, acc)| -> Result<()> {
+                progress::check(progress)?;
+                let k = line / ny;
+                let j = line % ny;
+                let z = org[0] + k as f64 * sp[0];
+                let y = org[1] + j as f64 * sp[1];
+                for (m, map) in self.maps.iter().enumerate() {
+                    let proj = &p[m * plane..(m + 1) * plane];
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        let x = org[2] + i as f64 * sp[2];
+                        if let Some((u, v)) = map.project([z, y, x]) {
+                            let c = u + (cols as f64 - 1.0) / 2.0;
+                            let r = v + (rows as f64 - 1.0) / 2.0;
+                            *a += bilinear(proj, rows, cols, r, c);
+                        }
+                    }
+                }
+                progress.advance(1);
+                Ok(())
+            })?;
+        Ok(out)
+    }
+}
+
+fn check_axis_aligned(volume: &Volume) -> Result<()> {
+    let d = volume.direction();
+    let identity = (0..3).all(|r| (0..3).all(|c| d[r][c] == if r == c { 1.0 } else { 0.0 }));
+    if !identity {
+        return Err(Error::invalid(
+            "volume direction",
+            format!("{d:?}"),
+            "the identity (projectors need an axis-aligned volume; resample it first)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_shape(what: &str, expected: [usize; 3], found: &[usize]) -> Result<()> {
+    if found != expected {
+        return Err(Error::shape(what, expected, found));
+    }
+    Ok(())
+}
+
+/// Bilinear interpolation of a `rows × cols` image at fractional `(r, c)`, zero outside.
+#[inline]
+fn bilinear(img: &[f32], rows: usize, cols: usize, r: f64, c: f64) -> f32 {
+    if !(r > -1.0 && c > -1.0 && r < rows as f64 && c < cols as f64) {
+        return 0.0;
+    }
+    let r0 = r.floor();
+    let c0 = c.floor();
+    let fr = (r - r0) as f32;
+    let fc = (c - c0) as f32;
+    let r0 = r0 as i64;
+    let c0 = c0 as i64;
+    let at = |rr: i64, cc: i64| -> f32 {
+        if rr >= 0 && cc >= 0 && (rr as usize) < rows && (cc as usize) < cols {
+            img[rr as usize * cols + cc as usize]
+        } else {
+            0.0
+        }
+    };
+    (1.0 - fr) * ((1.0 - fc) * at(r0, c0) + fc * at(r0, c0 + 1))
+        + fr * ((1.0 - fc) * at(r0 + 1, c0) + fc * at(r0 + 1, c0 + 1))
+}
+
+/// Maps world points to detector coordinates of one view: `(u, v)` in pixels from the
+/// detector centre along the column and row steps.
+#[derive(Debug, Clone, Copy)]
+struct DetectorMap {
+    beam: Beam,
+    /// Cone: source; parallel: unit ray direction.
+    source: [f64; 3],
+    center: [f64; 3],
+    /// Detector normal `u × v`.
+    n: [f64; 3],
+    /// Dual vectors: `(p − center)·mu` is the column coordinate of an in-plane point p.
+    mu: [f64; 3],
+    mv: [f64; 3],
+    /// Cone: `(center − source)·n`; parallel: `direction·n`.
+    reach: f64,
+}
+
+impl DetectorMap {
+    fn new(beam: Beam, v: &ViewVectors, index: usize) -> Result<Self> {
+        let n = cross(v.u, v.v);
+        let nn = dot(n, n);
+        let mu = scale(cross(v.v, n), 1.0 / nn);
+        let mv = scale(cross(n, v.u), 1.0 / nn);
+        let (source, reach) = match beam {
+            Beam::Cone => (v.source, dot(sub(v.detector_center, v.source), n)),
+            Beam::Parallel => {
+                let d = geometry::normalize(v.source);
+                (d, dot(d, n))
+            }
+        };
+        let scale_ref = match beam {
+            Beam::Cone => norm(sub(v.detector_center, v.source)) * nn.sqrt(),
+            Beam::Parallel => nn.sqrt(),
+        };
+        if reach.abs() <= 1e-9 * scale_ref || !reach.is_finite() {
+            return Err(Error::invalid(
+                format!("views[{index}]"),
+                format!("{v:?}"),
+                match beam {
+                    Beam::Cone => "a source outside the detector plane",
+                    Beam::Parallel => "rays that cross the detector plane",
+                },
+            ));
+        }
+        Ok(Self {
+            beam,
+            source,
+            center: v.detector_center,
+            n,
+            mu,
+            mv,
+            reach,
+        })
+    }
+
+    /// Detector coordinates `(u, v)` (pixel units from the centre) where the ray through
+    /// world point `p` meets the detector; `None` for a cone-beam point that is not in
+    /// front of the source.
+    #[inline]
+    fn project(&self, p: [f64; 3]) -> Option<(f64, f64)> {
+        let hit = match self.beam {
+            Beam::Cone => {
+                let w = sub(p, self.source);
+                let den = dot(w, self.n);
+                // s > 0: the point lies between the source and the detector side.
+                let s = self.reach / den;
+                if s <= 0.0 || !s.is_finite() {
+                    return None;
+                }
+                sub(add(self.source, scale(w, s)), self.center)
+            }
+            Beam::Parallel => {
+                let s = dot(sub(self.center, p), self.n) / self.reach;
+                sub(add(p, scale(self.source, s)), self.center)
+            }
+        };
+        Some((dot(hit, self.mu), dot(hit, self.mv)))
+    }
+}
+
+/// The voxel grid in index space.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    n: [i64; 3],
+    spacing: [f64; 3],
+    origin: [f64; 3],
+    strides: [usize; 3],
+}
+
+impl Grid {
+    fn new(shape: [usize; 3], spacing: [f64; 3], origin: [f64; 3]) -> Self {
+        Self {
+            n: [shape[0] as i64, shape[1] as i64, shape[2] as i64],
+            spacing,
+            origin,
+            strides: [shape[1] * shape[2], shape[2], 1],
+        }
+    }
+}
+
+/// One ray in index coordinates: position `a + t b` (t in mm along the ray), stepped
+/// along the dominant axis `m`; `p`, `q` are the other two axes.
+#[derive(Debug, Clone, Copy)]
+struct Ray {
+    a: [f64; 3],
+    m: usize,
+    p: usize,
+    q: usize,
+    /// `b[p] / b[m]`, `b[q] / b[m]`: in-plane index change per plane.
+    rp: f64,
+    rq: f64,
+    /// Ray length between two planes, mm.
+    len: f64,
+    /// Planes the ray may sample (inclusive), before clipping to a box.
+    k_lo: i64,
+    k_hi: i64,
+}
+
+impl Ray {
+    /// The ray from `origin` (world mm) along unit `dir`, `cone`: only `t ≥ 0`.
+    #[inline]
+    fn new(g: &Grid, origin: [f64; 3], dir: [f64; 3], cone: bool) -> Ray {
+        let a: [f64; 3] = std::array::from_fn(|i| (origin[i] - g.origin[i]) / g.spacing[i]);
+        let b: [f64; 3] = std::array::from_fn(|i| dir[i] / g.spacing[i]);
+        let mut m = 0;
+        for i in 1..3 {
+            if b[i].abs() > b[m].abs() {
+                m = i;
+            }
+        }
+        let (p, q) = match m {
+            0 => (1, 2),
+            1 => (0, 2),
+            _ => (0, 1),
+        };
+        let mut k_lo = 0;
+        let mut k_hi = g.n[m] - 1;
+        if cone {
+            if b[m] > 0.0 {
+                k_lo = k_lo.max(clamp_i64(a[m].ceil()));
+            } else {
+                k_hi = k_hi.min(clamp_i64(a[m].floor()));
+            }
+        }
+        Ray {
+            a,
+            m,
+            p,
+            q,
+            rp: b[p] / b[m],
+            rq: b[q] / b[m],
+            len: 1.0 / b[m].abs(),
+            k_lo,
+            k_hi,
+        }
+    }
+
+    /// Planes `(k0, k1)` (inclusive; empty if `k0 > k1`) that may have a bilinear tap in
+    /// the index box `lo..hi`. A superset: taps are checked one by one when traced.
+    #[inline]
+    fn clip(&self, lo: [i64; 3], hi: [i64; 3]) -> (i64, i64) {
+        let mut k0 = self.k_lo.max(lo[self.m]);
+        let mut k1 = self.k_hi.min(hi[self.m] - 1);
+        for (ax, r) in [(self.p, self.rp), (self.q, self.rq)] {
+            // need a[ax] + (k − a[m]) r ∈ (lo − 1, hi)
+            let c = self.a[ax];
+            let (l, h) = ((lo[ax] - 1) as f64, hi[ax] as f64);
+            if r == 0.0 {
+                if !(c > l && c < h) {
+                    return (1, 0);
+                }
+            } else {
+                let t1 = (l - c) / r;
+                let t2 = (h - c) / r;
+                let (tmin, tmax) = if t1 < t2 { (t1, t2) } else { (t2, t1) };
+                k0 = k0.max(clamp_i64((self.a[self.m] + tmin).ceil()) - 1);
+                k1 = k1.min(clamp_i64((self.a[self.m] + tmax).floor()) + 1);
+            }
+        }
+        (k0, k1)
+    }
+
+    /// Calls `f(flat index, weight)` for every bilinear tap of planes `k0..=k1` inside
+    /// the index box `lo..hi`. The weight of a tap depends only on the ray, the plane and
+    /// the tap, never on the box: forward and adjoint use the same numbers.
+    #[inline(always)]
+    fn trace<F: FnMut(usize, f32)>(
+        &self,
+        g: &Grid,
+        lo: [i64; 3],
+        hi: [i64; 3],
+        (k0, k1): (i64, i64),
+        mut f: F,
+    ) {
+        let (m, p, q) = (self.m, self.p, self.q);
+        let (sm, sp, sq) = (g.strides[m], g.strides[p], g.strides[q]);
+        for k in k0..=k1 {
+            let dk = k as f64 - self.a[m];
+            let cp = self.a[p] + dk * self.rp;
+            let cq = self.a[q] + dk * self.rq;
+            let fp0 = cp.floor();
+            let fq0 = cq.floor();
+            let fp = cp - fp0;
+            let fq = cq - fq0;
+            let ip = fp0 as i64;
+            let iq = fq0 as i64;
+            let wp = [self.len * (1.0 - fp), self.len * fp];
+            let wq = [1.0 - fq, fq];
+            let base = k as usize * sm;
+            for (dp, wpv) in wp.iter().enumerate() {
+                let jp = ip + dp as i64;
+                if jp < lo[p] || jp >= hi[p] {
+                    continue;
+                }
+                let row = base + jp as usize * sp;
+                for (dq, wqv) in wq.iter().enumerate() {
+                    let jq = iq + dq as i64;
+                    if jq < lo[q] || jq >= hi[q] {
+                        continue;
+                    }
+                    f(row + jq as usize * sq, (wpv * wqv) as f32);
+                }
+            }
+        }
+    }
+}
+
+#[inline]
+fn clamp_i64(v: f64) -> i64 {
+    // `as` saturates; keep well inside the range so ±1 cannot overflow.
+    v.clamp(-1e15, 1e15) as i64
+}
+
+impl LinearOperator for Projector {
+    fn domain_shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    fn range_shape(&self) -> [usize; 3] {
+        self.geometry.projection_shape()
+    }
+
+    fn apply(
+        &self,
+        x: ArrayView3<'_, f32>,
+        mut y: ArrayViewMut3<'_, f32>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        check_shape("volume", self.shape, x.shape())?;
+        check_shape("projections", self.range_shape(), y.shape())?;
+        ensure_finite("volume", x.iter())?;
+        let x = x.as_standard_layout();
+        let xs = x.as_slice().expect("standard layout is contiguous");
+        match y.as_slice_mut() {
+            Some(ys) => self.forward_into(xs, ys, progress),
+            None => {
+                let mut tmp = Array3::<f32>::zeros(y.raw_dim());
+                self.forward_into(
+                    xs,
+                    tmp.as_slice_mut().expect("new array is contiguous"),
+                    progress,
+                )?;
+                y.assign(&tmp);
+                Ok(())
+            }
+        }
+    }
+
+    fn apply_adjoint(
+        &self,
+        y: ArrayView3<'_, f32>,
+        mut x: ArrayViewMut3<'_, f32>,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        check_shape("projections", self.range_shape(), y.shape())?;
+        check_shape("volume", self.shape, x.shape())?;
+        ensure_finite("projections", y.iter())?;
+        let y = y.as_standard_layout();
+        let ys = y.as_slice().expect("standard layout is contiguous");
+        match x.as_slice_mut() {
+            Some(xs) => self.adjoint_into(ys, xs, progress),
+            None => {
+                let mut tmp = Array3::<f32>::zeros(x.raw_dim());
+                self.adjoint_into(
+                    ys,
+                    tmp.as_slice_mut().expect("new array is contiguous"),
+                    progress,
+                )?;
+                x.assign(&tmp);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Projector {
+    #[inline]
+    fn ray(&self, g: &Grid, view: usize, r: usize, c: usize) -> Ray {
+        let (rows, cols) = self.geometry.detector_shape();
+        let beam = self.geometry.beam();
+        let (o, d) = geometry::ray(beam, &self.views[view], rows, cols, r as f64, c as f64);
+        Ray::new(g, o, d, beam == Beam::Cone)
+    }
+
+    fn forward_into(&self, x: &[f32], y: &mut [f32], progress: &dyn Progress) -> Result<()> {
+        let g = self.grid();
+        let (rows, cols) = self.geometry.detector_shape();
+        let lo = [0i64; 3];
+        let hi = g.n;
+        progress.start("forward projection", (self.views.len() * rows) as u64);
+        y.par_chunks_mut(cols)
+            .enumerate()
+            .try_for_each(|(line, out)| -> Result<()> {
+                progress::check(progress)?;
+                let view = line / rows;
+                let r = line % rows;
+                for (c, o) in out.iter_mut().enumerate() {
+                    let ray = self.ray(&g, view, r, c);
+                    let range = ray.clip(lo, hi);
+                    let mut acc = 0.0f64;
+                    ray.trace(&g, lo, hi, range, |i, w| {
+                        acc += f64::from(w * x[i]);
+                    });
+                    *o = acc as f32;
+                }
+                progress.advance(1);
+                Ok(())
+            })
+    }
+
+    /// The detector pixels `(r0..r1, c0..c1)` of `view` whose rays can sample a voxel of
+    /// the index box `lo..hi` (a superset; the whole detector when part of the box is not
+    /// in front of a cone-beam source).
+    fn pixel_bounds(&self, g: &Grid, view: usize, lo: [i64; 3], hi: [i64; 3]) -> [[usize; 2]; 2] {
+        let (rows, cols) = self.geometry.detector_shape();
+        let map = &self.maps[view];
+        let (mut umin, mut umax, mut vmin, mut vmax) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for corner in 0..8 {
+            // The box grown by one voxel: a sample point lies within one voxel of its
+            // taps. Projection maps the (convex) box into the hull of its corners.
+            let w: [f64; 3] = std::array::from_fn(|a| {
+                let idx = if corner >> a & 1 == 0 {
+                    lo[a] - 1
+                } else {
+                    hi[a]
+                };
+                g.origin[a] + idx as f64 * g.spacing[a]
+            });
+            let Some((u, v)) = map.project(w) else {
+                return [[0, rows], [0, cols]];
+            };
+            umin = umin.min(u);
+            umax = umax.max(u);
+            vmin = vmin.min(v);
+            vmax = vmax.max(v);
+        }
+        let to_range = |min: f64, max: f64, n: usize| -> [usize; 2] {
+            let half = (n as f64 - 1.0) / 2.0;
+            let a = (min + half - 1.0).floor().max(0.0);
+            let b = ((max + half + 1.0).ceil() + 1.0).min(n as f64);
+            if a >= b {
+                [0, 0]
+            } else {
+                [a as usize, b as usize]
+            }
+        };
+        [to_range(vmin, vmax, rows), to_range(umin, umax, cols)]
+    }
+
+    fn adjoint_into(&self, y: &[f32], x: &mut [f32], progress: &dyn Progress) -> Result<()> {
+        let g = self.grid();
+        let (rows, cols) = self.geometry.detector_shape();
+        let [nz, ny, _] = self.shape;
+        // Slabs along z, or along y for a single-slice volume; contiguous in memory.
+        let axis = if nz > 1 || ny == 1 { 0 } else { 1 };
+        let extent = self.shape[axis];
+        let slabs_wanted = (4 * rayon::current_num_threads()).max(1);
+        let thick = extent.div_ceil(slabs_wanted).max(1);
+        let chunk = thick * g.strides[axis];
+        let n_slabs = extent.div_ceil(thick);
+        progress.start("adjoint projection", n_slabs as u64);
+        x.par_chunks_mut(chunk)
+            .enumerate()
+            .try_for_each(|(s, out)| -> Result<()> {
+                out.fill(0.0);
+                let mut lo = [0i64; 3];
+                let mut hi = g.n;
+                lo[axis] = (s * thick) as i64;
+                hi[axis] = (((s + 1) * thick).min(extent)) as i64;
+                let offset = s * chunk;
+                for view in 0..self.views.len() {
+                    progress::check(progress)?;
+                    let [[r0, r1], [c0, c1]] = self.pixel_bounds(&g, view, lo, hi);
+                    for r in r0..r1 {
+                        let line = &y[(view * rows + r) * cols..(view * rows + r + 1) * cols];
+                        for c in c0..c1 {
+                            let val = line[c];
+                            if val == 0.0 {
+                                continue;
+                            }
+                            let ray = self.ray(&g, view, r, c);
+                            let range = ray.clip(lo, hi);
+                            ray.trace(&g, lo, hi, range, |i, w| {
+                                out[i - offset] += w * val;
+                            });
+                        }
+                    }
+                }
+                progress.advance(1);
+                Ok(())
+            })
+    }
+}
+
+/// Joseph forward projection of `volume` (μ in mm⁻¹) for `geometry`: line integrals,
+/// shape `(views, rows, cols)` of the geometry. Rays that miss the volume give 0.
+///
+/// **Errors** if the volume's direction is not the identity, holds NaN or infinity, the
+/// geometry is invalid, or the projections would not fit in memory.
+///
+/// # Example
+/// ```
+/// use ctscreen::geometry::{ConeBeamGeometry, Geometry};
+/// use ctscreen::{project::forward_project, Volume};
+/// let vol = Volume::centered(ndarray::Array3::from_elem((16, 16, 16), 0.02), [1.0; 3]).unwrap();
+/// let angles: Vec<f64> = (0..8).map(|i| i as f64 * 0.4).collect();
+/// let g: Geometry = ConeBeamGeometry::new(angles, 200.0, 400.0, (16, 16), (2.0, 2.0), (0.0, 0.0))
+///     .unwrap()
+///     .into();
+/// let p = forward_project(&vol, &g).unwrap();
+/// assert_eq!(p.shape(), [8, 16, 16]);
+/// ```
+pub fn forward_project(volume: &Volume, geometry: &Geometry) -> Result<Projections> {
+    forward_project_with(volume, geometry, &NoProgress)
+}
+
+/// [`forward_project`] with progress reporting and cancellation (stage
+/// `"forward projection"`, one unit per detector row of a view).
+///
+/// **Errors** as [`forward_project`], and [`Error::Cancelled`].
+pub fn forward_project_with(
+    volume: &Volume,
+    geometry: &Geometry,
+    progress: &dyn Progress,
+) -> Result<Projections> {
+    let a = Projector::for_volume(volume, geometry)?;
+    let y = a.apply_new(volume.data().view(), progress)?;
+    Projections::new(y)
+}
+
+/// Plain voxel-driven backprojection onto a grid of `shape` `(nz, ny, nx)` voxels of
+/// `spacing_mm` `(dz, dy, dx)`, centred on the isocentre.
+///
+/// For every voxel centre `x` and every view, the ray through `x` (from the source for
+/// fan and cone beams, along the view's direction for parallel beams) is intersected
+/// with the detector plane, and the projection is interpolated bilinearly there (0
+/// outside the detector). The voxel gets the plain sum over views:
+/// `b(x) = Σ_view p_view(row(x), col(x))` — no angular step `Δθ`, no distance or cosine
+/// weighting, no filtering. Voxels behind a cone-beam source get nothing from that view.
+/// It approximates (but is not exactly) the adjoint of [`forward_project`]; use
+/// [`Projector`] for the exact adjoint.
+///
+/// **Errors** with [`Error::ShapeMismatch`] if `projections` do not have the geometry's
+/// `(views, rows, cols)`, [`Error::NonFinite`] on NaN or infinity, and as
+/// [`Projector::new`] for a bad grid or geometry.
+///
+/// # Example
+/// ```
+/// use ctscreen::geometry::{Geometry, ParallelBeamGeometry};
+/// use ctscreen::{project::backproject, Projections};
+/// let g: Geometry = ParallelBeamGeometry::new(vec![0.0, 1.0], 8, 1.0, 1).unwrap().into();
+/// let p = Projections::new(ndarray::Array3::ones((2, 1, 8))).unwrap();
+/// let v = backproject(&p, &g, [1, 4, 4], [1.0; 3]).unwrap();
+/// assert!((v.data()[[0, 2, 2]] - 2.0).abs() < 1e-6); // one per view
+/// ```
+pub fn backproject(
+    projections: &Projections,
+    geometry: &Geometry,
+    shape: [usize; 3],
+    spacing_mm: [f64; 3],
+) -> Result<Volume> {
+    backproject_with(projections, geometry, shape, spacing_mm, &NoProgress)
+}
+
+/// [`backproject`] with progress reporting and cancellation (stage
+/// `"voxel-driven backprojection"`, one unit per row of voxels).
+///
+/// **Errors** as [`backproject`], and [`Error::Cancelled`].
+pub fn backproject_with(
+    projections: &Projections,
+    geometry: &Geometry,
+    shape: [usize; 3],
+    spacing_mm: [f64; 3],
+    progress: &dyn Progress,
+) -> Result<Volume> {
+    let a = Projector::centered(shape, spacing_mm, geometry)?;
+    let data = a.backproject_voxel_driven(projections.data().view(), progress)?;
+    Volume::centered(data, spacing_mm)
+}
