@@ -127,6 +127,16 @@ def backproject(
     shape: Tuple[int, int, int],
     spacing: Tuple[float, float, float] = (1.0, 1.0, 1.0),
 ) -> Volume: ...
+# --- io ---------------------------------------------------------------------
+import os
+from typing import Any, Dict, Union
+
+_PathLike = Union[str, "os.PathLike[str]"]
+
+def load(path: _PathLike) -> Volume: ...
+def save(path: _PathLike, volume: Volume, compress: bool = False) -> None: ...
+def load_dicom(path: _PathLike, series: Optional[str] = None) -> Volume: ...
+def read_info(path: _PathLike) -> Dict[str, Any]: ...
 
 # --- phantom ----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 mod errors;
 mod geometry;
+mod io;
 mod phantom;
 mod project;
 mod volume;
@@ -14,6 +15,7 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     volume::register(m)?;
     geometry::register(m)?;
     project::register(m)?;
+    io::register(m)?;
     phantom::register(m)?;
     Ok(())
 }

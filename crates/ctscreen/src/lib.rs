@@ -26,10 +26,14 @@
 pub mod detect;
 pub mod error;
 pub mod geometry;
+pub mod io;
 pub mod phantom;
 pub mod physics;
 pub mod progress;
 pub mod project;
+pub mod recon;
+pub mod render;
+pub mod scanner;
 pub mod volume;
 
 pub use detect::{detect, DetectOptions, Report};

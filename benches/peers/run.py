@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks of ctscreen against peer libraries, on the same data, in
+the same run, with the same thread count. Each workload checks that the outputs
+agree (RMSE or identical partitions) before it reports a ratio.
+
+    python benches/peers/run.py                 # full sizes, writes benches/RESULTS.md + PNG
+    python benches/peers/run.py --quick         # tiny sizes, asserts agreement only (test suite)
+    python benches/peers/run.py --threads 1 2   # thread counts to measure (default: 2)
+
+Peers (from PyPI): scikit-image (radon / iradon), itk-rtk (FDK), connected-components-3d
+and SciPy (labelling), nibabel (NIfTI read). Figures are medians of ``--repeat`` runs.
+Thread counts are fixed before any library starts its pool: every measurement runs in a
+child process with RAYON_NUM_THREADS, OMP_NUM_THREADS and ITK's thread count set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+RESULTS = HERE.parent / "RESULTS.md"
+
+
+def median_time(fn, repeat):
+    times = []
+    out = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2], out
+
+
+# --------------------------------------------------------------------------- workloads
+# Each returns a dict: name, ours_s, peer, peer_s, units (work per run), unit name,
+# accuracy text, ok (bool: outputs agree).
+
+
+def wl_radon(n, views, repeat):
+    import numpy as np
+    from skimage.data import shepp_logan_phantom
+    from skimage.transform import radon, resize
+
+    import ctscreen as cs
+
+    img = resize(shepp_logan_phantom(), (n, n), anti_aliasing=True).astype(np.float32)
+    theta = np.linspace(0.0, 180.0, views, endpoint=False)
+    geom = cs.ParallelBeamGeometry(np.deg2rad(theta), n, 1.0, 1)
+    vol = cs.Volume(img[None], spacing=(1.0, 1.0, 1.0))
+    t_ours, ours = median_time(lambda: cs.forward_project(vol, geom), repeat)
+    t_peer, peer = median_time(lambda: radon(img, theta=theta, circle=True), repeat)
+    ours2 = _to_skimage_sinogram(ours)
+    rel = float(np.sqrt(np.mean((ours2 - peer) ** 2)) / np.sqrt(np.mean(peer**2)))
+    return dict(name=f"2D forward projection {n}² × {views} views", ours_s=t_ours, peer="skimage.transform.radon",
+                peer_s=t_peer, work=n * n * views, unit="voxel-updates", accuracy=f"relative RMSE {rel:.3%}",
+                ok=rel < 0.05)
+
+
+def _to_skimage_sinogram(proj):
+    """Our (views, 1, cols) → skimage's (cols, views); the mapping is pinned in
+    python/tests/test_project.py."""
+    import numpy as np
+
+    p = np.asarray(proj)[:, 0, :]
+    return p[:, ::-1].T if MAPPING["flip_cols"] else p.T
+
+
+MAPPING = {"flip_cols": False}
+
+
+def wl_fbp(n, views, repeat):
+    import numpy as np
+    from skimage.data import shepp_logan_phantom
+    from skimage.transform import iradon, radon, resize
+
+    import ctscreen as cs
+
+    img = resize(shepp_logan_phantom(), (n, n), anti_aliasing=True).astype(np.float32)
+    theta = np.linspace(0.0, 180.0, views, endpoint=False)
+    sino_sk = radon(img, theta=theta, circle=True)
+    geom = cs.ParallelBeamGeometry(np.deg2rad(theta), n, 1.0, 1)
+    sino = sino_sk.T[:, ::-1] if MAPPING["flip_cols"] else sino_sk.T
+    sino = np.ascontiguousarray(sino, dtype=np.float32)
+    t_ours, ours = median_time(lambda: cs.fbp(sino, geom, (n, n), (1.0, 1.0), filter="ram-lak"), repeat)
+    t_peer, peer = median_time(lambda: iradon(sino_sk, theta=theta, filter_name="ramp", circle=True), repeat)
+    yy, xx = np.mgrid[:n, :n]
+    inside = (yy - (n - 1) / 2) ** 2 + (xx - (n - 1) / 2) ** 2 < (n / 2 - 2) ** 2
+    e_ours = float(np.sqrt(np.mean((np.asarray(ours) - img)[inside] ** 2)))
+    e_peer = float(np.sqrt(np.mean((peer - img)[inside] ** 2)))
+    return dict(name=f"2D FBP {n}² from {views} views", ours_s=t_ours, peer="skimage.transform.iradon", peer_s=t_peer,
+                work=n * n * views, unit="voxel-updates",
+                accuracy=f"RMSE vs phantom: ours {e_ours:.4f}, peer {e_peer:.4f}", ok=e_ours <= 1.05 * e_peer)
+
+
+def wl_fdk(n, views, det, repeat, threads):
+    import numpy as np
+
+    import ctscreen as cs
+    import rtk_bridge as _rtk_bridge  # benches/peers/rtk_bridge.py
+
+    angles = np.linspace(0, 2 * np.pi, views, endpoint=False)
+    sod, sdd = 500.0, 1000.0
+    spacing = 1.0
+    pitch = spacing * sdd / sod * n / det * 1.1
+    geom = cs.ConeBeamGeometry(angles, sod, sdd, (det, det), (pitch, pitch))
+    phantom = cs.phantom.shepp_logan_3d((n, n, n), spacing_mm=spacing)
+    proj = cs.phantom.analytic_projections(phantom, geom)
+    truth = phantom.voxelize((n, n, n), (spacing,) * 3).array
+    t_ours, ours = median_time(lambda: cs.fdk(proj, geom, (n, n, n), (spacing,) * 3), repeat)
+    t_peer, peer = median_time(lambda: _rtk_bridge.fdk(proj, geom, (n, n, n), spacing, threads), repeat)
+    e_ours = float(np.sqrt(np.mean((ours.array - truth) ** 2)))
+    e_peer = float(np.sqrt(np.mean((peer - truth) ** 2)))
+    return dict(name=f"FDK {n}³ from {views} views of {det}²", ours_s=t_ours, peer="RTK FDKConeBeamReconstructionFilter (CPU)",
+                peer_s=t_peer, work=n**3 * views, unit="voxel-updates",
+                accuracy=f"RMSE vs phantom: ours {e_ours:.5f}, RTK {e_peer:.5f}", ok=e_ours <= 1.1 * e_peer)
+
+
+def wl_label(n, connectivity, repeat, threads):
+    import cc3d
+    import numpy as np
+    from scipy import ndimage
+
+    import ctscreen as cs
+
+    rng = np.random.default_rng(1)
+    mask = rng.random((n, n, n)) < 0.5
+    t_ours, (ours, n_ours) = median_time(lambda: cs.label(mask, connectivity=connectivity), repeat)
+    t_cc3d, peer = median_time(lambda: cc3d.connected_components(mask, connectivity=connectivity, parallel=threads), repeat)
+    same = bool(np.array_equal(ours, peer))
+    rows = [dict(name=f"label {n}³ random 50%, {connectivity}-connectivity", ours_s=t_ours, peer="cc3d.connected_components",
+                 peer_s=t_cc3d, work=n**3, unit="voxels", accuracy="identical labels" if same else "LABELS DIFFER", ok=same)]
+    structure = {6: ndimage.generate_binary_structure(3, 1), 18: ndimage.generate_binary_structure(3, 2),
+                 26: ndimage.generate_binary_structure(3, 3)}[connectivity]
+    t_sp, (sp, n_sp) = median_time(lambda: ndimage.label(mask, structure=structure), repeat)
+    same = bool(np.array_equal(ours, sp))
+    rows.append(dict(name=f"label {n}³ random 50%, {connectivity}-connectivity", ours_s=t_ours, peer="scipy.ndimage.label",
+                     peer_s=t_sp, work=n**3, unit="voxels", accuracy="identical labels" if same else "LABELS DIFFER", ok=same))
+    return rows
+
+
+def wl_nifti(n, repeat):
+    import nibabel as nib
+    import numpy as np
+
+    import ctscreen as cs
+
+    rng = np.random.default_rng(2)
+    data = rng.random((n, n, n), dtype=np.float32)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "v.nii.gz")
+        cs.save(path, cs.Volume(data, spacing=(1.0, 1.0, 1.0)))
+        t_ours, ours = median_time(lambda: cs.load(path).array, repeat)
+        t_peer, peer = median_time(lambda: np.asarray(nib.load(path).get_fdata(dtype=np.float32)), repeat)
+        same = bool(np.array_equal(ours, np.transpose(peer, (2, 1, 0))))
+        size = os.path.getsize(path)
+    return dict(name=f"NIfTI .nii.gz read {n}³ float32", ours_s=t_ours, peer="nibabel get_fdata", peer_s=t_peer,
+                work=n**3 * 4 / 1e6, unit="MB (uncompressed)", accuracy=("identical" if same else "DIFFER") + f", file {size/1e6:.1f} MB",
+                ok=same)
+
+
+def wl_detect(n, repeat):
+    import numpy as np
+
+    import ctscreen as cs
+
+    parcel = cs.phantom.parcel(seed=11, threats=["pistol"])
+    vol = parcel.voxelize((n, n, n), 600.0 / n)
+    t_ours, report = median_time(lambda: cs.detect(vol), repeat)
+    ok = any(f.kind == "firearm" for f in report.findings)
+    return dict(name=f"detection on {n}³ (voxelised parcel with a pistol)", ours_s=t_ours, peer="-", peer_s=float("nan"),
+                work=n**3, unit="voxels", accuracy="firearm found" if ok else "FIREARM MISSED", ok=ok)
+
+
+# --------------------------------------------------------------------------- driver
+
+def run_child(args):
+    """Runs the workloads at one thread count; prints JSON rows."""
+    threads = args.child
+    try:
+        import itk
+
+        itk.MultiThreaderBase.SetGlobalDefaultNumberOfThreads(threads)
+    except Exception:  # noqa: BLE001 - RTK absent: its workloads report so
+        pass
+    q = args.quick
+    r = 1 if q else args.repeat
+    rows = []
+    jobs = [
+        lambda: wl_radon(32 if q else 256, 24 if q else 360, r),
+        lambda: wl_fbp(32 if q else 256, 24 if q else 360, r),
+        lambda: wl_fdk(16 if q else 128, 24 if q else 360, 24 if q else 192, r, threads),
+        lambda: wl_label(16 if q else 256, 26, r, threads),
+        lambda: wl_label(16 if q else 256, 6, r, threads),
+        lambda: wl_nifti(16 if q else 256, r),
+        lambda: wl_detect(64 if q else 512, r),
+    ]
+    if not q:
+        jobs.insert(3, lambda: wl_fdk(256, 360, 384, 1, threads))
+    for job in jobs:
+        try:
+            out = job()
+        except Exception as e:  # noqa: BLE001 - reported as a failed row
+            out = dict(name=getattr(job, "__name__", "workload"), error=f"{type(e).__name__}: {e}", ok=False)
+        for row in out if isinstance(out, list) else [out]:
+            row["threads"] = threads
+            rows.append(row)
+    print("ROWS " + json.dumps(rows))
+
+
+def versions():
+    out = {}
+    for mod in ["ctscreen", "numpy", "skimage", "scipy", "cc3d", "nibabel", "itk"]:
+        try:
+            m = __import__(mod)
+            out[mod] = getattr(m, "__version__", "?")
+        except Exception:  # noqa: BLE001
+            out[mod] = "not installed"
+    return out
+
+
+def write_results(rows, args, elapsed):
+    lines = ["# Benchmark results", "",
+             f"Command: `python benches/peers/run.py {' '.join(sys.argv[1:])}` ({elapsed:.0f} s)", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs, {platform.platform()}, Python {platform.python_version()}", "",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), "",
+             "Each figure is the median of the runs; ours and the peer ran in the same process, on the same data,",
+             "with the same thread count. Ratio = peer time / our time (higher is better for ctscreen).", "",
+             "| workload | threads | ctscreen | peer | peer time | ratio | throughput (ours) | agreement |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['name']} | {r['threads']} | error | | | | | {r['error']} |")
+            continue
+        ratio = r["peer_s"] / r["ours_s"] if r["peer_s"] == r["peer_s"] else float("nan")
+        thr = r["work"] / r["ours_s"]
+        thr_s = f"{thr/1e9:.2f} G {r['unit']}/s" if thr > 1e8 else f"{thr/1e6:.1f} M {r['unit']}/s"
+        lines.append(f"| {r['name']} | {r['threads']} | {r['ours_s']*1e3:.1f} ms | {r['peer']} | "
+                     f"{r['peer_s']*1e3:.1f} ms | {ratio:.2f}× | {thr_s} | {r['accuracy']} |")
+    RESULTS.write_text("\n".join(lines) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        ok = [r for r in rows if "error" not in r and r["peer_s"] == r["peer_s"]]
+        fig, ax = plt.subplots(figsize=(8, 0.4 * len(ok) + 1.5))
+        ax.barh([f"{r['name']} [{r['peer'].split()[0]}, {r['threads']}t]" for r in ok], [r["peer_s"] / r["ours_s"] for r in ok])
+        ax.axvline(1.0, color="k", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("speed-up over the peer (peer time / ctscreen time)")
+        fig.tight_layout()
+        fig.savefig(HERE.parent / "results.png", dpi=100)
+    except Exception as e:  # noqa: BLE001
+        print(f"plot skipped: {e}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="tiny sizes; check agreement, write nothing")
+    p.add_argument("--threads", type=int, nargs="+", default=[2])
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child is not None:
+        return run_child(args)
+    start = time.perf_counter()
+    rows = []
+    for t in args.threads:
+        env = dict(os.environ, RAYON_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t), ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS=str(t))
+        cmd = [sys.executable, __file__, "--child", str(t), "--repeat", str(args.repeat)] + (["--quick"] if args.quick else [])
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        sys.stderr.write(out.stderr)
+        got = [line for line in out.stdout.splitlines() if line.startswith("ROWS ")]
+        if out.returncode != 0 or not got:
+            print(out.stdout)
+            raise SystemExit(f"benchmark child ({t} threads) failed with exit code {out.returncode}")
+        rows += json.loads(got[-1][5:])
+    for r in rows:
+        status = "ok " if r.get("ok") else "BAD"
+        detail = r.get("error") or f"ours {r['ours_s']*1e3:.1f} ms, {r['peer']} {r['peer_s']*1e3:.1f} ms, {r['accuracy']}"
+        print(f"[{status}] {r['name']} ({r['threads']} threads): {detail}")
+    if not args.quick:
+        write_results(rows, args, time.perf_counter() - start)
+        print(f"wrote {RESULTS}")
+    bad = [r["name"] for r in rows if not r.get("ok")]
+    if bad:
+        raise SystemExit(f"outputs disagree or failed: {bad}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+//! `ctscreen detect VOLUME`: run the threat detector on a volume file and write the
+//! report and pictures.
+use std::path::PathBuf;
+
+use ctscreen::detect::{detect_with_progress, DetectOptions};
+use ctscreen::{io, Error};
+
+use crate::demo::{print_findings, write_pictures, Staging};
+use crate::progress::Bars;
+use crate::CliResult;
+
+/// Arguments of `ctscreen detect`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Volume of μ in mm⁻¹: NIfTI, MetaImage, a DICOM file or series directory.
+    pub volume: PathBuf,
+    /// Effective energy of the scan (keV), for HU equivalents and the material guess.
+    #[arg(long, default_value_t = 70.0)]
+    pub energy_kev: f64,
+    /// Decision threshold on the finding score (0–1).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Output folder: report.json, slices.png, mip.png.
+    #[arg(long, default_value = "detect-out")]
+    pub out: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the report as JSON on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> CliResult {
+    let volume = io::load(&args.volume)?;
+    let mut options = DetectOptions {
+        energy_kev: args.energy_kev,
+        ..DetectOptions::default()
+    };
+    if let Some(t) = args.threshold {
+        if !(0.0..=1.0).contains(&t) {
+            return Err(Error::invalid("--threshold", t, "a score in 0–1").into());
+        }
+        options.threshold = t;
+    }
+    let staging = Staging::new(&args.out)?;
+    let bars = Bars::new(args.quiet || args.json);
+    let report = detect_with_progress(&volume, &options, &bars)?;
+    bars.finish();
+    io::write_text_atomic(staging.path("report.json"), &report.to_json_pretty()?)?;
+    write_pictures(
+        &staging,
+        &volume,
+        &report,
+        ctscreen::volume::water_mu_per_mm(args.energy_kev)?,
+    )?;
+    staging.commit()?;
+    if args.json {
+        println!("{}", report.to_json_pretty()?);
+    } else if !args.quiet {
+        print_findings(&report);
+        println!(
+            "wrote {}: report.json, slices.png, mip.png",
+            args.out.display()
+        );
+    }
+    Ok(())
+}
