@@ -272,6 +272,7 @@ def simulate(
     bin_kev: float = 2.0,
     electronic_noise: float = 0.0,
     count_floor: float = 0.5,
+    detector: str = "photon_counting",
 ) -> npt.NDArray[np.float32]: ...
 def analytic_projections(
     scene: Union[Parcel, Phantom], geometry: Geometry, energy_kev: Optional[float] = None

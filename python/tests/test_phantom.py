@@ -58,6 +58,9 @@ def test_pickle_round_trip():
     ph = cs.phantom.Phantom.shepp_logan_3d(50.0)
     ph2 = pickle.loads(pickle.dumps(ph))
     assert ph2.objects == ph.objects and len(ph2) == 10
+    bad = ph.to_json().replace('"semi_axes":[', '"semi_axes":[-', 1)
+    with pytest.raises(ValueError, match="semi-axis"):
+        cs.phantom.Phantom(bad)
 
 
 def test_voxelize_shape_spacing_and_labels():
@@ -98,6 +101,13 @@ def test_simulate_shape_determinism_and_physics():
     thin = exact < 0.5
     assert thin.sum() > 50
     assert np.abs(clean[thin] - exact[thin]).mean() < 0.05
+    # an energy-integrating detector weights the hard photons that get through, so
+    # most thick rays read lower (not all: K edges and the starvation floor)
+    ei = cs.simulate(p, geom, noise=False, detector="energy_integrating")
+    thick = (clean > 1.0) & (clean < 9.0)
+    assert thick.sum() > 10 and np.mean(ei[thick] < clean[thick]) > 0.9
+    with pytest.raises(ValueError, match="detector"):
+        cs.simulate(p, geom, detector="film")
     with pytest.raises(ValueError, match="spectrum_kvp"):
         cs.simulate(p, geom, spectrum_kvp=1000)
     with pytest.raises(TypeError):

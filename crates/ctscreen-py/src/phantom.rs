@@ -9,7 +9,7 @@ use ctscreen::phantom::{
     self as ph, Attenuation, ContainerKind, ObjectClass, ParcelOptions, Primitive, Rotation, Shape,
     ThreatKind, Threats,
 };
-use ctscreen::physics::{self, Filtration, Material, SimulateOptions, Spectrum};
+use ctscreen::physics::{self, DetectorResponse, Filtration, Material, SimulateOptions, Spectrum};
 
 use crate::errors::IntoPyResult;
 use crate::geometry::extract_geometry;
@@ -429,11 +429,15 @@ impl PyPhantom {
     fn new(json: Option<&str>) -> PyResult<Self> {
         let inner = match json {
             None => ph::Phantom::new(),
-            Some(t) => serde_json::from_str(t).map_err(|e| {
-                pyo3::exceptions::PyValueError::new_err(format!(
-                    "invalid phantom JSON: {e} (expected the output of Phantom.to_json)"
-                ))
-            })?,
+            Some(t) => {
+                let p: ph::Phantom = serde_json::from_str(t).map_err(|e| {
+                    pyo3::exceptions::PyValueError::new_err(format!(
+                        "invalid phantom JSON: {e} (expected the output of Phantom.to_json)"
+                    ))
+                })?;
+                p.validate().py()?;
+                p
+            }
         };
         Ok(Self { inner })
     }
@@ -778,6 +782,9 @@ fn scene_arg(obj: &Bound<'_, PyAny>) -> PyResult<ph::Phantom> {
 ///     Standard deviation of additive Gaussian noise in photons. Default 0.
 /// count_floor : float, optional
 ///     Counts below this (photons) are raised to it before the log. Default 0.5.
+/// detector : str, optional
+///     "photon_counting" (default: each photon counts 1) or "energy_integrating" (the
+///     signal is the deposited energy, compound Poisson).
 ///
 /// Returns
 /// -------
@@ -793,7 +800,7 @@ fn scene_arg(obj: &Bound<'_, PyAny>) -> PyResult<ph::Phantom> {
 /// KeyboardInterrupt
 ///     On Ctrl-C.
 #[pyfunction]
-#[pyo3(signature = (scene, geometry, spectrum_kvp = 120.0, photons = 1e5, seed = 0, noise = true, filtration_al_mm = 2.5, filtration_cu_mm = 0.1, bin_kev = 2.0, electronic_noise = 0.0, count_floor = 0.5))]
+#[pyo3(signature = (scene, geometry, spectrum_kvp = 120.0, photons = 1e5, seed = 0, noise = true, filtration_al_mm = 2.5, filtration_cu_mm = 0.1, bin_kev = 2.0, electronic_noise = 0.0, count_floor = 0.5, detector = "photon_counting"))]
 fn simulate<'py>(
     py: Python<'py>,
     scene: &Bound<'py, PyAny>,
@@ -807,7 +814,17 @@ fn simulate<'py>(
     bin_kev: f64,
     electronic_noise: f64,
     count_floor: f64,
+    detector: &str,
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
+    let detector = match detector.trim().to_ascii_lowercase().as_str() {
+        "photon_counting" | "pc" => DetectorResponse::PhotonCounting,
+        "energy_integrating" | "ei" => DetectorResponse::EnergyIntegrating,
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "invalid detector: {other:?} (expected \"photon_counting\" or \"energy_integrating\")"
+        )))
+        }
+    };
     let phantom = scene_arg(scene)?;
     let geom = extract_geometry(geometry)?;
     let opts = SimulateOptions {
@@ -822,6 +839,7 @@ fn simulate<'py>(
         noise,
         electronic_noise,
         count_floor,
+        detector,
     };
     let p = run_cancellable(py, |flag| physics::simulate(&phantom, &geom, &opts, flag))?;
     Ok(p.into_data().into_pyarray(py))

@@ -40,9 +40,10 @@
 //! ## Detector and what is not modelled
 //!
 //! [`simulate`] models an ideal photon-counting detector (each photon counts 1,
-//! Poisson statistics). Scatter, detector blur, focal-spot size, energy-integrating
-//! weighting and the heel effect are not modelled; objects are ideal homogeneous
-//! solids.
+//! Poisson statistics) or, optionally, an ideal energy-integrating one
+//! ([`DetectorResponse`]). Scatter, detector blur and crosstalk, finite focal spot and
+//! pixel size (one ray per pixel centre), the heel effect and characteristic lines are
+//! not modelled; objects are ideal homogeneous solids.
 //!
 //! ## Effective energy
 //!
@@ -757,8 +758,12 @@ pub struct SimulateOptions {
     /// Standard deviation of additive Gaussian electronic noise, in photons. Default 0.
     pub electronic_noise: f64,
     /// Photon-starvation floor: counts below it (including 0 and negative counts from
-    /// electronic noise) are raised to it before `−ln(I/I0)`. Default 0.5 photon.
+    /// electronic noise) are raised to it before `−ln(I/I0)`. Default 0.5 photon (for
+    /// the energy-integrating detector: 0.5 photon of the unattenuated mean energy).
     pub count_floor: f64,
+    /// Photon counting (default) or energy integrating.
+    #[serde(default)]
+    pub detector: DetectorResponse,
 }
 
 impl Default for SimulateOptions {
@@ -772,6 +777,7 @@ impl Default for SimulateOptions {
             noise: true,
             electronic_noise: 0.0,
             count_floor: 0.5,
+            detector: DetectorResponse::PhotonCounting,
         }
     }
 }
@@ -813,6 +819,30 @@ impl SimulateOptions {
     }
 }
 
+/// A Poisson draw of mean `lambda` (0 for a non-positive mean).
+fn poisson(rng: &mut Pcg64, lambda: f64) -> f64 {
+    if lambda > 0.0 {
+        Poisson::new(lambda)
+            .map(|d| d.sample(rng))
+            .unwrap_or(lambda)
+    } else {
+        0.0
+    }
+}
+
+/// How the detector turns photons into a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorResponse {
+    /// Every photon counts 1 (Poisson counts).
+    #[default]
+    PhotonCounting,
+    /// The signal is the deposited energy Σ N_E · E (compound Poisson), as in the
+    /// scintillator detectors of most scanners: harder photons weigh more, so beam
+    /// hardening and noise differ from photon counting.
+    EnergyIntegrating,
+}
+
 /// A generator for view `view` of a simulation seeded by `seed`: the stream does not
 /// depend on which thread computes the view.
 pub(crate) fn view_rng(seed: u64, view: usize) -> Pcg64 {
@@ -838,7 +868,8 @@ pub(crate) fn view_rng(seed: u64, view: usize) -> Pcg64 {
 /// `λ = I0 Σ_E w(E) exp(−Σ_m μ_m(E) L_m)` (photon-counting detector); with noise on,
 /// the counts are `N ~ Poisson(λ)` plus optional Gaussian electronic noise; counts
 /// below `count_floor` are raised to it (photon starvation); the result is
-/// `−ln(N / I0)`. Rays through steel show beam hardening and starvation by
+/// `−ln(N / I0)`. With [`DetectorResponse::EnergyIntegrating`] the signal is
+/// `Σ_E N_E E`, `N_E ~ Poisson(I0 w(E) t(E))`, relative to the unattenuated `I0 Σ_E w(E) E`. Rays through steel show beam hardening and starvation by
 /// themselves. Views are computed in parallel; view `i` draws its noise from a
 /// generator seeded by `(seed, i)`, so results do not depend on the thread count.
 ///
@@ -903,6 +934,8 @@ pub fn simulate_spectrum(
         })
         .collect();
     let weights = spectrum.weights();
+    let energies = spectrum.energies_kev();
+    let mean_energy = spectrum.mean_energy_kev();
     let views = geometry.view_vectors();
     let beam = geometry.beam();
     let (rows, cols) = geometry.detector_shape();
@@ -940,32 +973,48 @@ pub fn simulate_spectrum(
                         }
                     }
                 }
-                let t = if any {
-                    weights
-                        .iter()
-                        .zip(&exponent)
-                        .map(|(w, x)| w * (-x).exp())
-                        .sum::<f64>()
-                } else {
-                    1.0
-                };
-                let lambda = i0 * t;
-                let mut counts = if options.noise {
-                    if lambda > 0.0 {
-                        Poisson::new(lambda)
-                            .map(|d| d.sample(&mut rng))
-                            .unwrap_or(lambda)
-                    } else {
-                        0.0
+                let value = match options.detector {
+                    DetectorResponse::PhotonCounting => {
+                        let t = if any {
+                            weights
+                                .iter()
+                                .zip(&exponent)
+                                .map(|(w, x)| w * (-x).exp())
+                                .sum::<f64>()
+                        } else {
+                            1.0
+                        };
+                        let lambda = i0 * t;
+                        let mut counts = if options.noise {
+                            poisson(&mut rng, lambda)
+                        } else {
+                            lambda
+                        };
+                        if let Some(n) = &electronic {
+                            counts += n.sample(&mut rng);
+                        }
+                        -(counts.max(floor) / i0).ln()
                     }
-                } else {
-                    lambda
+                    DetectorResponse::EnergyIntegrating => {
+                        // Σ_E N_E · E with N_E ~ Poisson(I0 w_E t_E): exact compound
+                        // Poisson, bin by bin.
+                        let mut signal = 0.0;
+                        for ((w, x), e) in weights.iter().zip(&exponent).zip(energies) {
+                            let lambda = i0 * w * if any { (-x).exp() } else { 1.0 };
+                            let n = if options.noise {
+                                poisson(&mut rng, lambda)
+                            } else {
+                                lambda
+                            };
+                            signal += n * e;
+                        }
+                        if let Some(n) = &electronic {
+                            signal += n.sample(&mut rng) * mean_energy;
+                        }
+                        -(signal.max(floor * mean_energy) / (i0 * mean_energy)).ln()
+                    }
                 };
-                if let Some(n) = &electronic {
-                    counts += n.sample(&mut rng);
-                }
-                let counts = counts.max(floor);
-                out[[pix / cols, pix % cols]] = (-(counts / i0).ln()) as f32;
+                out[[pix / cols, pix % cols]] = value as f32;
             }
             progress.advance(1);
             Ok(())

@@ -908,3 +908,61 @@ fn simulate_reports_progress_and_honours_cancellation() {
     let e = simulate(&ph, &g, &bad, &NoProgress).unwrap_err();
     assert!(e.to_string().contains("photons"), "{e}");
 }
+
+#[test]
+fn energy_integrating_detector_weights_hard_photons() {
+    use ctscreen::physics::DetectorResponse;
+    let mut ph = Phantom::new();
+    let b = Primitive::new(
+        Shape::cuboid(100.0, 80.0, 1000.0),
+        [0.0; 3],
+        Rotation::IDENTITY,
+    )
+    .unwrap();
+    ph.push(
+        b,
+        Attenuation::Material(Material::Water),
+        1,
+        ObjectClass::Clutter,
+        "slab",
+    );
+    let cols = 6000;
+    let g: Geometry = ParallelBeamGeometry::new(vec![0.0], cols, 0.1, 1)
+        .unwrap()
+        .into();
+    let base = SimulateOptions {
+        photons: 4e3,
+        seed: 5,
+        ..Default::default()
+    };
+    let ei = SimulateOptions {
+        detector: DetectorResponse::EnergyIntegrating,
+        ..base.clone()
+    };
+    let clean = |o: &SimulateOptions| {
+        let o = SimulateOptions {
+            noise: false,
+            ..o.clone()
+        };
+        f64::from(simulate(&ph, &g, &o, &NoProgress).unwrap().data()[[0, 0, 0]])
+    };
+    // Energy weighting favours the hard photons that get through: lower line integral.
+    let (p_pc, p_ei) = (clean(&base), clean(&ei));
+    assert!(p_ei < p_pc - 0.01, "EI {p_ei} vs PC {p_pc}");
+    // Expected EI value and compound-Poisson variance from the spectrum directly.
+    let s = base.spectrum().unwrap();
+    let (mut m0, mut m, mut m2) = (0.0, 0.0, 0.0);
+    for (&e, &w) in s.energies_kev().iter().zip(s.weights()) {
+        let t = (-Material::Water.mu_per_mm(e) * 80.0).exp();
+        m0 += w * e;
+        m += w * e * t;
+        m2 += w * e * e * t;
+    }
+    assert!(nearly(p_ei, -(m / m0).ln(), 1e-4), "{p_ei}");
+    let p = simulate(&ph, &g, &ei, &NoProgress).unwrap();
+    let v: Vec<f64> = p.data().iter().map(|&x| f64::from(x)).collect();
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+    let want = m2 / (base.photons * m * m);
+    assert!(nearly(var, want, 0.1), "EI variance {var} vs {want}");
+}

@@ -24,7 +24,10 @@
 //!    joining them is shallow (depth ≤ `split_neck_ratio` × the smaller peak): a narrow
 //!    neck between two thick bodies, like two cartridges touching side by side or a
 //!    tool resting on a bearing. Thin plates and wires have no deep core and are never
-//!    split; a spanner's handle is not a neck (its depth is close to the heads').
+//!    split; a spanner's handle is not a neck (its depth is close to the heads'). The
+//!    voxels are then shared out by a priority flood from each body's deep core, and a
+//!    piece smaller than `split_min_volume_mm3` rejoins the neighbour it touches most
+//!    (a split separates whole objects; it does not chip a bullet off its case).
 use ndarray::{Array3, ArrayView3, Axis};
 use rayon::prelude::*;
 
@@ -750,6 +753,53 @@ fn split_touching(c: Candidate, spacing: [f64; 3], options: &DetectOptions) -> V
     for ((k, j, i), l) in labels.indexed_iter_mut() {
         *l = owner[lin(k, j, i)];
     }
+    // A split separates whole objects: a piece under `split_min_volume_mm3` goes back to
+    // the piece it shares the most faces with (smallest pieces first).
+    let voxel_mm3: f64 = spacing.iter().product();
+    let min_vox = (options.split_min_volume_mm3 / voxel_mm3).ceil() as usize;
+    loop {
+        let mut size = vec![0usize; nlab as usize + 1];
+        for &l in labels.iter() {
+            size[l as usize] += 1;
+        }
+        let small = (1..=nlab as usize)
+            .filter(|&l| size[l] > 0 && size[l] < min_vox)
+            .min_by_key(|&l| (size[l], l));
+        let Some(small) = small else { break };
+        let mut contact = vec![0usize; nlab as usize + 1];
+        for ((k, j, i), &l) in labels.indexed_iter() {
+            if l as usize != small {
+                continue;
+            }
+            for (d, n) in [(0usize, nz), (1, ny), (2, nx)] {
+                let mut q = [k, j, i];
+                for step in [-1isize, 1] {
+                    let p = q[d] as isize + step;
+                    if p < 0 || p >= n as isize {
+                        continue;
+                    }
+                    let keep = q[d];
+                    q[d] = p as usize;
+                    let m = labels[q] as usize;
+                    if m != 0 && m != small {
+                        contact[m] += 1;
+                    }
+                    q[d] = keep;
+                }
+            }
+        }
+        let target = (1..=nlab as usize)
+            .filter(|&m| contact[m] > 0)
+            .max_by_key(|&m| (contact[m], std::cmp::Reverse(m)));
+        let Some(target) = target else { break };
+        labels.mapv_inplace(|l| {
+            if l as usize == small {
+                target as u32
+            } else {
+                l
+            }
+        });
+    }
     let mut out = Vec::with_capacity(nlab as usize);
     for l in 1..=nlab {
         let m = labels.mapv(|v| v == l);
@@ -959,6 +1009,26 @@ mod tests {
         let (n0, n1) = (c[0].voxel_count as f64, c[1].voxel_count as f64);
         assert!((n0 - n1).abs() / (n0 + n1) < 0.1, "{n0} {n1}");
         assert_eq!(c[2].voxel_count, 4 * 4 * 38);
+    }
+
+    #[test]
+    fn a_small_body_is_not_split_off() {
+        // Ball of radius 7 mm (1437 mm³) touching one of radius 4.5 mm (382 mm³).
+        let mut a = Array3::<f32>::zeros((24, 24, 40));
+        for ((k, j, i), v) in a.indexed_iter_mut() {
+            let (z, y, x) = (k as f64, j as f64, i as f64);
+            let r1 = ((z - 12.0).powi(2) + (y - 12.0).powi(2) + (x - 10.0).powi(2)).sqrt();
+            let r2 = ((z - 12.0).powi(2) + (y - 12.0).powi(2) + (x - 21.5).powi(2)).sqrt();
+            if r1 <= 7.0 || r2 <= 4.5 {
+                *v = 0.6;
+            }
+        }
+        let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
+        let mut o = opts();
+        o.split_min_core_mm = 3.0;
+        assert_eq!(extract(&v, &o, &crate::NoProgress).unwrap().0.len(), 1);
+        o.split_min_volume_mm3 = 100.0;
+        assert_eq!(extract(&v, &o, &crate::NoProgress).unwrap().0.len(), 2);
     }
 
     #[test]

@@ -34,7 +34,7 @@
 //! `metal_other`; its score is always the best class score.
 use std::collections::BTreeMap;
 
-use super::features::{relate, Bore, Descriptors, Segment, Shape};
+use super::features::{relate, Bore, Descriptors, Segment, Shape, TwoPart};
 use super::report::{ClassScores, Finding, Kind};
 use super::DetectOptions;
 
@@ -94,8 +94,9 @@ fn bore_text(b: &Bore) -> String {
     )
 }
 
-/// Barrel membership of a bore in a shape.
-fn barrel_score(s: &Shape, b: &Bore) -> f64 {
+/// Barrel membership of a bore: a round hole 4–14 mm across, ≥ 70 mm and ≥ 7.5
+/// diameters long, along most of the object, open at an end, with a real wall.
+fn barrel_score(b: &Bore) -> f64 {
     let d = b.diameter_mm;
     let open = match b.open_ends {
         0 => 0.1,
@@ -103,13 +104,11 @@ fn barrel_score(s: &Shape, b: &Bore) -> f64 {
         _ => 1.0,
     };
     band(d, 4.0, 14.0, 0.7)
-        * up(b.length_mm, 50.0, 6.0)
-        * up(b.length_mm / d.max(1e-3), 6.0, 0.8)
-        * up(b.length_fraction, 0.55, 0.07)
-        * down(b.outer_diameter_mm, 50.0, 4.0)
-        * up(b.wall_mm, 1.5, 0.3)
+        * up(b.length_mm, 70.0, 5.0)
+        * up(b.length_mm / d.max(1e-3), 7.5, 0.5)
+        * up(b.length_fraction, 0.45, 0.06)
+        * band(b.wall_mm, 1.5, 12.0, 0.4)
         * down(b.aspect, 1.6, 0.12)
-        * down(s.extents_mm[1], 60.0, 5.0)
         * open
 }
 
@@ -117,27 +116,42 @@ fn barrel_score(s: &Shape, b: &Bore) -> f64 {
 fn best_barrel(s: &Shape) -> Option<(Bore, f64)> {
     s.bores
         .iter()
-        .map(|b| (*b, barrel_score(s, b)))
+        .map(|b| (*b, barrel_score(b)))
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
-fn magazine_score(s: &Shape) -> Option<(Bore, f64)> {
+/// A barrel inside a slide (or a revolver's frame) may be shorter than its limb.
+fn best_barrel_relaxed(s: &Shape) -> Option<(Bore, f64)> {
     s.bores
         .iter()
         .map(|b| {
-            let width = b.diameter_mm * b.aspect.sqrt();
-            let sc = up(b.aspect, 1.6, 0.15)
-                * band(width, 9.0, 30.0, 1.5)
-                * down(b.wall_mm, 2.5, 0.3)
-                * up(b.length_fraction, 0.6, 0.07)
-                * band(s.extents_mm[0], 80.0, 200.0, 8.0)
-                * band(s.extents_mm[1], 15.0, 45.0, 3.0);
+            let sc = band(b.diameter_mm, 4.0, 14.0, 0.7)
+                * up(b.length_mm, 35.0, 5.0)
+                * down(b.aspect, 1.6, 0.12)
+                * if b.open_ends > 0 { 1.0 } else { 0.3 };
             (*b, sc)
         })
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
-/// Cartridge membership of one shape (0–1) and its evidence parts.
+/// An empty box magazine: a thin-walled tube of rectangular section (hole 15–35 mm
+/// across, flat 1.2–2.2, filling its bounding rectangle), 90–200 mm long.
+fn magazine_score(s: &Shape) -> Option<(Bore, f64)> {
+    s.bores
+        .iter()
+        .map(|b| {
+            let sc = band(b.diameter_mm, 15.0, 35.0, 1.5)
+                * band(b.aspect, 1.2, 2.2, 0.06)
+                * up(b.rect_fill, 0.88, 0.02)
+                * band(b.wall_mm, 0.4, 4.0, 0.3)
+                * up(b.length_fraction, 0.6, 0.06)
+                * band(s.extents_mm[0], 90.0, 200.0, 6.0);
+            (*b, sc)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Cartridge membership of one shape: (score, cylinder, bullet, case).
 fn cartridge_score(s: &Shape) -> (f64, f64, f64, f64) {
     let [l, w, t] = s.extents_mm;
     let d = (w * t).sqrt();
@@ -150,35 +164,61 @@ fn cartridge_score(s: &Shape) -> (f64, f64, f64, f64) {
     let case = s
         .bores
         .iter()
-        .filter(|b| b.open_ends == 0 && b.diameter_mm < d && b.length_mm >= 0.25 * l)
-        .map(|b| up(b.length_mm / l.max(1e-3), 0.3, 0.05))
+        .filter(|b| b.open_ends == 0 && b.diameter_mm < d)
+        .map(|b| up(b.length_mm / l.max(1e-3), 0.2, 0.04))
         .fold(0.0, f64::max);
     let s1 = cyl * (0.4 + 0.6 * bullet.max(case));
     (s1, cyl, bullet, case)
 }
 
-fn plate_score(s: &Shape) -> (f64, f64, f64) {
-    let [l, _, _] = s.extents_mm;
+/// Blade membership: (plate, narrow ends, holed).
+fn blade_parts(s: &Shape) -> (f64, f64, f64) {
+    let l = s.extents_mm[0];
     let w = s.width_mm;
     let t = s.thickness_mm;
-    let plate = band(t, 1.0, 6.0, 0.4)
-        * band(l, 70.0, 380.0, 8.0)
-        * band(w, 12.0, 60.0, 2.5)
-        * down(w / l.max(1e-3), 0.4, 0.04)
+    let plate = band(t, 1.2, 5.5, 0.35)
+        * band(l, 110.0, 460.0, 10.0)
+        * band(w, 18.0, 50.0, 1.5)
+        * down(w / l.max(1e-3), 0.35, 0.04)
         * down(t / w.max(1e-3), 0.25, 0.03);
-    let tip = s.end_width_ratio[0].min(s.end_width_ratio[1]);
-    let pointed = down(tip, 0.55, 0.07);
-    let both_wide = up(tip, 1.1, 0.05);
-    (plate, pointed, both_wide)
+    let wide_end = s.end_width_ratio[0].max(s.end_width_ratio[1]);
+    let narrow_ends = down(wide_end, 0.8, 0.05);
+    let holed = s.cross_bore.map_or(0.0, |b| up(b.diameter_mm, 8.0, 1.0));
+    (plate, narrow_ends, holed)
 }
 
-/// A pistol membership from the geometry of two limbs.
+/// A pistol or revolver from the geometry of two limbs: the angle between them, the
+/// long limb (slide or barrel + frame) and the short one (grip) joined by its end.
 fn pistol_geometry(angle: f64, la: f64, wa: f64, lb: f64, junction_b: f64) -> f64 {
-    band(angle, 95.0, 128.0, 3.0)
-        * band(la, 110.0, 260.0, 10.0)
-        * band(wa, 14.0, 50.0, 2.5)
-        * band(lb, 55.0, 160.0, 8.0)
+    band(angle, 95.0, 130.0, 3.0)
+        * band(la, 100.0, 260.0, 10.0)
+        * band(wa, 14.0, 55.0, 2.5)
+        * band(lb, 45.0, 170.0, 6.0)
         * down(junction_b, 0.3, 0.05)
+}
+
+/// A rifle bolt: a round steel body 14–24 mm across and 90–170 mm long with a handle
+/// 40–90 mm long at 75–105° near one end.
+fn bolt_score(tp: &TwoPart) -> f64 {
+    let Some(parts) = &tp.parts else { return 0.0 };
+    let a = &parts[0];
+    let round = up(a.extents_mm[2] / a.extents_mm[1].max(1e-3), 0.72, 0.05);
+    band(tp.angle_deg, 75.0, 105.0, 3.0)
+        * band(a.extents_mm[1], 14.0, 24.0, 1.0)
+        * band(tp.lengths_mm[0], 90.0, 170.0, 6.0)
+        * band(tp.lengths_mm[1], 35.0, 95.0, 4.0)
+        * down(tp.junction[1], 0.3, 0.05)
+        * up(a.fill, 0.5, 0.05)
+        * round
+}
+
+/// A pistol slide alone: a steel U-channel 150–215 mm long, 20–32 × 22–40 mm in section.
+fn slide_score(s: &Shape) -> f64 {
+    let [l, w, t] = s.extents_mm;
+    band(l, 150.0, 215.0, 6.0)
+        * band(w, 22.0, 40.0, 1.5)
+        * band(t, 18.0, 34.0, 1.5)
+        * up(s.channel, 0.18, 0.03)
 }
 
 fn call_single(d: &Descriptors) -> Call {
@@ -202,11 +242,12 @@ fn call_single(d: &Descriptors) -> Call {
         s.end_width_ratio[0].max(s.end_width_ratio[1]),
     );
     c.feat("end_density_ratio", s.end_density_ratio);
+    c.feat("channel", s.channel);
     c.feat("solid_level_mu", s.level_mu);
     c.feat("mass_g", d.mass_g);
     c.feat("peak_mu", d.peak_mu);
 
-    // Barrel.
+    // Barrel (alone, or hidden in benign metal: only the bore's own wall counts).
     if let Some((b, sc)) = best_barrel(s) {
         c.feat("bore_diameter_mm", b.diameter_mm);
         c.feat("bore_length_mm", b.length_mm);
@@ -220,48 +261,55 @@ fn call_single(d: &Descriptors) -> Call {
                 sc,
                 Kind::FirearmPart,
                 format!(
-                    "tube {l:.0} mm long with {:.0} mm bore ({})",
+                    "tube {:.0} mm long with {:.0} mm bore ({})",
+                    b.length_mm.max(l * b.length_fraction),
                     b.diameter_mm,
                     bore_text(&b)
                 ),
             );
         }
     }
-    // Revolver cylinder or packed cartridges: parallel bores.
-    let (np, dp, lp, open) = s.parallel_bores;
-    if np >= 2 {
-        c.feat("parallel_bores", np as f64);
-        c.feat("parallel_bore_diameter_mm", dp);
-        c.feat("parallel_bore_length_mm", lp);
-        c.feat("parallel_bore_open_share", open);
-        let cyl = up(np as f64, 4.5, 0.3)
-            * band(dp, 7.0, 13.0, 0.6)
-            * band(lp, 25.0, 70.0, 4.0)
-            * up(open, 0.5, 0.1);
-        if cyl >= 0.2 {
+    // Parallel bores: a revolver cylinder or a loaded magazine (5–8), cartridges packed
+    // side by side (closed cases, many).
+    let p = s.parallel_bores;
+    if p.count >= 2 {
+        c.feat("parallel_bores", p.count as f64);
+        c.feat("parallel_bore_diameter_mm", p.diameter_mm);
+        c.feat("parallel_bore_length_mm", p.length_mm);
+        c.feat("parallel_bore_open_share", p.open_share);
+        let n = p.count as f64;
+        let chambers = band(n, 4.5, 8.5, 0.3)
+            * band(p.diameter_mm, 7.5, 11.5, 0.5)
+            * band(p.length_mm, 12.0, 50.0, 3.0);
+        if chambers >= 0.2 {
             c.say(
-                cyl,
+                chambers,
                 Kind::FirearmPart,
-                format!("cylinder with {np} chambers {dp:.0} mm across, {lp:.0} mm long"),
+                format!(
+                    "{} parallel chambers {:.0} mm across, {:.0} mm long (revolver cylinder or loaded magazine)",
+                    p.count, p.diameter_mm, p.length_mm
+                ),
             );
         }
-        c.set(Kind::FirearmPart, cyl);
-        let packed = up(np as f64, 3.5, 0.3)
-            * band(dp, 4.0, 13.0, 0.6)
-            * band(lp, 10.0, 80.0, 3.0)
-            * down(open, 0.5, 0.1);
+        c.set(Kind::FirearmPart, 0.85 * chambers);
+        let packed = up(n, 2.5, 0.3)
+            * band(p.diameter_mm, 4.0, 12.0, 0.5)
+            * band(p.length_mm, 6.0, 60.0, 2.0)
+            * down(p.open_share, 0.5, 0.1)
+            * if p.count >= 9 { 1.0 } else { 0.8 };
         if packed >= 0.2 {
             c.say(
                 packed,
                 Kind::Ammunition,
                 format!(
-                    "{np} closed cases {dp:.0} mm across side by side (cartridges packed touching)"
+                    "{} closed cases {:.0} mm across side by side (cartridges packed together)",
+                    p.count, p.diameter_mm
                 ),
             );
         }
         c.set(Kind::Ammunition, packed);
     }
-    // Magazine.
+    // Empty magazine.
     if let Some((b, sc)) = magazine_score(s) {
         c.feat("magazine_score", sc);
         c.set(Kind::FirearmPart, sc);
@@ -270,11 +318,25 @@ fn call_single(d: &Descriptors) -> Call {
                 sc,
                 Kind::FirearmPart,
                 format!(
-                    "hollow box {l:.0} × {w:.0} × {t:.0} mm, walls {:.1} mm (magazine-like)",
-                    b.wall_mm
+                    "thin-walled rectangular tube {l:.0} mm long, hole {:.0} mm across (box magazine)",
+                    b.diameter_mm
                 ),
             );
         }
+    }
+    // Slide alone.
+    let sl = slide_score(s);
+    c.feat("slide_score", sl);
+    c.set(Kind::FirearmPart, 0.9 * sl);
+    if sl >= 0.2 {
+        c.say(
+            0.9 * sl,
+            Kind::FirearmPart,
+            format!(
+                "U-channel {l:.0} × {w:.0} × {t:.0} mm, {:.0} % open section (pistol slide)",
+                100.0 * s.channel
+            ),
+        );
     }
     // Cartridge.
     let (cart, cyl, bullet, case) = cartridge_score(s);
@@ -295,33 +357,37 @@ fn call_single(d: &Descriptors) -> Call {
         c.say(cart, Kind::Ammunition, parts.join(", "));
     }
     // Blade.
-    let (plate, pointed, both_wide) = plate_score(s);
-    let holed = s.cross_bore.map_or(0.0, |b| up(b.diameter_mm, 8.0, 1.0));
-    let blade = plate * (0.45 + 0.55 * pointed) * (1.0 - 0.9 * both_wide) * (1.0 - 0.8 * holed);
+    let (plate, narrow_ends, holed) = blade_parts(s);
+    let blade = plate * (0.3 + 0.7 * narrow_ends) * (1.0 - 0.8 * holed);
     c.feat("plate_score", plate);
     c.feat("blade_score", blade);
     c.set(Kind::Blade, blade);
     if blade >= 0.2 {
-        let tip = if pointed > 0.5 {
-            ", tapering to a point"
+        let ends = if narrow_ends > 0.5 {
+            format!(
+                ", narrowing to {:.0} % and {:.0} % of its width at the ends (tip and tang)",
+                100.0 * s.end_width_ratio[0].min(s.end_width_ratio[1]),
+                100.0 * s.end_width_ratio[0].max(s.end_width_ratio[1])
+            )
         } else {
-            ""
+            String::new()
         };
         c.say(
             blade,
             Kind::Blade,
             format!(
-                "plate {l:.0} mm long, {:.0} mm wide, {:.1} mm thick{tip}",
+                "plate {l:.0} mm long, {:.0} mm wide, {:.1} mm thick{ends}",
                 s.width_mm, s.thickness_mm
             ),
         );
     }
-    // Whole firearm from two limbs.
+    // Whole firearm (or bolt) from two limbs.
     if let Some(tp) = &d.two_part {
         c.feat("two_part_angle_deg", tp.angle_deg);
         c.feat("two_part_gain", tp.fit_gain);
         c.feat("two_part_length_a_mm", tp.lengths_mm[0]);
         c.feat("two_part_length_b_mm", tp.lengths_mm[1]);
+        c.feat("two_part_junction_b", tp.junction[1]);
         let geo = pistol_geometry(
             tp.angle_deg,
             tp.lengths_mm[0],
@@ -335,7 +401,7 @@ fn call_single(d: &Descriptors) -> Call {
         if let Some(parts) = &tp.parts {
             if let Some((b, sc)) = best_barrel_relaxed(&parts[0]) {
                 bore_a = sc;
-                if sc > 0.3 {
+                if sc * geo > 0.2 {
                     c.say(
                         sc * geo,
                         Kind::Firearm,
@@ -343,17 +409,19 @@ fn call_single(d: &Descriptors) -> Call {
                     );
                 }
             }
-            let (np, dp, _, _) = parts[0].parallel_bores;
-            if np >= 5 && (7.0..=13.0).contains(&dp) {
+            let p = parts[0].parallel_bores.count.max(s.parallel_bores.count);
+            if (5..=8).contains(&p) {
                 chambers = 1.0;
-                c.say(
-                    geo,
-                    Kind::Firearm,
-                    format!("{np} chambers {dp:.0} mm in the long limb (revolver)"),
-                );
+                if geo > 0.2 {
+                    c.say(
+                        geo,
+                        Kind::Firearm,
+                        format!("{p} parallel chambers in the long limb (revolver cylinder)"),
+                    );
+                }
             }
         }
-        let fire = geo * (0.72 + 0.28 * bore_a.max(chambers));
+        let fire = geo * (0.7 + 0.3 * f64::max(bore_a, chambers));
         c.feat("pistol_geometry", geo);
         c.set(Kind::Firearm, fire);
         if geo >= 0.2 {
@@ -366,22 +434,21 @@ fn call_single(d: &Descriptors) -> Call {
                 ),
             );
         }
+        let bolt = bolt_score(tp);
+        c.feat("bolt_score", bolt);
+        c.set(Kind::FirearmPart, bolt);
+        if bolt >= 0.2 {
+            c.say(
+                bolt,
+                Kind::FirearmPart,
+                format!(
+                    "round bar {:.0} mm long with a {:.0} mm handle at {:.0}° (rifle bolt)",
+                    tp.lengths_mm[0], tp.lengths_mm[1], tp.angle_deg
+                ),
+            );
+        }
     }
     c
-}
-
-/// A barrel inside a slide shows a shorter bore than the limb: relax the length share.
-fn best_barrel_relaxed(s: &Shape) -> Option<(Bore, f64)> {
-    s.bores
-        .iter()
-        .map(|b| {
-            let sc = band(b.diameter_mm, 4.0, 14.0, 0.7)
-                * up(b.length_mm, 35.0, 5.0)
-                * down(b.aspect, 1.6, 0.12)
-                * if b.open_ends > 0 { 1.0 } else { 0.3 };
-            (*b, sc)
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
 /// Work item: one or more candidates with their call.

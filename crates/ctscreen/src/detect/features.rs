@@ -5,7 +5,7 @@
 //! thinnest). The candidate's μ (zero outside its mask) is resampled by trilinear
 //! interpolation onto a grid aligned with that frame (step `h`, half a voxel where the
 //! size allows), and thresholded at the object's own half-density level
-//! `max(low_mu, ½ median μ)`: the half-maximum of a blurred edge is where the real
+//! `max(low_mu, min(½ μ₇₅, ½ μ_steel))` (μ₇₅ the 75th percentile of its voxels): the half-maximum of a blurred edge is where the real
 //! surface is, so lengths, widths and bores come out in true millimetres instead of
 //! growing with the blur of the scan. On that grid:
 //!
@@ -345,6 +345,8 @@ pub struct Bore {
     pub aspect: f64,
     /// The bore's length over the object's length along the same axis.
     pub length_fraction: f64,
+    /// Hole area over its bounding rectangle's (≈0.79 round, ≈1 rectangular).
+    pub rect_fill: f64,
 }
 
 /// The canonical-grid analysis of one piece (a candidate or one of its two parts).
@@ -362,7 +364,9 @@ pub struct Shape {
     pub thickness_mm: f64,
     /// 80th percentile of the cross-sections' widths (along `u`), mm.
     pub width_mm: f64,
-    /// Mean width of the first and last 12 % of the length over the median width.
+    /// Mean width of the first and last 12 % of the length over `width_mm` (a knife
+    /// narrows at its tip and at its tang: both well under 1; a spoon's bowl or a
+    /// spanner's heads: about 1 or more).
     pub end_width_ratio: [f64; 2],
     /// Mean μ of the denser end third of the length over that of the other end third.
     pub end_density_ratio: f64,
@@ -370,15 +374,34 @@ pub struct Shape {
     pub bores: Vec<Bore>,
     /// The longest bore through the thinnest axis (a ring, an eye, a handle loop).
     pub cross_bore: Option<Bore>,
-    /// Most similar bores (≥ 8 mm long, 3–16 mm across) side by side along the main
-    /// axis, and their median diameter (mm), length (mm) and open-ended share.
-    pub parallel_bores: (usize, f64, f64, f64),
+    /// The largest group of similar bores side by side, over the three slicing axes.
+    pub parallel_bores: ParallelBores,
+    /// Median over the middle cross-sections (along the main axis) of the share of the
+    /// section's bounding rectangle that is open background (a U-channel ≈0.3–0.5, a
+    /// round bar ≈0.2, a rectangular bar or tube ≈0).
+    pub channel: f64,
     /// Threshold used for the solid (mm⁻¹).
     pub level_mu: f64,
     /// Median μ of the piece's voxels (mm⁻¹).
     pub median_mu: f64,
     /// Grid step (mm).
     pub step_mm: f64,
+}
+
+/// Similar bores side by side in one object (a revolver's cylinder, cartridges packed
+/// together).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ParallelBores {
+    /// How many (≥ 8 mm long, 3–16 mm across, diameters within 30 %) share a section.
+    pub count: usize,
+    /// Their median diameter, mm.
+    pub diameter_mm: f64,
+    /// Their median length, mm.
+    pub length_mm: f64,
+    /// Share of them open at one end or both.
+    pub open_share: f64,
+    /// Slicing axis (0 main, 1 middle, 2 thinnest).
+    pub axis: usize,
 }
 
 /// Two line segments fitted to one object (or the main axes of two objects).
@@ -582,9 +605,11 @@ struct Hole {
     area: f64,
     c: [f64; 2],
     aspect: f64,
-    /// Smallest distance (mm) from the hole's centre to the section outline along the
-    /// in-slice axes, minus the hole's radius.
+    /// Thinnest wall around the hole: the shortest of the first solid runs met when
+    /// walking from the hole's centre along ±a and ±b, mm.
     wall: f64,
+    /// Area over the area of the hole's bounding rectangle (≈0.79 round, ≈1 square).
+    rect_fill: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -594,6 +619,9 @@ struct SliceStat {
     holes: Vec<Hole>,
     hole_area: f64,
     sum_mu: f64,
+    /// Background reachable from outside, within the solid's bounding rectangle, over
+    /// that rectangle's area (a U-channel's open notch; ≈0.21 for a disc).
+    cavity: f64,
 }
 
 /// Cross-section statistics of a 2D slice `solid` (`n1 × n2`, row-major) with step `h`.
@@ -656,6 +684,14 @@ fn analyze_slice(solid: &[bool], mu: &[f32], n1: usize, n2: usize, h: f64) -> Sl
     };
     let mut scratch = Vec::new();
     flood(&mut stack, &mut seen, &mut scratch);
+    let in_box = scratch
+        .iter()
+        .filter(|&&i| {
+            let (a, b) = (i / n2, i % n2);
+            a >= lo[0] && a <= hi[0] && b >= lo[1] && b <= hi[1]
+        })
+        .count();
+    st.cavity = in_box as f64 / ((hi[0] - lo[0] + 1) * (hi[1] - lo[1] + 1)) as f64;
     let min_cells = (4.9 / (h * h)).max(3.0); // holes at least 2.5 mm across
     for start in 0..n1 * n2 {
         if solid[start] || seen[start] {
@@ -689,33 +725,40 @@ fn analyze_slice(solid: &[bool], mu: &[f32], n1: usize, n2: usize, h: f64) -> Sl
         let disc = (tr * tr / 4.0 - det).max(0.0).sqrt();
         let (l1, l2) = (tr / 2.0 + disc, (tr / 2.0 - disc).max(1e-9));
         let aspect = (l1 / l2).sqrt().min(100.0);
-        // Wall: walk from the centre along ±a and ±b to the last solid cell.
+        // Wall: walk from the centre along ±a and ±b through the hole and the first
+        // solid run met (nested tubes: only the innermost wall counts).
         let (ia, ib) = (ca.round() as isize, cb.round() as isize);
         let mut wall = f64::INFINITY;
         for (da, db) in [(1isize, 0isize), (-1, 0), (0, 1), (0, -1)] {
             let (mut a, mut b) = (ia, ib);
-            let mut first_solid: Option<isize> = None;
-            let mut last_solid: Option<isize> = None;
-            let mut steps = 0isize;
+            let mut run = 0usize;
             while a >= 0 && b >= 0 && (a as usize) < n1 && (b as usize) < n2 {
                 if solid[a as usize * n2 + b as usize] {
-                    if first_solid.is_none() {
-                        first_solid = Some(steps);
-                    }
-                    last_solid = Some(steps);
+                    run += 1;
+                } else if run > 0 {
+                    break;
                 }
                 a += da;
                 b += db;
-                steps += 1;
             }
-            if let (Some(f), Some(l)) = (first_solid, last_solid) {
-                wall = wall.min((l - f + 1) as f64 * h);
+            if run > 0 {
+                wall = wall.min(run as f64 * h);
             }
         }
+        let (mut amin, mut amax, mut bmin, mut bmax) = (usize::MAX, 0, usize::MAX, 0);
+        for &i in &cells {
+            let (a, b) = (i / n2, i % n2);
+            amin = amin.min(a);
+            amax = amax.max(a);
+            bmin = bmin.min(b);
+            bmax = bmax.max(b);
+        }
+        let rect_fill = n / ((amax - amin + 1) * (bmax - bmin + 1)) as f64;
         st.holes.push(Hole {
             area: n * h * h,
             c: [ca * h, cb * h],
             aspect,
+            rect_fill,
             wall: if wall.is_finite() { wall } else { 0.0 },
         });
     }
@@ -827,6 +870,7 @@ fn bore_of_track(
         .collect();
     let mut asp: Vec<f64> = t.holes.iter().map(|(_, ho)| ho.aspect).collect();
     let mut walls: Vec<f64> = t.holes.iter().map(|(_, ho)| ho.wall).collect();
+    let mut rect: Vec<f64> = t.holes.iter().map(|(_, ho)| ho.rect_fill).collect();
     let mut outer: Vec<f64> = t
         .holes
         .iter()
@@ -857,6 +901,7 @@ fn bore_of_track(
         } else {
             0.0
         },
+        rect_fill: median(&mut rect),
     }
 }
 
@@ -893,12 +938,15 @@ fn bores_along(
 /// The largest group of similar bores (≥ 8 mm long, 3–16 mm across, diameters within
 /// 30 %) present side by side in one section: (count, median diameter mm, median
 /// length mm, share open at an end or both).
-fn parallel_bores(bores: &[(Bore, usize, usize)]) -> (usize, f64, f64, f64) {
+fn parallel_bores(bores: &[(Bore, usize, usize)], axis: usize) -> ParallelBores {
     let cands: Vec<&(Bore, usize, usize)> = bores
         .iter()
         .filter(|(b, _, _)| b.length_mm >= 8.0 && (3.0..=16.0).contains(&b.diameter_mm))
         .collect();
-    let mut best = (0usize, 0.0, 0.0, 0.0);
+    let mut best = ParallelBores {
+        axis,
+        ..Default::default()
+    };
     for (ref_b, _, _) in &cands {
         let sim: Vec<&&(Bore, usize, usize)> = cands
             .iter()
@@ -911,12 +959,18 @@ fn parallel_bores(bores: &[(Bore, usize, usize)]) -> (usize, f64, f64, f64) {
                 .filter(|(_, a, b)| a <= s && s <= b)
                 .map(|(b, _, _)| b)
                 .collect();
-            if here.len() > best.0 {
+            if here.len() > best.count {
                 let mut d: Vec<f64> = here.iter().map(|b| b.diameter_mm).collect();
                 let mut l: Vec<f64> = here.iter().map(|b| b.length_mm).collect();
                 let open =
                     here.iter().filter(|b| b.open_ends >= 1).count() as f64 / here.len() as f64;
-                best = (here.len(), median(&mut d), median(&mut l), open);
+                best = ParallelBores {
+                    count: here.len(),
+                    diameter_mm: median(&mut d),
+                    length_mm: median(&mut l),
+                    open_share: open,
+                    axis,
+                };
             }
         }
     }
@@ -924,12 +978,13 @@ fn parallel_bores(bores: &[(Bore, usize, usize)]) -> (usize, f64, f64, f64) {
 }
 
 /// Analyses one piece. `None` if it has no voxels.
-pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32) -> Option<Shape> {
+pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32, level_cap: f64) -> Option<Shape> {
     let (pts, vals) = piece.points();
     let frame = frame_of(&pts)?;
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
     let median_mu = median(&mut v64);
-    let level = (low_mu as f64).max(0.5 * median_mu) as f32;
+    let p75 = quantile(&mut v64, 0.75);
+    let level = (low_mu as f64).max((0.5 * p75).min(level_cap)) as f32;
     let c = canonical(piece, &frame, &pts, level);
     let h = c.h;
     let [nt, nu, nv] = c.dims;
@@ -981,7 +1036,8 @@ pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32) -> Option<Shape> {
             end_density_ratio: 1.0,
             bores: Vec::new(),
             cross_bore: None,
-            parallel_bores: (0, 0.0, 0.0, 0.0),
+            parallel_bores: ParallelBores::default(),
+            channel: 0.0,
             level_mu: f64::from(level),
             median_mu,
             step_mm: h,
@@ -1004,14 +1060,16 @@ pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32) -> Option<Shape> {
         .collect();
     let thickness = median(&mut thick);
     let mut widths: Vec<f64> = filled.iter().map(|&t| along_t[t].ext[0]).collect();
-    let width = quantile(&mut widths.clone(), 0.8);
-    let med_w = median(&mut widths).max(h);
+    let width = quantile(&mut widths, 0.8);
+    let mut cav: Vec<f64> = mid.iter().map(|&t| along_t[t].cavity).collect();
+    let channel = median(&mut cav);
+    let ref_w = width.max(h);
     let end_n = ((n_f as f64 * 0.12).round() as usize).max(1);
     let mean_w =
         |ts: &[usize]| ts.iter().map(|&t| along_t[t].ext[0]).sum::<f64>() / ts.len().max(1) as f64;
     let end_width_ratio = [
-        mean_w(&filled[..end_n.min(n_f)]) / med_w,
-        mean_w(&filled[n_f.saturating_sub(end_n)..]) / med_w,
+        mean_w(&filled[..end_n.min(n_f)]) / ref_w,
+        mean_w(&filled[n_f.saturating_sub(end_n)..]) / ref_w,
     ];
     let third = (n_f / 3).max(1);
     let mean_mu = |ts: &[usize]| {
@@ -1031,13 +1089,31 @@ pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32) -> Option<Shape> {
         s < nt && a < nu && b < nv && c.solid[c.idx(s, a, b)]
     };
     let bores_t = bores_along(&along_t, h, &solid_t);
-    let parallel = parallel_bores(&bores_t);
+    let along_u = slice_stats(&c, 1);
+    let solid_u = |s: usize, cc: [f64; 2]| -> bool {
+        let (a, b) = ((cc[0] / h).round() as usize, (cc[1] / h).round() as usize);
+        s < nu && a < nt && b < nv && c.solid[c.idx(a, s, b)]
+    };
+    let bores_u = bores_along(&along_u, h, &solid_u);
     let along_v = slice_stats(&c, 2);
     let solid_v = |s: usize, cc: [f64; 2]| -> bool {
         let (a, b) = ((cc[0] / h).round() as usize, (cc[1] / h).round() as usize);
         s < nv && a < nt && b < nu && c.solid[c.idx(a, b, s)]
     };
     let bores_v = bores_along(&along_v, h, &solid_v);
+    let parallel = [
+        parallel_bores(&bores_t, 0),
+        parallel_bores(&bores_u, 1),
+        parallel_bores(&bores_v, 2),
+    ]
+    .into_iter()
+    .fold(ParallelBores::default(), |a, b| {
+        if b.count > a.count {
+            b
+        } else {
+            a
+        }
+    });
     Some(Shape {
         frame,
         extents_mm: ext,
@@ -1050,6 +1126,7 @@ pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32) -> Option<Shape> {
         bores: bores_t.iter().take(4).map(|b| b.0).collect(),
         cross_bore: bores_v.first().map(|b| b.0),
         parallel_bores: parallel,
+        channel,
         level_mu: f64::from(level),
         median_mu,
         step_mm: h,
@@ -1254,6 +1331,12 @@ pub(crate) fn two_lines(
     Some((segs, assign, rms1 / rms2))
 }
 
+/// Highest solid level (mm⁻¹): half of steel's μ at the effective energy, so that a
+/// lead bullet does not raise the level above its brass case.
+fn level_cap(options: &DetectOptions) -> f64 {
+    0.5 * Material::Steel.mu_per_mm(options.energy_kev)
+}
+
 /// Shortest length (mm) for which the two-part analysis is run.
 const TWO_PART_MIN_LENGTH_MM: f64 = 60.0;
 
@@ -1270,7 +1353,7 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
         origin,
         spacing,
     };
-    let shape = shape_of(&piece, options.low_mu)?;
+    let shape = shape_of(&piece, options.low_mu, level_cap(options))?;
     let (pts, vals) = piece.points();
     let mean_mu = vals.iter().map(|&v| f64::from(v)).sum::<f64>() / vals.len().max(1) as f64;
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
@@ -1368,7 +1451,7 @@ fn two_part_of(
                 origin: piece.origin,
                 spacing: piece.spacing,
             };
-            shape_of(&p, options.low_mu)
+            shape_of(&p, options.low_mu, level_cap(options))
         };
         match (mk(0), mk(1)) {
             (Some(a), Some(b)) => Some(Box::new([a, b])),
@@ -1542,6 +1625,7 @@ mod tests {
         let tip = s.end_width_ratio[0].min(s.end_width_ratio[1]);
         let heel = s.end_width_ratio[0].max(s.end_width_ratio[1]);
         assert!(tip < 0.45 && heel > 0.9, "{s:?}");
+        assert!(s.channel < 0.05, "{s:?}");
     }
 
     #[test]
@@ -1565,9 +1649,9 @@ mod tests {
         let desc = only(&vol(a, sp));
         // The main axis of a squat cylinder is not guaranteed; look along each slicing.
         let s = &desc.shape;
-        let (n, d, _, open) = s.parallel_bores;
-        assert_eq!(n, 6, "{s:?}");
-        assert!((d - 9.0).abs() <= 1.0);
-        assert_eq!(open, 1.0);
+        let p = s.parallel_bores;
+        assert_eq!(p.count, 6, "{s:?}");
+        assert!((p.diameter_mm - 9.0).abs() <= 1.0);
+        assert_eq!(p.open_share, 1.0);
     }
 }

@@ -113,6 +113,8 @@ pub struct DetectOptions {
     /// A neck splits two bodies when its depth is at most this fraction of the
     /// shallower body's depth (0–1).
     pub split_neck_ratio: f64,
+    /// Smallest piece a split may leave, mm³; smaller pieces rejoin their neighbour.
+    pub split_min_volume_mm3: f64,
     /// Score at or above which a finding alarms (0–1).
     pub threshold: f64,
 }
@@ -130,6 +132,7 @@ impl Default for DetectOptions {
             split_touching: true,
             split_min_core_mm: 3.5,
             split_neck_ratio: 0.4,
+            split_min_volume_mm3: 600.0,
             threshold: 0.5,
         }
     }
@@ -186,6 +189,13 @@ impl DetectOptions {
                 "split_min_core_mm",
                 self.split_min_core_mm,
                 "a depth > 0 mm",
+            ));
+        }
+        if !self.split_min_volume_mm3.is_finite() || self.split_min_volume_mm3 < 0.0 {
+            return Err(Error::invalid(
+                "split_min_volume_mm3",
+                self.split_min_volume_mm3,
+                "a finite volume ≥ 0 mm³",
             ));
         }
         if !(0.0..=1.0).contains(&self.split_neck_ratio) {

@@ -208,6 +208,30 @@ impl Phantom {
         });
     }
 
+    /// Checks every object: positive finite sizes, finite centre, a proper rotation,
+    /// a finite constant μ. Phantoms built with [`Primitive::new`] always pass; this is
+    /// for phantoms read from JSON or assembled from public fields.
+    ///
+    /// **Errors** naming the first bad object.
+    pub fn validate(&self) -> Result<()> {
+        for (i, o) in self.objects.iter().enumerate() {
+            let p = &o.primitive;
+            let named = |e: Error| Error::invalid(format!("objects[{i}]"), e, "a valid primitive");
+            Primitive::new(p.shape, p.center, p.rotation).map_err(named)?;
+            Rotation::from_matrix(p.rotation.m).map_err(named)?;
+            if let Attenuation::Constant(mu) = o.attenuation {
+                if !mu.is_finite() {
+                    return Err(Error::invalid(
+                        format!("objects[{i}].mu"),
+                        mu,
+                        "a finite μ in mm⁻¹",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The materials used, without repeats, in first-use order.
     pub fn materials(&self) -> Vec<Material> {
         let mut out: Vec<Material> = Vec::new();

@@ -1,0 +1,437 @@
+//! Detector tests on synthetic objects drawn voxel by voxel: real dimensions, steel
+//! μ, a random-looking pose, and a [1 2 1] blur per axis like a reconstruction's.
+use ctscreen::detect::{detect, DetectOptions, Kind, Report, Verdict};
+use ctscreen::{Error, Volume};
+use ndarray::Array3;
+
+const STEEL: f32 = 0.55;
+const BRASS: f32 = 0.75;
+const LEAD: f32 = 2.5;
+
+/// A rotation from yaw / pitch / roll (radians): columns are the local axes in world
+/// `(z, y, x)` components.
+fn rotation(yaw: f64, pitch: f64, roll: f64) -> [[f64; 3]; 3] {
+    let (cy, sy) = (yaw.cos(), yaw.sin());
+    let (cp, sp) = (pitch.cos(), pitch.sin());
+    let (cr, sr) = (roll.cos(), roll.sin());
+    let rz = [[1.0, 0.0, 0.0], [0.0, cy, -sy], [0.0, sy, cy]];
+    let ry = [[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]];
+    let rx = [[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]];
+    let mul = |a: [[f64; 3]; 3], b: [[f64; 3]; 3]| {
+        let mut c = [[0.0; 3]; 3];
+        for i in 0..3 {
+            for j in 0..3 {
+                c[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
+            }
+        }
+        c
+    };
+    mul(mul(rz, ry), rx)
+}
+
+/// A local solid: local coordinates (z, y, x) mm → inside?
+type Solid = Box<dyn Fn([f64; 3]) -> bool>;
+
+fn cuboid(size: [f64; 3], at: [f64; 3]) -> Solid {
+    Box::new(move |p| (0..3).all(|k| (p[k] - at[k]).abs() <= size[k] / 2.0))
+}
+
+/// A tube (inner radius 0 for a cylinder) along local x.
+fn tube_x(ro: f64, ri: f64, len: f64, at: [f64; 3]) -> Solid {
+    Box::new(move |p| {
+        let r = ((p[0] - at[0]).powi(2) + (p[1] - at[1]).powi(2)).sqrt();
+        (p[2] - at[2]).abs() <= len / 2.0 && r <= ro && r >= ri
+    })
+}
+
+/// A tube along local z (across a flat item).
+fn tube_z(ro: f64, ri: f64, len: f64, at: [f64; 3]) -> Solid {
+    Box::new(move |p| {
+        let r = ((p[1] - at[1]).powi(2) + (p[2] - at[2]).powi(2)).sqrt();
+        (p[0] - at[0]).abs() <= len / 2.0 && r <= ro && r >= ri
+    })
+}
+
+struct Scene {
+    data: Array3<f32>,
+    sp: f64,
+}
+
+impl Scene {
+    fn new(shape: (usize, usize, usize), sp: f64) -> Self {
+        Scene {
+            data: Array3::zeros(shape),
+            sp,
+        }
+    }
+
+    /// Adds solids (local frame) of μ `mu` placed at world `centre` with rotation `rot`,
+    /// all within `radius` mm of the centre; each voxel is supersampled 2×2×2.
+    fn add(&mut self, parts: &[(Solid, f32)], centre: [f64; 3], rot: [[f64; 3]; 3], radius: f64) {
+        let sp = self.sp;
+        let (nz, ny, nx) = self.data.dim();
+        let lo = |a: usize| ((centre[a] - radius) / sp).floor().max(0.0) as usize;
+        let hi = |a: usize, n: usize| (((centre[a] + radius) / sp).ceil() as usize + 1).min(n);
+        let (k0, k1, j0, j1, i0, i1) = (lo(0), hi(0, nz), lo(1), hi(1, ny), lo(2), hi(2, nx));
+        let mut view = self.data.slice_mut(ndarray::s![k0..k1, j0..j1, i0..i1]);
+        for ((k, j, i), v) in view.indexed_iter_mut() {
+            let (k, j, i) = (k + k0, j + j0, i + i0);
+            let w0 = [k as f64 * sp, j as f64 * sp, i as f64 * sp];
+            let mut acc = 0.0f32;
+            for s in 0..8 {
+                let off = [
+                    ((s >> 2) & 1) as f64 - 0.5,
+                    ((s >> 1) & 1) as f64 - 0.5,
+                    (s & 1) as f64 - 0.5,
+                ];
+                let w: [f64; 3] = std::array::from_fn(|a| w0[a] + 0.5 * off[a] * sp - centre[a]);
+                // local = Rᵀ w
+                let l: [f64; 3] = std::array::from_fn(|c| (0..3).map(|r| rot[r][c] * w[r]).sum());
+                for (solid, mu) in parts {
+                    if solid(l) {
+                        acc += mu;
+                        break;
+                    }
+                }
+            }
+            *v += acc / 8.0;
+        }
+    }
+
+    /// [1 2 1] / 4 blur along each axis.
+    fn blur(&mut self) {
+        for axis in 0..3 {
+            let src = self.data.clone();
+            let n = src.shape()[axis];
+            for ((k, j, i), v) in self.data.indexed_iter_mut() {
+                let idx = [k, j, i];
+                let get = |d: isize| {
+                    let mut q = idx;
+                    let p = q[axis] as isize + d;
+                    if p < 0 || p >= n as isize {
+                        return 0.0;
+                    }
+                    q[axis] = p as usize;
+                    src[q]
+                };
+                *v = 0.25 * get(-1) + 0.5 * get(0) + 0.25 * get(1);
+            }
+        }
+    }
+
+    fn volume(&self) -> Volume {
+        Volume::new(self.data.clone(), [self.sp; 3], [0.0; 3]).unwrap()
+    }
+}
+
+fn run(scene: &mut Scene) -> Report {
+    scene.blur();
+    detect(&scene.volume(), &DetectOptions::default()).unwrap()
+}
+
+fn best(r: &Report) -> (Kind, f64, String) {
+    let f = &r.findings[0];
+    (f.kind, f.score, f.evidence.join("; "))
+}
+
+const POSE: (f64, f64, f64) = (0.41, 0.23, 0.67);
+
+fn pose() -> [[f64; 3]; 3] {
+    rotation(POSE.0, POSE.1, POSE.2)
+}
+
+#[test]
+fn barrel_is_a_firearm_part_with_its_bore_in_the_evidence() {
+    let mut sc = Scene::new((90, 90, 150), 1.0);
+    // 120 mm barrel, 9 mm bore, 3 mm wall, with a wider chamber section.
+    let parts = vec![
+        (tube_x(7.5, 4.5, 96.0, [0.0, 0.0, 12.0]), STEEL),
+        (tube_x(9.5, 5.5, 24.0, [0.0, 0.0, -48.0]), STEEL),
+    ];
+    sc.add(&parts, [45.0, 45.0, 75.0], pose(), 65.0);
+    let r = run(&mut sc);
+    let (k, s, ev) = best(&r);
+    assert_eq!(k, Kind::FirearmPart, "{ev}");
+    assert!(s > 0.7, "{s} {ev}");
+    assert!(ev.contains("9 mm bore") || ev.contains("bore 9."), "{ev}");
+    assert_eq!(r.verdict, Verdict::Inspect);
+}
+
+#[test]
+fn pipe_coupling_and_battery_are_benign() {
+    let mut sc = Scene::new((80, 90, 160), 1.0);
+    // Coupling Ø30, bore 22, 70 mm long; an 18650 cell (steel can, dense contents).
+    sc.add(
+        &[(tube_x(15.0, 11.0, 70.0, [0.0; 3]), STEEL)],
+        [40.0, 40.0, 45.0],
+        pose(),
+        40.0,
+    );
+    sc.add(
+        &[
+            (tube_x(9.0, 8.6, 65.0, [0.0; 3]), STEEL),
+            (tube_x(8.6, 0.0, 64.0, [0.0; 3]), 0.12),
+        ],
+        [40.0, 45.0, 120.0],
+        rotation(1.1, -0.3, 0.2),
+        36.0,
+    );
+    let r = run(&mut sc);
+    assert_eq!(r.findings.len(), 2, "{r:#?}");
+    for f in &r.findings {
+        assert_eq!(f.kind, Kind::MetalOther, "{:?}", f.evidence);
+        assert!(f.score < 0.3, "{} {:?}", f.score, f.evidence);
+    }
+    assert_eq!(r.verdict, Verdict::Clear);
+}
+
+/// A knife: blade 160 × 30 × 3 mm with a tip section at 55 % width on the spine side,
+/// and a 110 mm tang 18 mm wide.
+fn knife() -> Vec<(Solid, f32)> {
+    vec![
+        (cuboid([3.0, 30.0, 125.0], [0.0, 0.0, 62.5]), STEEL),
+        (cuboid([3.0, 16.5, 35.0], [0.0, 6.75, 142.5]), STEEL),
+        (cuboid([3.0, 18.0, 110.0], [0.0, 0.0, -55.0]), STEEL),
+    ]
+}
+
+#[test]
+fn knife_is_a_blade_and_cutlery_and_spanner_are_not() {
+    let mut sc = Scene::new((110, 120, 300), 1.0);
+    sc.add(
+        &knife(),
+        [30.0, 60.0, 150.0],
+        rotation(0.2, 0.1, 0.3),
+        170.0,
+    );
+    // Table knife: blunt blade 105 × 18 × 2 and a 10 mm tang, far from the knife.
+    sc.add(
+        &[
+            (cuboid([2.0, 18.0, 105.0], [0.0, 0.0, 52.5]), STEEL),
+            (cuboid([2.0, 10.0, 110.0], [0.0, 0.0, -55.0]), STEEL),
+        ],
+        [80.0, 30.0, 150.0],
+        rotation(-0.1, 0.05, -0.1),
+        115.0,
+    );
+    // Spanner: 180 mm bar 14 wide 5 thick, ring end and open end.
+    sc.add(
+        &[
+            (tube_z(12.6, 6.9, 5.0, [0.0, 0.0, 77.4]), STEEL),
+            (cuboid([5.0, 25.2, 8.8], [0.0, 0.0, -63.6]), STEEL),
+            (cuboid([5.0, 7.6, 22.7], [0.0, 9.5, -79.0]), STEEL),
+            (cuboid([5.0, 7.6, 22.7], [0.0, -9.5, -79.0]), STEEL),
+            (cuboid([5.0, 14.0, 128.0], [0.0, 0.0, 4.0]), STEEL),
+        ],
+        [80.0, 90.0, 150.0],
+        rotation(0.05, -0.1, 0.12),
+        100.0,
+    );
+    let r = run(&mut sc);
+    assert_eq!(r.findings.len(), 3, "{r:#?}");
+    let blades: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::Blade)
+        .collect();
+    assert_eq!(blades.len(), 1, "{r:#?}");
+    let b = blades[0];
+    assert!(
+        b.centroid_mm[0] < 55.0,
+        "the knife is the one near z = 30: {b:#?}"
+    );
+    assert!(b.evidence[0].contains("plate"), "{:?}", b.evidence);
+    for f in r.findings.iter().filter(|f| f.kind != Kind::Blade) {
+        assert!(f.score < 0.5, "{f:#?}");
+    }
+}
+
+/// A 9×19-like cartridge along local x: brass head and thin case, lead bullet.
+fn cartridge() -> Vec<(Solid, f32)> {
+    vec![
+        (tube_x(5.0, 0.0, 3.0, [0.0, 0.0, -13.35]), BRASS),
+        (tube_x(5.0, 4.6, 11.0, [0.0, 0.0, -6.35]), BRASS),
+        (tube_x(4.5, 0.0, 15.5, [0.0, 0.0, 7.1]), LEAD),
+    ]
+}
+
+#[test]
+fn scattered_cartridges_form_one_ammunition_cluster_with_the_right_count() {
+    let mut sc = Scene::new((70, 130, 130), 1.0);
+    let n = 9;
+    for k in 0..n {
+        let (a, b) = ((k % 3) as f64, (k / 3) as f64);
+        sc.add(
+            &cartridge(),
+            [35.0 + 6.0 * (a - 1.0), 25.0 + 40.0 * b, 25.0 + 40.0 * a],
+            rotation(0.3 * k as f64, 0.5 * a, 0.7 * b),
+            18.0,
+        );
+    }
+    let r = run(&mut sc);
+    let ammo: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::Ammunition)
+        .collect();
+    assert_eq!(ammo.len(), 1, "{r:#?}");
+    let summary: Vec<String> = r
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {:.2} m{} {:?} {:?}",
+                f.kind,
+                f.score,
+                f.members,
+                f.extents_mm,
+                f.features.get("cylinder_score")
+            )
+        })
+        .collect();
+    assert_eq!(ammo[0].members, n, "{summary:#?}");
+    assert!(
+        ammo[0].evidence[0].contains(&format!("cluster of {n} cylinders")),
+        "{:?}",
+        ammo[0].evidence
+    );
+    assert!(ammo[0].score > 0.9);
+}
+
+/// An all-steel pistol: slide 180 × 28 × 25 mm around a barrel (9 mm bore), grip
+/// 100 mm at 108° holding a magazine.
+fn pistol() -> Vec<(Solid, f32)> {
+    let th = -(108f64 - 90.0).to_radians(); // grip raked back, towards −x
+    let (c, s) = (th.cos(), th.sin());
+    let grip: Solid = Box::new(move |p: [f64; 3]| {
+        // grip frame: (y, x) rotated by theta about the lateral axis at the rear joint
+        let (y, x) = (p[1], p[2] + 50.0);
+        let (yy, xx) = (c * y - s * x, s * y + c * x);
+        let well = p[0].abs() <= 10.0 && xx.abs() <= 20.0 && yy < -3.0;
+        p[0].abs() <= 13.0 && (-100.0..=0.0).contains(&yy) && xx.abs() <= 23.0 && !well
+    });
+    vec![
+        (cuboid([25.0, 6.0, 180.0], [0.0, 25.0, 0.0]), STEEL),
+        (cuboid([4.0, 22.0, 180.0], [10.5, 11.0, 0.0]), STEEL),
+        (cuboid([4.0, 22.0, 180.0], [-10.5, 11.0, 0.0]), STEEL),
+        (cuboid([17.0, 22.0, 24.0], [0.0, 11.0, -78.0]), STEEL),
+        (tube_x(6.8, 4.5, 110.0, [0.0, 11.0, 10.0]), STEEL),
+        (cuboid([24.0, 18.0, 90.0], [0.0, -9.0, 35.0]), STEEL),
+        (grip, STEEL),
+    ]
+}
+
+#[test]
+fn all_steel_pistol_is_a_firearm_with_its_angle_in_the_evidence() {
+    let mut sc = Scene::new((100, 180, 220), 1.0);
+    sc.add(
+        &pistol(),
+        [50.0, 100.0, 110.0],
+        rotation(0.1, 0.2, 0.15),
+        150.0,
+    );
+    let r = run(&mut sc);
+    let (k, s, ev) = best(&r);
+    assert_eq!(k, Kind::Firearm, "{ev} {:?}", r.findings[0].features);
+    assert!(s > 0.6, "{s} {ev}");
+    assert!(
+        ev.contains("angle 10") || ev.contains("angle 11") || ev.contains("angle 9"),
+        "{ev}"
+    );
+}
+
+#[test]
+fn report_round_trips_through_json() {
+    let mut sc = Scene::new((60, 60, 150), 1.0);
+    sc.add(
+        &[(tube_x(7.5, 4.5, 120.0, [0.0; 3]), STEEL)],
+        [30.0, 30.0, 75.0],
+        pose(),
+        62.0,
+    );
+    let r = run(&mut sc);
+    assert!(!r.findings.is_empty());
+    let text = r.to_json().unwrap();
+    let back = Report::from_json(&text).unwrap();
+    assert_eq!(back, r);
+    assert!(text.contains("\"schema_version\":1"));
+    assert!(text.contains("\"kind\":\"firearm_part\""));
+    let bad = text.replace("\"schema_version\":1", "\"schema_version\":99");
+    let e = Report::from_json(&bad).unwrap_err();
+    assert!(e.to_string().contains("schema_version 99"), "{e}");
+    assert!(Report::from_json("{").is_err());
+}
+
+#[test]
+fn empty_and_air_volumes_give_empty_reports_and_nan_is_an_error() {
+    let o = DetectOptions::default();
+    let empty = Volume::new(Array3::zeros((0, 4, 4)), [1.0; 3], [0.0; 3]).unwrap();
+    let r = detect(&empty, &o).unwrap();
+    assert!(r.findings.is_empty());
+    assert_eq!(r.verdict, Verdict::Clear);
+    let air = Volume::new(
+        Array3::from_elem((20, 20, 20), 0.0002f32),
+        [1.0; 3],
+        [0.0; 3],
+    )
+    .unwrap();
+    let r = detect(&air, &o).unwrap();
+    assert!(r.findings.is_empty());
+    let mut a = Array3::<f32>::zeros((8, 8, 8));
+    a[[1, 2, 3]] = f32::NAN;
+    a[[4, 2, 3]] = f32::NAN;
+    a[[5, 2, 3]] = f32::NAN;
+    let e = detect(&Volume::new(a, [1.0; 3], [0.0; 3]).unwrap(), &o).unwrap_err();
+    assert!(matches!(e, Error::NonFinite { count: 3, .. }), "{e}");
+    let bad = DetectOptions {
+        high_mu: 0.01,
+        ..Default::default()
+    };
+    let e = detect(&air, &bad).unwrap_err();
+    assert!(e.to_string().contains("high_mu"), "{e}");
+}
+
+#[test]
+fn reports_do_not_depend_on_the_thread_count() {
+    let mut sc = Scene::new((100, 120, 300), 1.0);
+    sc.add(
+        &knife(),
+        [30.0, 60.0, 150.0],
+        rotation(0.2, 0.1, 0.3),
+        170.0,
+    );
+    for k in 0..4 {
+        sc.add(
+            &cartridge(),
+            [75.0, 20.0 + 12.0 * k as f64, 60.0],
+            pose(),
+            18.0,
+        );
+    }
+    sc.add(
+        &[(tube_x(7.5, 4.5, 120.0, [0.0; 3]), STEEL)],
+        [75.0, 90.0, 110.0],
+        pose(),
+        62.0,
+    );
+    sc.blur();
+    let v = sc.volume();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let mut a = one
+        .install(|| detect(&v, &DetectOptions::default()))
+        .unwrap();
+    let mut b = two
+        .install(|| detect(&v, &DetectOptions::default()))
+        .unwrap();
+    a.timings = Default::default();
+    b.timings = Default::default();
+    assert_eq!(a, b);
+    assert!(a.findings.len() >= 3);
+}
