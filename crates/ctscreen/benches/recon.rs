@@ -34,7 +34,16 @@ fn bench_fbp(c: &mut Criterion) {
     let mut group = c.benchmark_group("fbp");
     group.throughput(Throughput::Elements((views * 256 * 256) as u64));
     group.bench_function("256x256_from_360_views", |b| {
-        b.iter(|| fbp(black_box(sino.view()), &g, (256, 256), (1.0, 1.0), Filter::RamLak).unwrap())
+        b.iter(|| {
+            fbp(
+                black_box(sino.view()),
+                &g,
+                (256, 256),
+                (1.0, 1.0),
+                Filter::RamLak,
+            )
+            .unwrap()
+        })
     });
     group.finish();
 }
@@ -42,9 +51,16 @@ fn bench_fbp(c: &mut Criterion) {
 fn bench_fdk(c: &mut Criterion) {
     let views = 360;
     let det = 384;
-    let g: Geometry = ConeBeamGeometry::new(angles(views, 2.0 * PI), 500.0, 1000.0, (det, det), (1.0, 1.0), (0.0, 0.0))
-        .unwrap()
-        .into();
+    let g: Geometry = ConeBeamGeometry::new(
+        angles(views, 2.0 * PI),
+        500.0,
+        1000.0,
+        (det, det),
+        (1.0, 1.0),
+        (0.0, 0.0),
+    )
+    .unwrap()
+    .into();
     let proj = Projections::new(Array3::from_shape_fn((views, det, det), |(_, r, c)| {
         bump(r, c, det, det)
     }))

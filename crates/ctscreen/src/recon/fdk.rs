@@ -349,15 +349,7 @@ pub(crate) fn fdk_core(
                                 })
                             })
                             .collect();
-                        kernel(
-                            tile,
-                            nz,
-                            &cols_xy,
-                            views,
-                            view_len,
-                            &trig,
-                            &setup,
-                        );
+                        kernel(tile, nz, &cols_xy, views, view_len, &trig, &setup);
                         for k in 0..nz {
                             for j in 0..ty {
                                 let mut row = slab.slice_mut(s![k, j, x_first..x_first + tx]);
@@ -435,38 +427,6 @@ fn filter_block(
 ) {
     let (_, rows, cols) = data.dim();
     let ld = rows + 2 * ROW_PAD;
-    let sdd2 = circ.sdd * circ.sdd;
-    let u_of =
-        |c: usize| (c as f64 - (cols as f64 - 1.0) / 2.0) * det.col_spacing_mm + det.col_offset_mm;
-    let v_of =
-        |r: usize| (r as f64 - (rows as f64 - 1.0) / 2.0) * det.row_spacing_mm + det.row_offset_mm;
-    out.par_chunks_mut(view_len).enumerate().for_each_init(
-        || (ramp.scratch(), vec![0.0f32; cols], vec![0.0f64; cols]),
-        |(scratch, line, col_weight), (b, view_out)| {
-            let view = first + b;
-            let theta = circ.angles[view];
-            let step = weights.step[view];
-            for (c, w) in col_weight.iter_mut().enumerate() {
-                // Parker's γ is minus the column's fan angle in this frame: a ray at
-                // column offset u travels at angle θ + π/2 − atan(u / SDD).
-                let parker = match weights.parker {
-                    Some(p) => p.weight(theta, -(u_of(c) / circ.sdd).atan()),
-                    None => 1.0,
-                };
-                *w = step * parker;
-            }
-            for r in 0..rows {
-                let v = v_of(r);
-                let src = data.slice(ndarray::s![view, r, ..]);
-                for (c, (l, p)) in line.iter_mut().zip(src.iter()).enumerate() {
-                    let u = u_of(c);
-                    let cosine = circ.sdd / (sdd2 + u * u + v * v).sqrt();
-                    *l = (f64::from(*p) * cosine * col_weight[c]) as f32;
-                }
-                ramp.filter_line(line, scratch);
-                for (c, l) in line.iter().enumerate() {
-                    view_out[(c + COL_PAD) * ld + r + ROW_PAD] = *l;
-                }
     out.par_chunks_mut(view_len).enumerate().for_each_init(
         || {
             (
@@ -490,7 +450,8 @@ fn filter_block(
                     let r = r0 + dr;
                     let src = data.slice(s![view, r, ..]);
                     let cosine = &pre.cosine[r * cols..(r + 1) * cols];
-                    for (((l, p), cw), w) in line.iter_mut().zip(src).zip(cosine).zip(&*col_weight) {
+                    for (((l, p), cw), w) in line.iter_mut().zip(src).zip(cosine).zip(&*col_weight)
+                    {
                         *l = p * cw * w;
                     }
                     ramp.filter_line(line, scratch);
@@ -794,10 +755,7 @@ impl Consts {
     /// end) and fractions of voxels `8 j .. 8 j + 8`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn index(
-        &self,
-        j: usize,
-    ) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256) {
+    fn index(&self, j: usize) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256) {
         use std::arch::x86_64::*;
         let kk = _mm256_add_ps(_mm256_set1_ps((8 * j) as f32), self.lanes);
         let x = _mm256_fmadd_ps(kk, self.vs, self.va);
