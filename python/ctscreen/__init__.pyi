@@ -1,5 +1,5 @@
 import os
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -424,3 +424,35 @@ def cgls(
     tolerance: float = 0.0,
     return_residuals: bool = False,
 ) -> Any: ...
+
+# --- detect ----------------------------------------------------------------------------
+class Finding:
+    id: int
+    kind: str
+    score: float
+    bbox_mm: Tuple[float, float, float, float, float, float]
+    voxel_count: int
+    volume_mm3: float
+    mean_mu: float
+    material: str
+    mass_g: float
+    centroid_mm: Tuple[float, float, float]
+    principal_axes: list[list[float]]
+    extents_mm: Tuple[float, float, float]
+    evidence: list[str]
+    features: Dict[str, float]
+
+class Report:
+    @property
+    def findings(self) -> list[Finding]: ...
+    @property
+    def verdict(self) -> str: ...
+    @property
+    def threshold(self) -> float: ...
+    def to_json(self, indent: bool = False) -> str: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+    @staticmethod
+    def from_json(text: str) -> "Report": ...
+
+def detect(volume: Volume, energy_kev: float = 70.0, threshold: Optional[float] = None) -> Report: ...
+def evaluate(report: Report, parcel: "Parcel") -> Dict[str, Any]: ...

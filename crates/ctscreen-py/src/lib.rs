@@ -2,6 +2,7 @@
 //! over the core crate, nothing more. Built by maturin into `ctscreen._ctscreen`.
 use pyo3::prelude::*;
 
+mod detect;
 mod errors;
 mod geometry;
 mod io;
@@ -22,6 +23,7 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     phantom::register(m)?;
     scanner::register(m)?;
     recon::register(m)?;
+    detect::register(m)?;
     segment::register(m)?;
     Ok(())
 }
