@@ -2,6 +2,7 @@
 //! over the core crate, nothing more. Built by maturin into `ctscreen._ctscreen`.
 use pyo3::prelude::*;
 
+mod dicos;
 mod errors;
 mod volume;
 
@@ -9,5 +10,6 @@ mod volume;
 fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     volume::register(m)?;
+    dicos::register(m)?;
     Ok(())
 }
