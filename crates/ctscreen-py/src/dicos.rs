@@ -298,9 +298,11 @@ fn save_dicos<'py>(
         Some("jpeg-lossless") => Compression::JpegLossless,
         Some("jpeg-ls") => Compression::JpegLs,
         Some("jpeg2000") => Compression::Jpeg2000,
-        Some(other) => return Err(PyValueError::new_err(format!(
+        Some(other) => {
+            return Err(PyValueError::new_err(format!(
             "compression={other:?}; expected None, 'rle', 'jpeg-lossless', 'jpeg-ls' or 'jpeg2000'"
-        ))),
+        )))
+        }
     };
     let inner = &volume.inner;
     let scan = py
