@@ -456,3 +456,34 @@ class Report:
 
 def detect(volume: Volume, energy_kev: float = 70.0, threshold: Optional[float] = None) -> Report: ...
 def evaluate(report: Report, parcel: "Parcel") -> Dict[str, Any]: ...
+# --- io_dicos: DICOS (NEMA IIC 1) CT volumes and Threat Detection Reports ---
+from os import PathLike
+from typing import Any, Dict, Literal, Union
+
+_Path = Union[str, "PathLike[str]"]
+
+def load_dicos(
+    path: _Path,
+    units: Literal["mu", "hu", "rescaled"] = "mu",
+    water_mu_per_mm: Optional[float] = None,
+) -> Volume: ...
+def load_dicos_ct(
+    path: _Path,
+    units: Literal["mu", "hu", "rescaled"] = "mu",
+    water_mu_per_mm: Optional[float] = None,
+) -> Tuple[Volume, Dict[str, Any]]: ...
+def save_dicos(
+    path: _Path,
+    volume: Volume,
+    water_mu_per_mm: Optional[float] = None,
+    compression: Optional[Literal["none", "rle", "jpeg-lossless", "jpeg-ls", "jpeg2000"]] = None,
+    uid_seed: Optional[int] = None,
+) -> Dict[str, Any]: ...
+def is_dicos(path: _Path) -> bool: ...
+def save_tdr_struct(
+    path: _Path,
+    report: Dict[str, Any],
+    scan: Dict[str, Any],
+    uid_seed: Optional[int] = None,
+) -> None: ...
+def load_tdr_struct(path: _Path, scan: Optional[Dict[str, Any]] = None) -> Dict[str, Any]: ...

@@ -58,7 +58,10 @@ pub struct PyFinding {
 #[pymethods]
 impl PyFinding {
     fn __repr__(&self) -> String {
-        format!("Finding(id={}, kind={:?}, score={:.2}, evidence={:?})", self.id, self.kind, self.score, self.evidence)
+        format!(
+            "Finding(id={}, kind={:?}, score={:.2}, evidence={:?})",
+            self.id, self.kind, self.score, self.evidence
+        )
     }
 }
 
@@ -82,7 +85,14 @@ impl PyReport {
                 id: f.id,
                 kind: f.kind.as_str().to_string(),
                 score: f.score,
-                bbox_mm: (f.bbox_mm[0], f.bbox_mm[1], f.bbox_mm[2], f.bbox_mm[3], f.bbox_mm[4], f.bbox_mm[5]),
+                bbox_mm: (
+                    f.bbox_mm[0],
+                    f.bbox_mm[1],
+                    f.bbox_mm[2],
+                    f.bbox_mm[3],
+                    f.bbox_mm[4],
+                    f.bbox_mm[5],
+                ),
                 voxel_count: f.voxel_count,
                 volume_mm3: f.volume_mm3,
                 mean_mu: f.mean_mu,
@@ -100,7 +110,8 @@ impl PyReport {
     /// str : "clear" or "inspect".
     #[getter]
     fn verdict(&self) -> PyResult<String> {
-        let v = serde_json::to_value(self.inner.verdict).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        let v = serde_json::to_value(self.inner.verdict)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         Ok(v.as_str().unwrap_or("").to_string())
     }
 
@@ -113,7 +124,12 @@ impl PyReport {
     /// The report as JSON text (versioned schema).
     #[pyo3(signature = (indent = false))]
     fn to_json(&self, indent: bool) -> PyResult<String> {
-        if indent { self.inner.to_json_pretty() } else { self.inner.to_json() }.py()
+        if indent {
+            self.inner.to_json_pretty()
+        } else {
+            self.inner.to_json()
+        }
+        .py()
     }
 
     /// The report as plain Python data (``json.loads(report.to_json())``).
@@ -129,11 +145,18 @@ impl PyReport {
     ///     On malformed JSON or another schema version.
     #[staticmethod]
     fn from_json(text: &str) -> PyResult<Self> {
-        Ok(Self { inner: Report::from_json(text).py()? })
+        Ok(Self {
+            inner: Report::from_json(text).py()?,
+        })
     }
 
     fn __repr__(&self) -> String {
-        format!("Report(verdict={:?}, findings={}, threats={})", self.verdict().unwrap_or_default(), self.inner.findings.len(), self.inner.threats().count())
+        format!(
+            "Report(verdict={:?}, findings={}, threats={})",
+            self.verdict().unwrap_or_default(),
+            self.inner.findings.len(),
+            self.inner.threats().count()
+        )
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
@@ -165,9 +188,17 @@ impl PyReport {
 ///     If the volume holds NaN voxels (the message gives how many) or an option is invalid.
 #[pyfunction]
 #[pyo3(signature = (volume, energy_kev = 70.0, threshold = None))]
-fn detect(py: Python<'_>, volume: &Bound<'_, PyVolume>, energy_kev: f64, threshold: Option<f64>) -> PyResult<PyReport> {
+fn detect(
+    py: Python<'_>,
+    volume: &Bound<'_, PyVolume>,
+    energy_kev: f64,
+    threshold: Option<f64>,
+) -> PyResult<PyReport> {
     let vol = &volume.get().inner;
-    let mut options = DetectOptions { energy_kev, ..DetectOptions::default() };
+    let mut options = DetectOptions {
+        energy_kev,
+        ..DetectOptions::default()
+    };
     if let Some(t) = threshold {
         options.threshold = t;
     }
@@ -192,9 +223,14 @@ fn detect(py: Python<'_>, volume: &Bound<'_, PyVolume>, energy_kev: f64, thresho
 ///     ``per_class`` (total, detected, classified per class), ``false_alarms``,
 ///     ``benign_scene``, ``verdict``, ``confusion``, ``matches``, ``threshold``.
 #[pyfunction]
-fn evaluate(py: Python<'_>, report: &Bound<'_, PyReport>, parcel: &Bound<'_, PyParcel>) -> PyResult<Py<PyAny>> {
+fn evaluate(
+    py: Python<'_>,
+    report: &Bound<'_, PyReport>,
+    parcel: &Bound<'_, PyParcel>,
+) -> PyResult<Py<PyAny>> {
     let scores = evaluate_parcel(&report.get().inner, &parcel.get().inner);
-    let text = serde_json::to_string(&scores).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    let text = serde_json::to_string(&scores)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     json_to_py(py, &text)
 }
 

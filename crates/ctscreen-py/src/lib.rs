@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod detect;
+mod dicos;
 mod errors;
 mod geometry;
 mod io;
@@ -25,5 +26,6 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     recon::register(m)?;
     detect::register(m)?;
     segment::register(m)?;
+    dicos::register(m)?;
     Ok(())
 }

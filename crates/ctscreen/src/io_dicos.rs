@@ -12,7 +12,7 @@
 //! `MHU = HU + 1000 = 1000 μ / μw`, air 0, water 1000) or as HU, stated by the
 //! Rescale Type. [`load_dicos`] returns μ in mm⁻¹, the unit every ctscreen stage works
 //! in, converting with the water attenuation of [`DicosLoadOptions::water_mu_per_mm`]
-//! (default: [`crate::volume::water_mu_per_mm`] at 70 keV, 0.01929 mm⁻¹, a typical
+//! (default: [`crate::volume::water_mu_per_mm`] at 70 keV, 0.01937 mm⁻¹, a typical
 //! effective energy of a 120 kVp tube). [`load_dicos_with`] can return HU or the
 //! rescaled values untouched instead. A CT without Rescale Type is taken as HU (the
 //! DICOM CT convention); `US` (unspecified) loads only as [`OutputUnits::Rescaled`].
@@ -375,7 +375,7 @@ pub enum OutputUnits {
 pub struct DicosLoadOptions {
     /// The unit of the returned volume.
     pub units: OutputUnits,
-    /// μ of water in mm⁻¹ used to convert HU/MHU to μ (default: 70 keV, 0.01929).
+    /// μ of water in mm⁻¹ used to convert HU/MHU to μ (default: 70 keV, 0.01937).
     pub water_mu_per_mm: f64,
 }
 
@@ -584,7 +584,7 @@ impl DateTimeUtc {
 /// Options of [`save_dicos_with`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DicosSaveOptions {
-    /// μ of water in mm⁻¹ for μ → MHU (default: 70 keV, 0.01929).
+    /// μ of water in mm⁻¹ for μ → MHU (default: 70 keV, 0.01937).
     pub water_mu_per_mm: f64,
     /// Pixel compression (default none).
     pub compression: Compression,
@@ -1645,7 +1645,7 @@ fn effective_energy_kev(mw: f64) -> f64 {
 }
 
 fn default_water_mu() -> f64 {
-    volume::water_mu_per_mm(DEFAULT_EFFECTIVE_ENERGY_KEV).unwrap_or(0.019_29)
+    volume::water_mu_per_mm(DEFAULT_EFFECTIVE_ENERGY_KEV).unwrap_or(0.019_37)
 }
 
 /// A decimal string (DS, ≤ 16 characters) for `v`: the shortest text that parses back

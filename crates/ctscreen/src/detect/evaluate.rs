@@ -252,7 +252,12 @@ pub fn truth_of_parcel(parcel: &crate::phantom::Parcel) -> Vec<TruthObject> {
                 ObjectClass::MetalOther => TruthClass::Benign,
                 _ => return None,
             };
-            Some(TruthObject { label: o.label, class, name: o.kind.clone(), bbox_mm: o.bbox_mm })
+            Some(TruthObject {
+                label: o.label,
+                class,
+                name: o.kind.clone(),
+                bbox_mm: o.bbox_mm,
+            })
         })
         .collect()
 }
