@@ -25,10 +25,12 @@
 pub mod fbp;
 pub mod fdk;
 pub mod filter;
+pub mod iterative;
 
 pub use fbp::fbp;
 pub use fdk::{fdk, FdkOptions};
 pub use filter::{filter_projections, Filter};
+pub use iterative::{cgls, sart, sirt, IterativeOptions, Reconstruction};
 
 use std::f64::consts::PI;
 
