@@ -1,4 +1,5 @@
-from typing import Optional, Sequence, Tuple
+import os
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -27,3 +28,102 @@ class Volume:
     def affine(self) -> npt.NDArray[np.float64]: ...
     def crop(self, start: Tuple[int, int, int], size: Tuple[int, int, int]) -> "Volume": ...
     def resample(self, shape: Tuple[int, int, int]) -> "Volume": ...
+
+# --- geometry ---------------------------------------------------------------------------
+
+class Geometry:
+    @property
+    def angles(self) -> Optional[npt.NDArray[np.float64]]: ...
+    @property
+    def n_views(self) -> int: ...
+    @property
+    def detector_shape(self) -> Tuple[int, int]: ...
+    @property
+    def projection_shape(self) -> Tuple[int, int, int]: ...
+    @property
+    def beam(self) -> str: ...
+    @property
+    def angular_range_rad(self) -> Optional[float]: ...
+    def view_vectors(self) -> npt.NDArray[np.float64]: ...
+    def to_json(self) -> str: ...
+    @staticmethod
+    def from_json(text: str) -> "Geometry": ...
+    @staticmethod
+    def from_rtk_xml(
+        path: Union[str, "os.PathLike[str]"],
+        detector_shape: Tuple[int, int],
+        detector_spacing_mm: Union[float, Tuple[float, float]],
+        projection_origin_mm: Optional[Tuple[float, float]] = None,
+    ) -> "Geometry": ...
+    def to_rtk_xml(self, path: Union[str, "os.PathLike[str]", None] = None) -> str: ...
+
+class ParallelBeamGeometry(Geometry):
+    def __init__(
+        self,
+        angles: npt.ArrayLike,
+        detector_cols: int,
+        detector_spacing_mm: Union[float, Tuple[float, float]],
+        detector_rows: int = 1,
+        detector_offset_mm: Tuple[float, float] = (0.0, 0.0),
+    ) -> None: ...
+    @property
+    def detector_spacing_mm(self) -> Tuple[float, float]: ...
+    @property
+    def detector_offset_mm(self) -> Tuple[float, float]: ...
+
+class FanBeamGeometry(Geometry):
+    def __init__(
+        self,
+        angles: npt.ArrayLike,
+        source_to_isocenter_mm: float,
+        source_to_detector_mm: float,
+        detector_cols: int,
+        detector_spacing_mm: float,
+        detector_offset_mm: float = 0.0,
+    ) -> None: ...
+    @property
+    def source_to_isocenter_mm(self) -> float: ...
+    @property
+    def source_to_detector_mm(self) -> float: ...
+    @property
+    def detector_spacing_mm(self) -> float: ...
+    @property
+    def detector_offset_mm(self) -> float: ...
+
+class ConeBeamGeometry(Geometry):
+    def __init__(
+        self,
+        angles: npt.ArrayLike,
+        source_to_isocenter_mm: float,
+        source_to_detector_mm: float,
+        detector_shape: Tuple[int, int],
+        detector_spacing_mm: Union[float, Tuple[float, float]],
+        detector_offset_mm: Tuple[float, float] = (0.0, 0.0),
+    ) -> None: ...
+    @property
+    def source_to_isocenter_mm(self) -> float: ...
+    @property
+    def source_to_detector_mm(self) -> float: ...
+    @property
+    def detector_spacing_mm(self) -> Tuple[float, float]: ...
+    @property
+    def detector_offset_mm(self) -> Tuple[float, float]: ...
+    @property
+    def fan_angle_rad(self) -> float: ...
+
+class VectorGeometry(Geometry):
+    def __init__(
+        self, beam: str, detector_shape: Tuple[int, int], vectors: npt.ArrayLike
+    ) -> None: ...
+
+# --- project ----------------------------------------------------------------------------
+
+def forward_project(
+    volume: Union[Volume, npt.ArrayLike], geometry: Geometry
+) -> npt.NDArray[np.float32]: ...
+def backproject(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+) -> Volume: ...

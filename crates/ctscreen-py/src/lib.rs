@@ -3,11 +3,15 @@
 use pyo3::prelude::*;
 
 mod errors;
+mod geometry;
+mod project;
 mod volume;
 
 #[pymodule]
 fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     volume::register(m)?;
+    geometry::register(m)?;
+    project::register(m)?;
     Ok(())
 }

@@ -781,6 +781,12 @@ mod tests {
         let g: Geometry = cone().into();
         let back = Geometry::from_json(&g.to_json()).unwrap();
         assert_eq!(g, back);
+        // full-precision angles survive exactly
+        let angles: Vec<f64> = (0..50)
+            .map(|i| i as f64 * std::f64::consts::PI / 49.0)
+            .collect();
+        let p: Geometry = ParallelBeamGeometry::new(angles, 8, 0.3, 1).unwrap().into();
+        assert_eq!(Geometry::from_json(&p.to_json()).unwrap(), p);
         let text = r#"{"type":"parallel","angles_deg":[0,90],"detector":{"rows":1,"cols":4,"row_spacing_mm":1,"col_spacing_mm":1}}"#;
         let p = Geometry::from_json(text).unwrap();
         assert!((p.angles_rad().unwrap()[1] - std::f64::consts::FRAC_PI_2).abs() < 1e-15);

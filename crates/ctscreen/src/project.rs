@@ -20,6 +20,14 @@
 //!
 //! Every routine is `rayon`-parallel and deterministic: each output value is computed by
 //! one task, in a fixed order, so results are bit-identical whatever the thread count.
+//! The forward projector gives each task a detector row of one view. The adjoint splits
+//! the volume into slabs along z (along y for a single-slice volume), one task each; a
+//! task visits every ray that can reach its slab (detector pixels culled by projecting
+//! the slab's corners, each ray's plane range clipped to the slab) in the fixed order
+//! view, row, column, plane, and scatters only the taps that fall inside its slab. Each
+//! voxel therefore sums its contributions in the same order for any slab size, and the
+//! weights are the very numbers the forward projector uses. The voxel-driven
+//! backprojector gives each task a row of voxels and sums over views in order.
 
 use ndarray::{Array3, ArrayView3, ArrayViewMut3};
 use rayon::prelude::*;
@@ -260,14 +268,15 @@ impl Projector {
                 let j = line % ny;
                 let z = org[0] + k as f64 * sp[0];
                 let y = org[1] + j as f64 * sp[1];
+                let (hc, hr) = ((cols as f64 - 1.0) / 2.0, (rows as f64 - 1.0) / 2.0);
                 for (m, map) in self.maps.iter().enumerate() {
                     let proj = &p[m * plane..(m + 1) * plane];
+                    // Along the row of voxels, detector coordinates are linear (parallel)
+                    // or a ratio of linear functions (cone) of the voxel index i.
+                    let line = map.along_line([z, y, org[2]], [0.0, 0.0, sp[2]]);
                     for (i, a) in acc.iter_mut().enumerate() {
-                        let x = org[2] + i as f64 * sp[2];
-                        if let Some((u, v)) = map.project([z, y, x]) {
-                            let c = u + (cols as f64 - 1.0) / 2.0;
-                            let r = v + (rows as f64 - 1.0) / 2.0;
-                            *a += bilinear(proj, rows, cols, r, c);
+                        if let Some((u, v)) = line.at(i as f64) {
+                            *a += bilinear(proj, rows, cols, v + hr, u + hc);
                         }
                     }
                 }
@@ -304,12 +313,22 @@ fn bilinear(img: &[f32], rows: usize, cols: usize, r: f64, c: f64) -> f32 {
     if !(r > -1.0 && c > -1.0 && r < rows as f64 && c < cols as f64) {
         return 0.0;
     }
-    let r0 = r.floor();
-    let c0 = c.floor();
-    let fr = (r - r0) as f32;
-    let fc = (c - c0) as f32;
-    let r0 = r0 as i64;
-    let c0 = c0 as i64;
+    // floor by truncation (r, c > −1 here)
+    let r0 = (r + 1.0) as i64 - 1;
+    let c0 = (c + 1.0) as i64 - 1;
+    let fr = (r - r0 as f64) as f32;
+    let fc = (c - c0 as f64) as f32;
+    if r0 >= 0 && c0 >= 0 && (c0 as usize) + 1 < cols {
+        let i = r0 as usize * cols + c0 as usize;
+        if fr == 0.0 {
+            // on a row centre (as for a one-row detector)
+            return (1.0 - fc) * img[i] + fc * img[i + 1];
+        }
+        if (r0 as usize) + 1 < rows {
+            return (1.0 - fr) * ((1.0 - fc) * img[i] + fc * img[i + 1])
+                + fr * ((1.0 - fc) * img[i + cols] + fc * img[i + cols + 1]);
+        }
+    }
     let at = |rr: i64, cc: i64| -> f32 {
         if rr >= 0 && cc >= 0 && (rr as usize) < rows && (cc as usize) < cols {
             img[rr as usize * cols + cc as usize]
@@ -398,6 +417,92 @@ impl DetectorMap {
             }
         };
         Some((dot(hit, self.mu), dot(hit, self.mv)))
+    }
+}
+
+/// Detector coordinates along the line of world points `p0 + t · step`, see
+/// [`DetectorMap::along_line`].
+#[derive(Debug, Clone, Copy)]
+enum LineMap {
+    /// `u = u0 + t du`, `v = v0 + t dv`.
+    Parallel { u0: f64, du: f64, v0: f64, dv: f64 },
+    /// `den = d0 + t dd`; valid where `reach / den > 0`; `u = eu + (reach / den)(wu0 + t dwu)`.
+    Cone {
+        reach: f64,
+        d0: f64,
+        dd: f64,
+        eu: f64,
+        wu0: f64,
+        dwu: f64,
+        ev: f64,
+        wv0: f64,
+        dwv: f64,
+    },
+}
+
+impl LineMap {
+    #[inline(always)]
+    fn at(&self, t: f64) -> Option<(f64, f64)> {
+        match *self {
+            LineMap::Parallel { u0, du, v0, dv } => Some((u0 + t * du, v0 + t * dv)),
+            LineMap::Cone {
+                reach,
+                d0,
+                dd,
+                eu,
+                wu0,
+                dwu,
+                ev,
+                wv0,
+                dwv,
+            } => {
+                let s = reach / (d0 + t * dd);
+                if s > 0.0 && s.is_finite() {
+                    Some((eu + s * (wu0 + t * dwu), ev + s * (wv0 + t * dwv)))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+impl DetectorMap {
+    /// [`DetectorMap::project`] specialised to the points `p0 + t · step`.
+    fn along_line(&self, p0: [f64; 3], step: [f64; 3]) -> LineMap {
+        match self.beam {
+            Beam::Parallel => {
+                // hit − centre = (p − c) − ((p − c)·n / d·n) d, linear in p
+                let proj = |x: [f64; 3]| {
+                    let s = -dot(x, self.n) / self.reach;
+                    add(x, scale(self.source, s))
+                };
+                let h0 = proj(sub(p0, self.center));
+                let dh = proj(step);
+                LineMap::Parallel {
+                    u0: dot(h0, self.mu),
+                    du: dot(dh, self.mu),
+                    v0: dot(h0, self.mv),
+                    dv: dot(dh, self.mv),
+                }
+            }
+            Beam::Cone => {
+                // hit − centre = (S − C) + s w, w = p − S, s = reach / (w·n)
+                let w0 = sub(p0, self.source);
+                let e = sub(self.source, self.center);
+                LineMap::Cone {
+                    reach: self.reach,
+                    d0: dot(w0, self.n),
+                    dd: dot(step, self.n),
+                    eu: dot(e, self.mu),
+                    wu0: dot(w0, self.mu),
+                    dwu: dot(step, self.mu),
+                    ev: dot(e, self.mv),
+                    wv0: dot(w0, self.mv),
+                    dwv: dot(step, self.mv),
+                }
+            }
+        }
     }
 }
 
@@ -517,19 +622,44 @@ impl Ray {
     ) {
         let (m, p, q) = (self.m, self.p, self.q);
         let (sm, sp, sq) = (g.strides[m], g.strides[p], g.strides[q]);
+        let (am, ap, aq) = (self.a[m], self.a[p], self.a[q]);
+        let len = self.len as f32;
         for k in k0..=k1 {
-            let dk = k as f64 - self.a[m];
-            let cp = self.a[p] + dk * self.rp;
-            let cq = self.a[q] + dk * self.rq;
-            let fp0 = cp.floor();
-            let fq0 = cq.floor();
-            let fp = cp - fp0;
-            let fq = cq - fq0;
-            let ip = fp0 as i64;
-            let iq = fq0 as i64;
-            let wp = [self.len * (1.0 - fp), self.len * fp];
+            let dk = k as f64 - am;
+            let cp = ap + dk * self.rp;
+            let cq = aq + dk * self.rq;
+            // floor by truncation: clipping keeps cp, cq > −3 (|rp|, |rq| ≤ 1); were one
+            // ever lower, its taps would fall outside the box and be skipped.
+            let ip = (cp + 4.0) as i64 - 4;
+            let iq = (cq + 4.0) as i64 - 4;
+            let fp = (cp - ip as f64) as f32;
+            let fq = (cq - iq as f64) as f32;
+            let wp = [len * (1.0 - fp), len * fp];
             let wq = [1.0 - fq, fq];
             let base = k as usize * sm;
+            // A sample exactly on a voxel line (fraction 0, as for a 2D slice) has one
+            // tap along that axis; the other would carry weight 0.
+            let two_p = fp != 0.0;
+            let two_q = fq != 0.0;
+            if ip >= lo[p]
+                && ip + (two_p as i64) < hi[p]
+                && iq >= lo[q]
+                && iq + (two_q as i64) < hi[q]
+            {
+                // every tap inside the box
+                let i00 = base + ip as usize * sp + iq as usize * sq;
+                f(i00, wp[0] * wq[0]);
+                if two_q {
+                    f(i00 + sq, wp[0] * wq[1]);
+                }
+                if two_p {
+                    f(i00 + sp, wp[1] * wq[0]);
+                    if two_q {
+                        f(i00 + sp + sq, wp[1] * wq[1]);
+                    }
+                }
+                continue;
+            }
             for (dp, wpv) in wp.iter().enumerate() {
                 let jp = ip + dp as i64;
                 if jp < lo[p] || jp >= hi[p] {
@@ -541,7 +671,7 @@ impl Ray {
                     if jq < lo[q] || jq >= hi[q] {
                         continue;
                     }
-                    f(row + jq as usize * sq, (wpv * wqv) as f32);
+                    f(row + jq as usize * sq, wpv * wqv);
                 }
             }
         }
