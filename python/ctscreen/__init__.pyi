@@ -127,3 +127,70 @@ def backproject(
     shape: Tuple[int, int, int],
     spacing: Tuple[float, float, float] = (1.0, 1.0, 1.0),
 ) -> Volume: ...
+
+# --- recon ------------------------------------------------------------------------------
+
+def fbp(
+    sinogram: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int],
+    spacing_mm: Tuple[float, float] = (1.0, 1.0),
+    filter: str = "ram-lak",
+) -> npt.NDArray[np.float32]: ...
+def fdk(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    filter: str = "ram-lak",
+    short_scan: str = "auto",
+    progress: bool = False,
+) -> Volume: ...
+def sirt(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 50,
+    nonneg: bool = True,
+    relaxation: float = 1.0,
+    tol: float = 1e-5,
+    progress: bool = False,
+    return_residuals: bool = False,
+) -> Union[Volume, Tuple[Volume, list[float]]]: ...
+def sart(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 10,
+    subsets: int = 10,
+    nonneg: bool = True,
+    relaxation: float = 1.0,
+    tol: float = 1e-5,
+    progress: bool = False,
+    return_residuals: bool = False,
+) -> Union[Volume, Tuple[Volume, list[float]]]: ...
+def cgls(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 20,
+    nonneg: bool = False,
+    tol: float = 1e-5,
+    progress: bool = False,
+    return_residuals: bool = False,
+) -> Union[Volume, Tuple[Volume, list[float]]]: ...
+def mar(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    method: str = "nmar",
+    metal_threshold: float = 0.08,
+    water_mu: float = 0.0193,
+    mask_dilation: int = 1,
+    filter: str = "ram-lak",
+    progress: bool = False,
+) -> Volume: ...

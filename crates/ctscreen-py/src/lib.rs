@@ -5,6 +5,8 @@ use pyo3::prelude::*;
 mod errors;
 mod geometry;
 mod project;
+mod recon;
+mod run;
 mod volume;
 
 #[pymodule]
@@ -13,5 +15,6 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     volume::register(m)?;
     geometry::register(m)?;
     project::register(m)?;
+    recon::register(m)?;
     Ok(())
 }
