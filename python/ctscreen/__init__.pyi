@@ -376,55 +376,6 @@ def regionprops(
     origin: Optional[Sequence[float]] = None,
 ) -> list[RegionProps]: ...
 
-# --- recon -----------------------------------------------------------------------------
-def fbp(
-    sinogram: npt.ArrayLike,
-    geometry: Any,
-    shape: Tuple[int, int],
-    spacing_mm: Tuple[float, float] = (1.0, 1.0),
-    filter: str = "ram-lak",
-) -> npt.NDArray[np.float32]: ...
-def fdk(
-    projections: npt.ArrayLike,
-    geometry: Any,
-    shape: Tuple[int, int, int],
-    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
-    filter: str = "ram-lak",
-) -> Volume: ...
-def sirt(
-    projections: npt.ArrayLike,
-    geometry: Any,
-    shape: Tuple[int, int, int],
-    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
-    iterations: int = 50,
-    nonneg: bool = True,
-    relaxation: float = 1.0,
-    tolerance: float = 0.0,
-    return_residuals: bool = False,
-) -> Any: ...
-def sart(
-    projections: npt.ArrayLike,
-    geometry: Any,
-    shape: Tuple[int, int, int],
-    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
-    iterations: int = 10,
-    subsets: int = 10,
-    nonneg: bool = True,
-    relaxation: float = 1.0,
-    tolerance: float = 0.0,
-    return_residuals: bool = False,
-) -> Any: ...
-def cgls(
-    projections: npt.ArrayLike,
-    geometry: Any,
-    shape: Tuple[int, int, int],
-    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
-    iterations: int = 20,
-    nonneg: bool = True,
-    tolerance: float = 0.0,
-    return_residuals: bool = False,
-) -> Any: ...
-
 # --- detect ----------------------------------------------------------------------------
 class Finding:
     id: int
@@ -487,3 +438,70 @@ def save_tdr_struct(
     uid_seed: Optional[int] = None,
 ) -> None: ...
 def load_tdr_struct(path: _Path, scan: Optional[Dict[str, Any]] = None) -> Dict[str, Any]: ...
+
+# --- recon ------------------------------------------------------------------------------
+
+def fbp(
+    sinogram: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int],
+    spacing_mm: Tuple[float, float] = (1.0, 1.0),
+    filter: str = "ram-lak",
+) -> npt.NDArray[np.float32]: ...
+def fdk(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    filter: str = "ram-lak",
+    short_scan: str = "auto",
+    progress: bool = False,
+) -> Volume: ...
+def sirt(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 50,
+    nonneg: bool = True,
+    relaxation: float = 1.0,
+    tol: float = 1e-5,
+    progress: bool = False,
+    return_residuals: bool = False,
+) -> Union[Volume, Tuple[Volume, list[float]]]: ...
+def sart(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 10,
+    subsets: int = 10,
+    nonneg: bool = True,
+    relaxation: float = 1.0,
+    tol: float = 1e-5,
+    progress: bool = False,
+    return_residuals: bool = False,
+) -> Union[Volume, Tuple[Volume, list[float]]]: ...
+def cgls(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 20,
+    nonneg: bool = False,
+    tol: float = 1e-5,
+    progress: bool = False,
+    return_residuals: bool = False,
+) -> Union[Volume, Tuple[Volume, list[float]]]: ...
+def mar(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    method: str = "nmar",
+    metal_threshold: float = 0.08,
+    water_mu: float = 0.0193,
+    mask_dilation: int = 1,
+    filter: str = "ram-lak",
+    progress: bool = False,
+) -> Volume: ...

@@ -10,6 +10,7 @@ mod io;
 mod phantom;
 mod project;
 mod recon;
+mod run;
 mod scanner;
 mod segment;
 mod volume;
