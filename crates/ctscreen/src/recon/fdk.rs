@@ -42,7 +42,8 @@
 //!
 //! Besides the output volume (`nz · ny · nx · 4` bytes) FDK holds one block of filtered
 //! projections, `B · (cols + 2) · (rows + 4) · 4` bytes for a block of `B` views
-//! ([`FdkOptions::view_block`]; by default as many views as fit in 64 MiB, at least 8),
+//! ([`FdkOptions::view_block`]; by default as many views as fit in 64 MiB, from 8 to
+//! 64),
 //! and per worker thread a tile buffer of `4 · 16 · nz · 4` bytes plus a few rows of
 //! filter scratch. The input projections are only read.
 
@@ -65,7 +66,7 @@ pub struct FdkOptions {
     pub short_scan: ShortScan,
     /// Views filtered and backprojected per block; bounds the memory for filtered
     /// projections (see the module docs). 0 (the default) picks as many views as fit
-    /// in 64 MiB, at least 8.
+    /// in 64 MiB, at least 8 and at most 64.
     pub view_block: usize,
 }
 
@@ -240,6 +241,9 @@ const VIEW_PASS: usize = 8;
 /// Default budget for the block of filtered views, bytes, and the least block size.
 const BLOCK_BYTES: usize = 64 << 20;
 const MIN_BLOCK: usize = 8;
+/// At most this many views per block by default, so progress and cancellation stay
+/// responsive.
+const MAX_BLOCK: usize = 64;
 
 /// The FDK pipeline on raw arrays; the caller has validated everything.
 pub(crate) fn fdk_core(
@@ -256,7 +260,7 @@ pub(crate) fn fdk_core(
     let ld = rows + 2 * ROW_PAD;
     let view_len = (cols + 2 * COL_PAD) * ld;
     let block = if options.view_block == 0 {
-        (BLOCK_BYTES / (4 * view_len)).max(MIN_BLOCK)
+        (BLOCK_BYTES / (4 * view_len)).clamp(MIN_BLOCK, MAX_BLOCK)
     } else {
         options.view_block
     }
@@ -324,6 +328,9 @@ pub(crate) fn fdk_core(
                     tile: vec![0.0; TILE_Y * TILE_X * nz],
                 },
                 |scratch, (chunk_index, mut slab)| {
+                    if progress.is_cancelled() {
+                        return; // the check after the block reports it
+                    }
                     let y_first = chunk_index * TILE_Y;
                     let ty = slab.dim().1;
                     let mut x_first = 0;
@@ -362,6 +369,7 @@ pub(crate) fn fdk_core(
                     }
                 },
             );
+        check(progress)?;
         progress.advance(count as u64);
         first += count;
     }
@@ -480,7 +488,7 @@ pub(crate) fn clip_range(a: f64, s: f64, lo: f64, hi: f64, n: usize) -> (usize, 
     };
     let k0 = t0.ceil().max(0.0);
     let k1 = (t1.floor() + 1.0).min(n as f64);
-    if !(k0 < k1) {
+    if k0.partial_cmp(&k1) != Some(std::cmp::Ordering::Less) {
         return (0, 0);
     }
     (k0 as usize, k1 as usize)
@@ -678,7 +686,7 @@ pub(crate) unsafe fn bilerp_avx2(
     wb: f32,
 ) {
     use std::arch::x86_64::*;
-    assert!(ld >= 2 && ld < (1 << 29) && pair.len() >= 2 * ld + SLACK && s >= 0.0);
+    assert!((2..(1 << 29)).contains(&ld) && pair.len() >= 2 * ld + SLACK && s >= 0.0);
     let n = acc.len();
     let steps = n / 8;
     let c = Consts {

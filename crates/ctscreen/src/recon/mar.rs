@@ -342,7 +342,7 @@ mod tests {
             if r == 0 {
                 (2..5).contains(&c)
             } else {
-                c < 2 || c > 5
+                !(2..=5).contains(&c)
             }
         });
         interpolate_traces(&mut d, &m);
