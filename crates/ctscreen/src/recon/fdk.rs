@@ -226,9 +226,12 @@ struct Setup {
     cols: usize,
     /// Padded rows per stored column: rows + 4 (two zero rows on each side).
     ld: usize,
-    /// World z of voxel row 0 and the z spacing, mm.
+    /// World z of voxel row 0, mm.
     z0: f64,
-    dz: f64,
+    /// z spacing over the row pitch.
+    dz_over_dv: f64,
+    /// depth × this = 1 / (row step per voxel) = depth · dv / (SDD · dz).
+    inv_slope_factor: f64,
 }
 
 /// Padding of the transposed views: one zero column each side, two zero rows each side.
@@ -288,7 +291,8 @@ pub(crate) fn fdk_core(
         cols,
         ld,
         z0: -(nz as f64 - 1.0) / 2.0 * spacing_mm[0],
-        dz: spacing_mm[0],
+        dz_over_dv: spacing_mm[0] / det.row_spacing_mm,
+        inv_slope_factor: det.row_spacing_mm / (circ.sdd * spacing_mm[0]),
     };
     let grid = Grid {
         x0: -(nx as f64 - 1.0) / 2.0 * spacing_mm[2],
@@ -550,10 +554,10 @@ fn tile_avx2_impl(
         view_len,
         trig,
         setup,
-        |acc, pair, ld, a, s, wa, wb| {
+        |acc, pair, ld, a, s, wa, wb, k0, k1| {
             // SAFETY: this closure runs inside a function compiled for AVX2 and FMA,
             // which is only called after the CPU reported both.
-            unsafe { bilerp_avx2(acc, pair, ld, a, s, wa, wb) }
+            unsafe { bilerp_avx2(acc, pair, ld, a, s, wa, wb, k0, k1) }
         },
     );
 }
@@ -592,9 +596,10 @@ fn tile_generic(
     view_len: usize,
     trig: &[(f64, f64)],
     s: &Setup,
-    bilerp: impl Fn(&mut [f32], &[f32], usize, f32, f32, f32, f32),
+    bilerp: impl Fn(&mut [f32], &[f32], usize, f32, f32, f32, f32, usize, usize),
 ) {
     let ld = s.ld;
+    let row_hi = (ld - ROW_PAD) as f64;
     let n_views = trig.len();
     let mut pass = 0;
     while pass < n_views {
@@ -608,31 +613,37 @@ fn tile_generic(
                 if depth <= 1e-6 * s.sod {
                     continue; // at or behind the source
                 }
-                let mag = s.sdd / depth;
+                let inv_depth = 1.0 / depth;
+                let mag = s.sdd * inv_depth;
                 let ui = (mag * (x * cos + y * sin) - s.col_off) * s.inv_du + s.col_centre;
                 if !(ui > 0.0 && ui < (s.cols + 1) as f64) {
                     continue; // misses the detector (zero borders included)
                 }
                 let c = ui as usize; // ui > 0: truncation is floor
                 let fu = ui - c as f64;
-                let u_scale = s.sod / depth;
+                let u_scale = s.sod * inv_depth;
                 let w = u_scale * u_scale; // 1 / U²
+                // Padded detector row of voxel k: a + k · slope; valid in [1, rows + 2].
                 let a = (mag * s.z0 - s.row_off) * s.inv_dv + s.row_centre;
-                let slope = mag * s.dz * s.inv_dv;
-                let (k0, k1) = clip_range(a, slope, 1.0, (ld - ROW_PAD) as f64, nz);
-                if k0 >= k1 {
+                let slope = mag * s.dz_over_dv;
+                let inv_slope = depth * s.inv_slope_factor;
+                let k0 = ((1.0 - a) * inv_slope).ceil().max(0.0);
+                let k1 = (((row_hi - a) * inv_slope).floor() + 1.0).min(nz as f64);
+                if !(k0 < k1) {
                     continue;
                 }
                 // Columns c and c + 1 of view b, plus the slack the vector loads may touch.
                 let start = b * view_len + c * ld;
                 bilerp(
-                    &mut acc[k0..k1],
+                    acc,
                     &views[start..start + 2 * ld + SLACK],
                     ld,
-                    (a + k0 as f64 * slope) as f32,
+                    a as f32,
                     slope as f32,
                     (w * (1.0 - fu)) as f32,
                     (w * fu) as f32,
+                    k0 as usize,
+                    k1 as usize,
                 );
             }
         }
@@ -640,7 +651,7 @@ fn tile_generic(
     }
 }
 
-/// Bilinear interpolate-and-accumulate along a z column:
+/// Bilinear interpolate-and-accumulate along a z column, for voxels `k0 .. k1`:
 /// `acc[k] += wa · lerp(col0, x) + wb · lerp(col1, x)` with `x = a + k s`, where `col0`
 /// and `col1` are `pair[..ld]` and `pair[ld..2 ld]`, `lerp(col, x) = col[i] + f (col[i+1] −
 /// col[i])`, `i = ⌊x⌋` clamped to `0 ..= ld − 2`, `f = x − i`.
@@ -653,10 +664,12 @@ pub(crate) fn bilerp_scalar(
     s: f32,
     wa: f32,
     wb: f32,
+    k0: usize,
+    k1: usize,
 ) {
     let (col0, col1) = pair[..2 * ld].split_at(ld);
     let last = ld - 2;
-    for (k, out) in acc.iter_mut().enumerate() {
+    for (k, out) in acc.iter_mut().enumerate().take(k1).skip(k0) {
         let x = a + k as f32 * s;
         let i = (x.max(0.0) as usize).min(last);
         let f = x - i as f32;
@@ -672,6 +685,12 @@ pub(crate) fn bilerp_scalar(
 /// `s < 2` two loads and a blend; steeper slopes gather pairs of neighbouring rows with
 /// 64-bit gathers. Requires `pair.len() ≥ 2 ld + SLACK`, `2 ≤ ld < 2²⁹`, `s ≥ 0`.
 ///
+/// The vector loop covers whole blocks of 8 voxels (`8 j .. 8 j + 8`) from the one
+/// holding `k0` to the one holding `k1 − 1`, so it also touches voxels outside
+/// `k0 .. k1`; they add exactly zero, because their clamped rows are the zero rows that
+/// pad every stored detector column (two above, two below). A partial last block of
+/// the column (when `acc.len()` is not a multiple of 8) is done by the scalar loop.
+///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
@@ -684,11 +703,14 @@ pub(crate) unsafe fn bilerp_avx2(
     s: f32,
     wa: f32,
     wb: f32,
+    k0: usize,
+    k1: usize,
 ) {
     use std::arch::x86_64::*;
     assert!((2..(1 << 29)).contains(&ld) && pair.len() >= 2 * ld + SLACK && s >= 0.0);
-    let n = acc.len();
-    let steps = n / 8;
+    let k1 = k1.min(acc.len());
+    let first = k0 / 8;
+    let steps = k1.div_ceil(8).min(acc.len() / 8);
     let c = Consts {
         lanes: _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0),
         vs: _mm256_set1_ps(s),
@@ -702,9 +724,9 @@ pub(crate) unsafe fn bilerp_avx2(
     // Window loads read 8 floats from row i0 + off of column 0 or 1 (offset ld), with
     // i0 ≤ ld − 2 and off ≤ 9: the last float read is at index 2 ld + 14 < pair.len().
     // Gathers read rows i and i + 1 ≤ ld − 1 of either column. Stores write
-    // acc[8 j .. 8 j + 8] with j < steps = n / 8. So every access is in bounds.
+    // acc[8 j .. 8 j + 8] with j < steps ≤ acc.len() / 8. So every access is in bounds.
     if s < 0.99 {
-        for j in 0..steps {
+        for j in first..steps {
             // SAFETY: see the bounds argument above.
             unsafe {
                 let (i, f) = c.index(j);
@@ -718,7 +740,7 @@ pub(crate) unsafe fn bilerp_avx2(
         }
     } else if s < 2.0 {
         let seven = _mm256_set1_epi32(7);
-        for j in 0..steps {
+        for j in first..steps {
             // SAFETY: see the bounds argument above.
             unsafe {
                 let (i, f) = c.index(j);
@@ -732,7 +754,7 @@ pub(crate) unsafe fn bilerp_avx2(
             }
         }
     } else {
-        for j in 0..steps {
+        for j in first..steps {
             // SAFETY: see the bounds argument above.
             unsafe {
                 let (i, f) = c.index(j);
@@ -742,8 +764,7 @@ pub(crate) unsafe fn bilerp_avx2(
             }
         }
     }
-    let k = 8 * steps;
-    bilerp_scalar(&mut acc[k..], pair, ld, a + k as f32 * s, s, wa, wb);
+    bilerp_scalar(acc, pair, ld, a, s, wa, wb, k0.max(8 * steps), k1);
 }
 
 /// Loop constants of [`bilerp_avx2`].
@@ -939,16 +960,22 @@ mod tests {
 
     #[test]
     fn vector_and_scalar_bilerp_agree() {
+        // Two stored detector columns of ld rows with their zero padding rows.
         let ld = 53;
-        let pair: Vec<f32> = (0..2 * ld + SLACK)
+        let mut pair: Vec<f32> = (0..2 * ld + SLACK)
             .map(|i| ((i * 29 % 17) as f32) * 0.25 - 1.5)
             .collect();
+        for col in 0..2 {
+            for r in [0, 1, ld - 2, ld - 1] {
+                pair[col * ld + r] = 0.0;
+            }
+        }
         // Slopes for each vector path (permute, permute + blend, gather), and edges.
         for &(a, s) in &[
-            (1.2f32, 0.83f32),
-            (0.5, 0.0),
-            (2.0, 0.98),
-            (1.0, 1.5),
+            (1.2f64, 0.83f64),
+            (2.5, 0.0),
+            (0.0, 0.98),
+            (-2.0, 1.5),
             (3.3, 1.99),
             (0.0, 2.6),
             (1.0, 7.0),
@@ -956,17 +983,20 @@ mod tests {
             (40.0, 0.9),
         ] {
             for n in [1usize, 8, 19, 40] {
+                let (k0, k1) = clip_range(a, s, 1.0, (ld - ROW_PAD) as f64, n);
                 let mut want = vec![1.0f32; n];
-                bilerp_scalar(&mut want, &pair, ld, a, s, 0.3, 0.9);
+                bilerp_scalar(&mut want, &pair, ld, a as f32, s as f32, 0.3, 0.9, k0, k1);
                 #[cfg(target_arch = "x86_64")]
                 if std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
                 {
                     let mut got = vec![1.0f32; n];
                     // SAFETY: the CPU has AVX2 and FMA (checked above).
-                    unsafe { bilerp_avx2(&mut got, &pair, ld, a, s, 0.3, 0.9) };
+                    unsafe {
+                        bilerp_avx2(&mut got, &pair, ld, a as f32, s as f32, 0.3, 0.9, k0, k1)
+                    };
                     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-                        assert!((g - w).abs() < 1e-4, "a {a} s {s} k {k}: {g} vs {w}");
+                        assert!((g - w).abs() < 1e-4, "a {a} s {s} n {n} k {k}: {g} vs {w}");
                     }
                 }
             }
