@@ -45,5 +45,6 @@ pub use phantom::{parcel, Parcel, ParcelOptions, Phantom};
 pub use physics::{simulate, Material, SimulateOptions};
 pub use progress::{CancelFlag, NoProgress, Progress};
 pub use project::{backproject, forward_project, LinearOperator, Projector};
+pub use recon::{cgls, fbp, fdk, mar, sart, sirt};
 pub use segment::{label, regionprops, RegionProps};
 pub use volume::{Projections, Volume};

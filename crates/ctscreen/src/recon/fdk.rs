@@ -623,13 +623,13 @@ fn tile_generic(
                 let fu = ui - c as f64;
                 let u_scale = s.sod * inv_depth;
                 let w = u_scale * u_scale; // 1 / U²
-                // Padded detector row of voxel k: a + k · slope; valid in [1, rows + 2].
+                                           // Padded detector row of voxel k: a + k · slope; valid in [1, rows + 2].
                 let a = (mag * s.z0 - s.row_off) * s.inv_dv + s.row_centre;
                 let slope = mag * s.dz_over_dv;
                 let inv_slope = depth * s.inv_slope_factor;
                 let k0 = ((1.0 - a) * inv_slope).ceil().max(0.0);
                 let k1 = (((row_hi - a) * inv_slope).floor() + 1.0).min(nz as f64);
-                if !(k0 < k1) {
+                if k0.partial_cmp(&k1) != Some(std::cmp::Ordering::Less) {
                     continue;
                 }
                 // Columns c and c + 1 of view b, plus the slack the vector loads may touch.

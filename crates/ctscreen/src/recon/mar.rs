@@ -150,6 +150,8 @@ pub fn mar(
     let data = projections.data().view();
     check_projections(&data, geometry)?;
     check_grid(&shape, &spacing_mm, "MAR volume")?;
+    // Projection-sized buffers: trace, traced flags, corrected copy, prior projections.
+    crate::volume::ensure_allocatable("MAR projection buffers", data.len() as u128 * 4, 4)?;
     let quiet = CancelOnly(progress);
     let steps = if options.method == MarMethod::Normalized {
         5
