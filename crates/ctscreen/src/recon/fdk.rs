@@ -38,6 +38,14 @@
 //! more than twice the magnified row pitch along z), with 64-bit gathers otherwise. Every voxel is written by one task and sums the views in their fixed order,
 //! so results are bit-identical on any number of threads.
 //!
+//! The rate depends mostly on `s`, the detector rows stepped per voxel along z
+//! (`dz · magnification / row pitch`): with `s < 1` (voxels no coarser than the
+//! magnified detector pixels) every 8 voxels are served by a few contiguous loads; with
+//! `s ≥ 2` the kernel falls back to gathers and streams detector rows it does not use,
+//! so a volume much coarser than the detector reconstructs at a lower rate per voxel
+//! update (bin the detector rows first if the z resolution allows it). The criterion
+//! bench `recon` reports voxel updates per second.
+//!
 //! ## Memory
 //!
 //! Besides the output volume (`nz · ny · nx · 4` bytes) FDK holds one block of filtered
