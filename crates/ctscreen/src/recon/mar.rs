@@ -114,7 +114,7 @@ impl Progress for CancelOnly<'_> {
 /// Progress: stage `"mar"`, 4 units (FDK, trace, correction, FDK; 5 with NMAR's prior);
 /// cancellation is checked between and inside the steps.
 ///
-/// **Errors** as [`crate::recon::fdk`], and for a threshold or water μ that is not finite
+/// **Errors** as [`crate::recon::fdk()`], and for a threshold or water μ that is not finite
 /// and positive.
 ///
 /// # Example
