@@ -917,7 +917,7 @@ pub fn simulate_spectrum(
     let shape = geometry.projection_shape();
     crate::volume::ensure_allocatable(
         "simulated projections",
-        shape.iter().map(|&n| n as u128).product(),
+        crate::volume::element_count(&shape),
         4,
     )?;
     let scene = Scene::new(phantom);

@@ -101,6 +101,21 @@ pub fn memory_limit_bytes() -> u128 {
     16u128 << 30
 }
 
+/// The number of elements of an array of `shape`, saturating at `u128::MAX` instead of
+/// overflowing (three `usize` dimensions can exceed `u128`), for [`ensure_allocatable`].
+///
+/// # Example
+/// ```
+/// use ctscreen::volume::element_count;
+/// assert_eq!(element_count(&[2, 3, 4]), 24);
+/// assert_eq!(element_count(&[usize::MAX; 3]), u128::MAX);
+/// ```
+pub fn element_count(shape: &[usize]) -> u128 {
+    shape
+        .iter()
+        .fold(1u128, |acc, &n| acc.saturating_mul(n as u128))
+}
+
 /// Refuses up front an allocation of `count` elements of `elem_bytes` bytes each that
 /// would exceed [`memory_limit_bytes`], instead of letting the process be killed.
 ///
@@ -340,11 +355,7 @@ impl Volume {
                 "three sizes ≥ 1",
             ));
         }
-        ensure_allocatable(
-            "resampled volume",
-            shape.iter().map(|&n| n as u128).product(),
-            4,
-        )?;
+        ensure_allocatable("resampled volume", element_count(&shape), 4)?;
         let old = self.shape();
         let scale: Vec<f64> = (0..3)
             .map(|a| {

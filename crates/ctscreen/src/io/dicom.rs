@@ -673,7 +673,7 @@ pub(super) fn read_info(path: &Path, series_uid: Option<&str>) -> Result<FileInf
 pub(super) fn load(path: &Path, series_uid: Option<&str>) -> Result<Volume> {
     let Series { slices, info } = select(path, series_uid)?;
     let [n, rows, cols] = info.shape;
-    let count = n as u128 * rows as u128 * cols as u128;
+    let count = crate::volume::element_count(&info.shape);
     crate::volume::ensure_allocatable("DICOM volume", count, 4)?;
     let mut data = Array3::<f32>::zeros((n, rows, cols));
     // Slices decode in parallel, each into its own plane; the first error in slice

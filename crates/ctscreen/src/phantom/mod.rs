@@ -345,11 +345,7 @@ impl Phantom {
                 "1 to 8 samples per axis",
             ));
         }
-        ensure_allocatable(
-            "voxelized phantom",
-            shape.iter().map(|&n| n as u128).product(),
-            4,
-        )?;
+        ensure_allocatable("voxelized phantom", crate::volume::element_count(&shape), 4)?;
         let origin = centered_origin(shape, spacing_mm);
         let values: Vec<f64> = self
             .objects
@@ -413,11 +409,7 @@ impl Phantom {
     /// **Errors** as [`Phantom::voxelize`] for the grid.
     pub fn voxelize_labels(&self, shape: [usize; 3], spacing_mm: [f64; 3]) -> Result<Array3<u32>> {
         check_grid(shape, spacing_mm)?;
-        ensure_allocatable(
-            "label volume",
-            shape.iter().map(|&n| n as u128).product(),
-            4,
-        )?;
+        ensure_allocatable("label volume", crate::volume::element_count(&shape), 4)?;
         let origin = centered_origin(shape, spacing_mm);
         let boxes: Vec<[Vec3; 2]> = self.objects.iter().map(|o| o.primitive.aabb()).collect();
         let mut data = Array3::<u32>::zeros(shape);
@@ -525,7 +517,7 @@ pub fn analytic_projections(
         ));
     }
     let shape = geometry.projection_shape();
-    ensure_allocatable("projections", shape.iter().map(|&n| n as u128).product(), 4)?;
+    ensure_allocatable("projections", crate::volume::element_count(&shape), 4)?;
     let scene = raycast::Scene::new(phantom);
     let mu: Vec<f64> = scene
         .materials()
