@@ -62,7 +62,12 @@ impl Bits for Array3<u32> {
 impl Bits for Volume {
     fn bits(&self) -> Vec<u64> {
         let mut b = self.data().bits();
-        b.extend(self.spacing().iter().chain(&self.origin()).map(|v| v.to_bits()));
+        b.extend(
+            self.spacing()
+                .iter()
+                .chain(&self.origin())
+                .map(|v| v.to_bits()),
+        );
         b
     }
 }
@@ -105,7 +110,9 @@ fn scene() -> (ctscreen::Parcel, Volume) {
         ..Default::default()
     };
     let p = parcel(11, &opts).unwrap();
-    let vol = p.voxelize([14, 16, 18], [16.0, 16.0, 16.0], 70.0, 2).unwrap();
+    let vol = p
+        .voxelize([14, 16, 18], [16.0, 16.0, 16.0], 70.0, 2)
+        .unwrap();
     (p, vol)
 }
 
@@ -113,9 +120,13 @@ fn scene() -> (ctscreen::Parcel, Volume) {
 fn phantom_voxelize_and_labels() {
     let (p, _) = scene();
     let v = same_on_any_thread_count("Parcel::voxelize", || {
-        p.voxelize([14, 16, 18], [16.0, 16.0, 16.0], 70.0, 2).unwrap()
+        p.voxelize([14, 16, 18], [16.0, 16.0, 16.0], 70.0, 2)
+            .unwrap()
     });
-    assert!(v.data().iter().any(|&x| x > 0.0), "an empty scene tests little");
+    assert!(
+        v.data().iter().any(|&x| x > 0.0),
+        "an empty scene tests little"
+    );
     same_on_any_thread_count("Parcel::truth_labels", || {
         p.truth_labels([14, 16, 18], [16.0, 16.0, 16.0]).unwrap()
     });
@@ -175,9 +186,10 @@ fn fbp_parallel_and_fan() {
     let par: Geometry = ParallelBeamGeometry::new(angles(30, std::f64::consts::PI), 31, 12.0, 1)
         .unwrap()
         .into();
-    let fan: Geometry = FanBeamGeometry::new(angles(40, std::f64::consts::TAU), 400.0, 800.0, 41, 20.0)
-        .unwrap()
-        .into();
+    let fan: Geometry =
+        FanBeamGeometry::new(angles(40, std::f64::consts::TAU), 400.0, 800.0, 41, 20.0)
+            .unwrap()
+            .into();
     for g in [par, fan] {
         let shifted = Volume::centered(slice.data().clone(), slice.spacing()).unwrap();
         let sino = forward_project(&shifted, &g).unwrap();

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use crate::geometry::{Geometry, VectorGeometry};
 use crate::progress::{check, Progress};
 use crate::project::{LinearOperator, Projector};
-use crate::volume::{centered_origin, ensure_finite};
+use crate::volume::{centered_origin, element_count, ensure_allocatable, ensure_finite};
 use crate::{Error, Projections, Result, Volume};
 
 /// Options of the iterative solvers.
@@ -178,6 +178,25 @@ fn sirt_step(
     Ok(res)
 }
 
+/// Refuses up front a reconstruction whose working arrays (`volumes` f32 arrays of the
+/// operator's domain and `projections` of its range, alive at the same time) would not
+/// fit in memory, before the first of them is allocated.
+fn ensure_working_memory(
+    what: &str,
+    op: &dyn LinearOperator,
+    volumes: u128,
+    projections: u128,
+) -> Result<()> {
+    let d = element_count(&op.domain_shape());
+    let r = element_count(&op.range_shape());
+    ensure_allocatable(
+        what,
+        d.saturating_mul(volumes)
+            .saturating_add(r.saturating_mul(projections)),
+        4,
+    )
+}
+
 fn weights(op: &dyn LinearOperator, progress: &dyn Progress) -> Result<(Array3<f32>, Array3<f32>)> {
     let ones_x = Array3::from_elem(op.domain_shape(), 1.0f32);
     let ones_y = Array3::from_elem(op.range_shape(), 1.0f32);
@@ -189,7 +208,8 @@ fn weights(op: &dyn LinearOperator, progress: &dyn Progress) -> Result<(Array3<f
 /// SIRT on any linear operator; `b` has the operator's range shape. Returns the volume
 /// array and the residual after each iteration.
 ///
-/// **Errors** on shape mismatch, bad options, or cancellation.
+/// **Errors** on shape mismatch, bad options, NaN or ±inf in `b` ([`Error::NonFinite`]),
+/// working arrays that would not fit in memory ([`Error::TooLarge`]), or cancellation.
 pub fn sirt_operator(
     op: &dyn LinearOperator,
     b: ArrayView3<f32>,
@@ -204,6 +224,9 @@ pub fn sirt_operator(
             b.dim(),
         ));
     }
+    ensure_finite("projections", b.iter())?;
+    // x, the voxel weights and the backprojection; the ray weights and the residual.
+    ensure_working_memory("SIRT working arrays", op, 3, 2)?;
     let (inv_rays, inv_voxels) = weights(op, progress)?;
     let mut x = Array3::zeros(op.domain_shape());
     let mut residuals = Vec::new();
@@ -229,7 +252,8 @@ pub fn sirt_operator(
 /// `shape` voxels of `spacing_mm`.
 ///
 /// **Errors** if the projections disagree with the geometry, hold NaN/inf, an option
-/// is out of range, the grid is invalid, or on cancellation.
+/// is out of range, the grid is invalid, the working arrays would not fit in memory
+/// ([`Error::TooLarge`]), or on cancellation.
 ///
 /// # Example
 /// ```
@@ -283,6 +307,9 @@ pub fn sart(
     let full = prepare(projections, geometry, shape, spacing_mm, options)?;
     let n_views = geometry.n_views();
     let n_sub = options.subsets.min(n_views);
+    // Voxel weights per subset, x and the backprojection; the subsets' data and ray
+    // weights (one projection stack each in all) and the residual.
+    ensure_working_memory("SART working arrays", &full, n_sub as u128 + 3, 3)?;
     let origin = centered_origin(shape, spacing_mm);
     let mut parts = Vec::with_capacity(n_sub);
     for s in 0..n_sub {
@@ -323,7 +350,8 @@ pub fn sart(
 
 /// CGLS on any linear operator (see the module docs).
 ///
-/// **Errors** on shape mismatch, bad options, or cancellation.
+/// **Errors** on shape mismatch, bad options, NaN or ±inf in `b` ([`Error::NonFinite`]),
+/// working arrays that would not fit in memory ([`Error::TooLarge`]), or cancellation.
 pub fn cgls_operator(
     op: &dyn LinearOperator,
     b: ArrayView3<f32>,
@@ -338,6 +366,9 @@ pub fn cgls_operator(
             b.dim(),
         ));
     }
+    ensure_finite("projections", b.iter())?;
+    // x, s and p; r and q.
+    ensure_working_memory("CGLS working arrays", op, 3, 2)?;
     let mut x = Array3::<f32>::zeros(op.domain_shape());
     let mut r = b.to_owned();
     let mut s = op.apply_adjoint_new(r.view(), progress)?;
