@@ -95,6 +95,9 @@ fn check_alloc(size: usize) {
             format!("{} live bytes", LIVE.load(Ordering::Relaxed) + size)
         };
         save_current("oom", &why);
+        if std::env::var_os("RUST_BACKTRACE").is_some() {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
         std::process::exit(71);
     }
 }

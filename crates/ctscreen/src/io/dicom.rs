@@ -167,8 +167,50 @@ impl Walker<'_> {
         Some((u32::from(self.u16(pos)?) << 16) | u32::from(self.u16(pos + 2)?))
     }
 
-    /// `(tag, value length, header length)` of the element at `pos`.
+    /// `(tag, value length, header length)` of the element at `pos`, with the length
+    /// checked against the element's value size ([`Walker::value_size`]).
     fn header(&self, pos: usize, end: usize) -> std::result::Result<(u32, u32, usize), String> {
+        let (tag, len, hdr) = self.raw_header(pos, end)?;
+        let size = self.value_size(pos, tag);
+        if len != UNDEFINED && size > 1 && len % size != 0 {
+            return Err(format!(
+                "element {tag:08X} at byte {pos} declares {len} bytes, not a multiple of its {size}-byte values"
+            ));
+        }
+        Ok((tag, len, hdr))
+    }
+
+    /// The size of one value of the element at `pos`: 2, 4 or 8 for binary numbers
+    /// (and 2 for word data), 1 otherwise. The parser reads `len / size` values and
+    /// would lose its place in the stream on a remainder, reading garbage as the next
+    /// element's length (a fuzzed file made it allocate 4 GB that way).
+    fn value_size(&self, pos: usize, tag: u32) -> u32 {
+        if tag >> 16 == 0xFFFE {
+            return 1;
+        }
+        let vr: Option<[u8; 2]> = if self.explicit {
+            Some([self.b[pos + 4], self.b[pos + 5]])
+        } else if tag & 0xFFFF == 0 {
+            Some(*b"UL") // group length
+        } else {
+            let t = Tag((tag >> 16) as u16, tag as u16);
+            match StandardDataDictionary.by_tag(t).map(|e| e.vr()) {
+                Some(VirtualVr::Exact(vr)) => Some(vr.to_bytes()),
+                // US/SS, or US/OW, or OB/OW: words either way, or bytes of even length.
+                Some(VirtualVr::Xs | VirtualVr::Lt | VirtualVr::Ox | VirtualVr::Px) => Some(*b"OW"),
+                _ => None,
+            }
+        };
+        match vr.as_ref().map(|v| &v[..]) {
+            Some(b"US" | b"SS" | b"OW") => 2,
+            Some(b"UL" | b"SL" | b"FL" | b"AT" | b"OL" | b"OF") => 4,
+            Some(b"FD" | b"OD" | b"SV" | b"UV" | b"OV") => 8,
+            _ => 1,
+        }
+    }
+
+    /// `(tag, value length, header length)` of the element at `pos`, as stored.
+    fn raw_header(&self, pos: usize, end: usize) -> std::result::Result<(u32, u32, usize), String> {
         let short = || format!("element header at byte {pos} runs past its container");
         let tag = self.tag(pos).filter(|_| pos + 8 <= end).ok_or_else(short)?;
         if tag >> 16 == 0xFFFE || !self.explicit {
