@@ -144,7 +144,7 @@ fn implicit(group: u16, elem: u16, value: &[u8]) -> Vec<u8> {
 #[test]
 fn dicom_value_lengths_must_fit_the_value_size() {
     let dir = tempfile::tempdir().unwrap();
-    let ct = |rows: &[u8]| {
+    let ct = |rows: &[u8]| -> Vec<u8> {
         let us = |v: u16| v.to_le_bytes();
         let mut ds = implicit(0x0008, 0x0060, b"CT");
         ds.extend(implicit(0x0028, 0x0002, &us(1)));
@@ -165,6 +165,11 @@ fn dicom_value_lengths_must_fit_the_value_size() {
     let e = io::load(write(dir.path(), "odd.dcm", &ct(&[2, 0, 0]))).unwrap_err();
     assert!(e.to_string().contains("not a multiple"), "{e}");
     assert!(matches!(e, Error::Format { .. }), "{e:?}");
+
+    // 65535 rows over 8 bytes of pixel data: refused from the file size before the
+    // volume is allocated (65535 × 65535 would have asked for 17 GB).
+    let e = io::load(write(dir.path(), "huge.dcm", &ct(&65535u16.to_le_bytes()))).unwrap_err();
+    assert!(e.to_string().contains("truncated"), "{e}");
 
     let fuzzed = part10("1.2.840.10008.1.2", &hex(FUZZED_DATASET));
     let e = io::load(write(dir.path(), "fuzzed.dcm", &fuzzed)).unwrap_err();

@@ -715,6 +715,26 @@ pub(super) fn read_info(path: &Path, series_uid: Option<&str>) -> Result<FileInf
 pub(super) fn load(path: &Path, series_uid: Option<&str>) -> Result<Volume> {
     let Series { slices, info } = select(path, series_uid)?;
     let [n, rows, cols] = info.shape;
+    // Uncompressed pixel data cannot be larger than its file: a header claiming
+    // 65535 × 65535 pixels over a few bytes of data is refused before any allocation.
+    for s in &slices {
+        if NATIVE_TS.contains(&s.transfer_syntax.as_str()) {
+            let need = crate::volume::element_count(&[s.rows, s.cols])
+                .saturating_mul(s.data_type.size() as u128);
+            let len = std::fs::metadata(&s.path)
+                .map_err(|e| Error::io(&s.path, e))?
+                .len();
+            if need > u128::from(len) {
+                return Err(Error::format(
+                    &s.path,
+                    format!(
+                        "truncated: Rows × Columns = {} × {} of {} need {need} bytes of pixel data, the file has {len} bytes",
+                        s.rows, s.cols, s.data_type
+                    ),
+                ));
+            }
+        }
+    }
     let count = crate::volume::element_count(&info.shape);
     crate::volume::ensure_allocatable("DICOM volume", count, 4)?;
     let mut data = Array3::<f32>::zeros((n, rows, cols));
@@ -755,7 +775,7 @@ fn decode_slice(s: &Slice) -> Result<Vec<f64>> {
     let values: Vec<f64> = decoded
         .to_vec_with_options(&opts)
         .map_err(|e| Error::format(&s.path, format!("cannot convert the pixel data: {e}")))?;
-    if values.len() != s.rows * s.cols {
+    if values.len() as u128 != crate::volume::element_count(&[s.rows, s.cols]) {
         return Err(Error::format(
             &s.path,
             format!(
@@ -763,7 +783,7 @@ fn decode_slice(s: &Slice) -> Result<Vec<f64>> {
                 values.len(),
                 s.rows,
                 s.cols,
-                s.rows * s.cols
+                crate::volume::element_count(&[s.rows, s.cols])
             ),
         ));
     }
