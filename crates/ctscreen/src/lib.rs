@@ -20,6 +20,36 @@
 //!
 //! The data flow: phantom → simulate → projections + geometry → reconstruct → volume →
 //! segment → labels + regions → detect → report.
+//!
+//! ## Non-finite values
+//!
+//! NaN and ±inf never pass silently through a computation:
+//!
+//! * **Every public entry that computes from an array rejects non-finite values** with
+//!   [`Error::NonFinite`], which names the input and counts the offending values:
+//!   [`forward_project`], [`backproject`], [`Projector`]'s `apply`, `apply_adjoint` and
+//!   `backproject_voxel_driven`, [`recon::fbp`], [`recon::fdk`], [`recon::sirt`],
+//!   [`recon::sart`], [`recon::cgls`] and their `*_operator` forms,
+//!   [`recon::filter_projections`], [`Volume::resample`], the thresholds and the
+//!   intensity statistics of [`segment`], and [`detect()`]. The check runs before any
+//!   work or allocation of the output.
+//! * **Scalar and small vector parameters** (spacings, origins, angles, distances,
+//!   detector pitches and offsets, energies, photon counts, noise levels, spectrum
+//!   weights, phantom sizes, centres and μ) must be finite; otherwise the call fails
+//!   with [`Error::InvalidParameter`] naming the parameter. Geometries and phantoms are
+//!   checked on construction and again by every operation that uses them
+//!   ([`geometry::Geometry::validate`], [`phantom::Phantom::validate`]).
+//! * **File readers load values as stored**: a NaN or ±inf voxel in a NIfTI, MetaImage
+//!   or DICOM file is kept (header fields that must be finite, such as spacings,
+//!   origins and rescale factors, are [`Error::Format`] instead). Count them with
+//!   [`Volume::count_non_finite`] and replace them before processing; the writers of
+//!   [`io`] store them as they are, the DICOS writer (integers) refuses them with
+//!   [`Error::NonFinite`].
+//! * Pure data movement keeps them: [`Volume::new`], [`Volume::crop`],
+//!   [`Projections::new`]. [`render`] draws non-finite values black and
+//!   [`render::Window::auto`] ignores them; [`Volume::value_range`] ignores NaN.
+//! * The element-wise helpers [`volume::mu_to_hu`] and [`volume::hu_to_mu`] follow IEEE
+//!   arithmetic (NaN in, NaN out).
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -156,7 +156,7 @@ pub(crate) fn check_grid(shape: &[usize], spacing_mm: &[f64], what: &str) -> Res
             "finite voxel spacings > 0 mm",
         ));
     }
-    ensure_allocatable(what, shape.iter().map(|&n| n as u128).product(), 4)
+    ensure_allocatable(what, crate::volume::element_count(shape), 4)
 }
 
 /// Checks projections against a geometry: shape and finiteness.

@@ -317,7 +317,8 @@ impl RampFilter {
 ///
 /// Runs in parallel over views; the result does not depend on the thread count.
 ///
-/// **Errors** if the projections are empty or the spacing is not finite and positive.
+/// **Errors** if the projections are empty, hold NaN or ±inf ([`Error::NonFinite`]), or
+/// the spacing is not finite and positive.
 ///
 /// # Example
 /// ```
@@ -342,6 +343,7 @@ pub fn filter_projections(
             "(views, rows, cols) all ≥ 1",
         ));
     }
+    crate::volume::ensure_finite("projections", projections.iter())?;
     let plan = RampFilter::new(filter, cols, col_spacing_mm)?;
     projections
         .axis_iter_mut(Axis(0))

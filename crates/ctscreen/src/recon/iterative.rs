@@ -32,7 +32,7 @@ use rayon::prelude::*;
 use crate::geometry::{Geometry, VectorGeometry};
 use crate::progress::{check, Progress};
 use crate::project::{LinearOperator, Projector};
-use crate::volume::{ensure_allocatable, ensure_finite};
+use crate::volume::{element_count, ensure_allocatable, ensure_finite};
 use crate::{Error, Projections, Result, Volume};
 
 /// Options of the iterative solvers.
@@ -161,7 +161,7 @@ fn invert_sums(v: &mut [f32]) {
 fn alloc(what: &str, shape: [usize; 3], copies: u128) -> Result<()> {
     ensure_allocatable(
         what,
-        shape.iter().map(|&n| n as u128).product::<u128>() * copies,
+        element_count(&shape).saturating_mul(copies),
         4,
     )
 }
