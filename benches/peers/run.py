@@ -120,9 +120,12 @@ def wl_fdk(n, views, det, repeat, threads):
     import ctscreen as cs
 
     try:
-        import rtk_bridge as _rtk_bridge  # benches/peers/rtk_bridge.py
-    except ImportError:
-        return dict(name=f"FDK {n}³", skipped="the RTK bridge (benches/peers/rtk_bridge.py) is not written yet", ok=True)
+        import itk  # noqa: F401
+        from itk import RTK  # noqa: F401
+
+        import rtk_bridge  # benches/peers/rtk_bridge.py
+    except ImportError as e:
+        return dict(name=f"FDK {n}³", skipped=f"itk-rtk cannot be imported ({e})", ok=True)
 
     angles = np.linspace(0, 2 * np.pi, views, endpoint=False)
     sod, sdd = 500.0, 1000.0
@@ -133,7 +136,7 @@ def wl_fdk(n, views, det, repeat, threads):
     proj = cs.phantom.analytic_projections(phantom, geom)
     truth = phantom.voxelize((n, n, n), (spacing,) * 3).array
     t_ours, ours = median_time(lambda: cs.fdk(proj, geom, (n, n, n), (spacing,) * 3), repeat)
-    t_peer, peer = median_time(lambda: _rtk_bridge.fdk(proj, geom, (n, n, n), spacing, threads), repeat)
+    t_peer, peer = median_time(rtk_bridge.prepare(proj, geom, (n, n, n), spacing, threads), repeat)
     e_ours = float(np.sqrt(np.mean((ours.array - truth) ** 2)))
     e_peer = float(np.sqrt(np.mean((peer - truth) ** 2)))
     return dict(name=f"FDK {n}³ from {views} views of {det}²", ours_s=t_ours, peer="RTK FDKConeBeamReconstructionFilter (CPU)",
@@ -197,6 +200,33 @@ def wl_detect(n, repeat):
                 work=n**3, unit="voxels", accuracy="firearm found" if ok else "FIREARM MISSED", ok=ok)
 
 
+FDK_MEMORY_SCRIPT = """
+import resource, sys
+import numpy as np
+import ctscreen as cs
+n, views, det = map(int, sys.argv[1:4])
+angles = np.linspace(0, 2 * np.pi, views, endpoint=False)
+pitch = 1000.0 / 500.0 * n / det * 1.1
+geom = cs.ConeBeamGeometry(angles, 500.0, 1000.0, (det, det), (pitch, pitch))
+proj = np.random.default_rng(0).random((views, det, det), dtype=np.float32)
+cs.fdk(proj[:2], cs.ConeBeamGeometry(angles[:2], 500.0, 1000.0, (det, det), (pitch, pitch)), (4, 4, 4), (1.0,) * 3)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+vol = cs.fdk(proj, geom, (n, n, n), (1.0, 1.0, 1.0))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(before * 1024, after * 1024)
+"""
+
+
+def fdk_memory(n, views, det, threads):
+    """Peak resident memory that FDK adds on top of its input (bytes), measured in a
+    fresh process: ru_maxrss after the call minus before it (input already held)."""
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, "-c", FDK_MEMORY_SCRIPT, str(n), str(views), str(det)],
+                         env=env, capture_output=True, text=True, check=True)
+    before, after = map(int, out.stdout.split()[-2:])
+    return after - before
+
+
 # --------------------------------------------------------------------------- driver
 
 def run_child(args):
@@ -247,7 +277,10 @@ def versions():
     return out
 
 
-def write_results(rows, args, elapsed):
+EVALUATION_MARKER = "## Detection evaluation"
+
+
+def write_results(rows, args, elapsed, memory=None):
     lines = ["# Benchmark results", "",
              f"Command: `python benches/peers/run.py {' '.join(sys.argv[1:])}` ({elapsed:.0f} s)", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs, {platform.platform()}, Python {platform.python_version()}", "",
@@ -265,7 +298,18 @@ def write_results(rows, args, elapsed):
         thr_s = f"{thr/1e9:.2f} G {r['unit']}/s" if thr > 1e8 else f"{thr/1e6:.1f} M {r['unit']}/s"
         lines.append(f"| {r['name']} | {r['threads']} | {r['ours_s']*1e3:.1f} ms | {r['peer']} | "
                      f"{r['peer_s']*1e3:.1f} ms | {ratio:.2f}× | {thr_s} | {r['accuracy']} |")
-    RESULTS.write_text("\n".join(lines) + "\n")
+    if memory is not None:
+        n, views, det, threads, added = memory
+        volume, block = n**3 * 4, min(64, max(8, (64 << 20) // (4 * (det + 2) * (det + 4)))) * (det + 2) * (det + 4) * 4
+        lines += ["", "## FDK peak memory", "",
+                  f"FDK {n}³ from {views} views of {det}² ({threads} threads) raised the peak resident memory by "
+                  f"{added / 2**20:.0f} MiB over its input: the volume is {volume / 2**20:.0f} MiB and the bound on "
+                  f"the block of filtered views is {block / 2**20:.0f} MiB (crates/ctscreen/src/recon/fdk.rs, Memory).",
+                  "Measured with ru_maxrss in a fresh process (`fdk_memory` in benches/peers/run.py)."]
+    # The detection evaluation is written by `ctscreen evaluate`; keep it.
+    old = RESULTS.read_text() if RESULTS.exists() else ""
+    kept = old[old.index(EVALUATION_MARKER):] if EVALUATION_MARKER in old else ""
+    RESULTS.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
     try:
         import matplotlib
 
@@ -310,7 +354,9 @@ def main():
         detail = r.get("error") or f"ours {r['ours_s']*1e3:.1f} ms, {r['peer']} {r['peer_s']*1e3:.1f} ms, {r['accuracy']}"
         print(f"[{status}] {r['name']} ({r['threads']} threads): {detail}")
     if not args.quick:
-        write_results(rows, args, time.perf_counter() - start)
+        t = max(args.threads)
+        memory = (256, 360, 384, t, fdk_memory(256, 360, 384, t))
+        write_results(rows, args, time.perf_counter() - start, memory)
         print(f"wrote {RESULTS}")
     bad = [r["name"] for r in rows if not r.get("ok")]
     if bad:

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 
 use crate::errors::IntoPyResult;
 use crate::phantom::PyParcel;
-use crate::project::run_cancellable;
+use crate::run::run_cancellable;
 use crate::volume::PyVolume;
 
 fn json_to_py(py: Python<'_>, text: &str) -> PyResult<Py<PyAny>> {
@@ -202,7 +202,7 @@ fn detect(
     if let Some(t) = threshold {
         options.threshold = t;
     }
-    let inner = run_cancellable(py, |flag| detect_with_progress(vol, &options, flag))?;
+    let inner = run_cancellable(py, false, |flag| detect_with_progress(vol, &options, flag))?;
     Ok(PyReport { inner })
 }
 

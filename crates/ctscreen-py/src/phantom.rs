@@ -13,7 +13,7 @@ use ctscreen::physics::{self, DetectorResponse, Filtration, Material, SimulateOp
 
 use crate::errors::IntoPyResult;
 use crate::geometry::extract_geometry;
-use crate::project::run_cancellable;
+use crate::run::run_cancellable;
 use crate::volume::PyVolume;
 
 fn json_to_py<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -841,7 +841,9 @@ fn simulate<'py>(
         count_floor,
         detector,
     };
-    let p = run_cancellable(py, |flag| physics::simulate(&phantom, &geom, &opts, flag))?;
+    let p = run_cancellable(py, false, |flag| {
+        physics::simulate(&phantom, &geom, &opts, flag)
+    })?;
     Ok(p.into_data().into_pyarray(py))
 }
 

@@ -4,35 +4,8 @@ use pyo3::prelude::*;
 
 use crate::errors::IntoPyResult;
 use crate::geometry::extract_geometry;
+use crate::run::run_cancellable;
 use crate::volume::PyVolume;
-
-/// Runs `work` on a worker thread with the GIL released while this thread checks for
-/// Ctrl-C (and other signals) every 50 ms; a pending signal cancels the work at its
-/// next chunk and is raised.
-pub(crate) fn run_cancellable<T: Send>(
-    py: Python<'_>,
-    work: impl FnOnce(&ctscreen::CancelFlag) -> ctscreen::Result<T> + Send,
-) -> PyResult<T> {
-    let flag = ctscreen::CancelFlag::new();
-    std::thread::scope(|s| {
-        let handle = s.spawn(|| work(&flag));
-        loop {
-            if handle.is_finished() {
-                break;
-            }
-            py.detach(|| std::thread::sleep(std::time::Duration::from_millis(50)));
-            if let Err(e) = py.check_signals() {
-                flag.cancel();
-                let _ = py.detach(|| handle.join());
-                return Err(e);
-            }
-        }
-        match handle.join() {
-            Ok(r) => r.py(),
-            Err(p) => std::panic::resume_unwind(p),
-        }
-    })
-}
 
 /// A Volume, or an array (z, y, x) taken with 1 mm voxels centred on the isocentre.
 fn extract_volume(obj: &Bound<'_, PyAny>) -> PyResult<ctscreen::Volume> {
@@ -81,7 +54,7 @@ fn forward_project<'py>(
 ) -> PyResult<Bound<'py, PyArray3<f32>>> {
     let g = extract_geometry(geometry)?;
     let vol = extract_volume(volume)?;
-    let p = run_cancellable(py, |flag| {
+    let p = run_cancellable(py, false, |flag| {
         ctscreen::project::forward_project_with(&vol, &g, flag)
     })?;
     Ok(p.into_data().into_pyarray(py))
@@ -131,7 +104,7 @@ fn backproject(
     let g = extract_geometry(geometry)?;
     let p = ctscreen::Projections::new(projections.as_array().as_standard_layout().into_owned())
         .py()?;
-    let v = run_cancellable(py, |flag| {
+    let v = run_cancellable(py, false, |flag| {
         ctscreen::project::backproject_with(
             &p,
             &g,

@@ -4,7 +4,7 @@ use pyo3::prelude::*;
 
 use crate::geometry::wrap_geometry;
 use crate::phantom::PyParcel;
-use crate::project::run_cancellable;
+use crate::run::run_cancellable;
 use crate::volume::PyVolume;
 
 fn options(shape: (usize, usize, usize), field_of_view_mm: f64, views: usize) -> ScanOptions {
@@ -94,7 +94,7 @@ fn scan_parcel(
     opts.simulate.kvp = spectrum_kvp;
     opts.simulate.photons = photons;
     opts.simulate.seed = seed.unwrap_or(parcel.seed);
-    let result = run_cancellable(py, |flag| scan(&parcel.phantom, &opts, flag))?;
+    let result = run_cancellable(py, false, |flag| scan(&parcel.phantom, &opts, flag))?;
     Ok(PyVolume {
         inner: result.volume,
     })

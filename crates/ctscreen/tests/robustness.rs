@@ -20,8 +20,8 @@ use ctscreen::phantom::{
 use ctscreen::physics::{simulate, Filtration, Material, SimulateOptions, Spectrum};
 use ctscreen::project::{backproject, forward_project, LinearOperator, Projector};
 use ctscreen::recon::{
-    cgls, fbp, fdk, filter_projections, iterative::cgls_operator, iterative::sirt_operator, sart,
-    sirt, FdkOptions, Filter, IterativeOptions,
+    cgls, fbp, fdk, filter_projections, iterative::cgls_with, iterative::sirt_with, sart, sirt,
+    FdkOptions, Filter, IterativeOptions,
 };
 use ctscreen::render::{self, Window};
 use ctscreen::scanner::{scan, ScanOptions};
@@ -242,7 +242,7 @@ fn child_memory_limit_64m() {
         );
     }
     too_large(
-        sart(&p, &g, [32, 256, 256], [1.0; 3], &it, &NoProgress),
+        sart(&p, &g, mid, [1.0; 3], &it, &NoProgress),
         "SART working arrays",
         None,
         &mut n,
@@ -407,12 +407,12 @@ fn reconstructions_refuse_non_finite_projections() {
     );
     let a = Projector::centered([4, 6, 6], [1.0; 3], &g).unwrap();
     non_finite(
-        sirt_operator(&a, bad.data().view(), &it, &NoProgress),
+        sirt_with(&a, bad.data().view(), None, &it, &NoProgress),
         "projections",
         3,
     );
     non_finite(
-        cgls_operator(&a, bad.data().view(), &it, &NoProgress),
+        cgls_with(&a, bad.data().view(), None, &it, &NoProgress),
         "projections",
         3,
     );

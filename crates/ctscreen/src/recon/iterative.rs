@@ -158,10 +158,16 @@ fn invert_sums(v: &mut [f32]) {
         .for_each(|x| *x = if *x > eps { 1.0 / *x } else { 0.0 });
 }
 
-fn alloc(what: &str, shape: [usize; 3], copies: u128) -> Result<()> {
+/// Refuses up front a solver whose working arrays (`volumes` f32 arrays of the
+/// operator's domain and `projections` of its range, alive at the same time) would not
+/// fit in memory, before the first of them is allocated.
+fn alloc(what: &str, op: &dyn LinearOperator, volumes: u128, projections: u128) -> Result<()> {
+    let d = element_count(&op.domain_shape());
+    let r = element_count(&op.range_shape());
     ensure_allocatable(
         what,
-        element_count(&shape).saturating_mul(copies),
+        d.saturating_mul(volumes)
+            .saturating_add(r.saturating_mul(projections)),
         4,
     )
 }
@@ -250,8 +256,7 @@ pub fn sirt_with(
 ) -> Result<Solution> {
     options.validate()?;
     check_inputs(op, &b, x0.as_ref())?;
-    alloc("SIRT volumes", op.domain_shape(), 3)?;
-    alloc("SIRT projections", op.range_shape(), 3)?;
+    alloc("SIRT working arrays", op, 3, 3)?;
     let quiet = CancelOnly(progress);
     let b = b.as_standard_layout();
     let bs = b.as_slice().expect("standard layout");
@@ -323,8 +328,7 @@ pub fn cgls_with(
 ) -> Result<Solution> {
     options.validate()?;
     check_inputs(op, &b, x0.as_ref())?;
-    alloc("CGLS volumes", op.domain_shape(), 3)?;
-    alloc("CGLS projections", op.range_shape(), 2)?;
+    alloc("CGLS working arrays", op, 3, 2)?;
     let quiet = CancelOnly(progress);
     let mut x = match x0 {
         Some(v) => v.as_standard_layout().into_owned(),
@@ -540,8 +544,7 @@ pub fn sart_with(
     options.validate()?;
     let full = ops.full;
     check_inputs(full, &b, x0.as_ref())?;
-    alloc("SART volumes", full.domain_shape(), 3)?;
-    alloc("SART projections", full.range_shape(), 3)?;
+    alloc("SART working arrays", full, 3, 3)?;
     let quiet = CancelOnly(progress);
     let mut row_w = full.apply_new(Array3::from_elem(full.domain_shape(), 1.0).view(), &quiet)?;
     invert_sums(slice_mut(&mut row_w));
