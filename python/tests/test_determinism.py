@@ -35,6 +35,11 @@ SCRIPT = textwrap.dedent(
     pg = cs.ParallelBeamGeometry(np.linspace(0, np.pi, 24, endpoint=False), 25, 14.0)
     sino = cs.forward_project(vol, pg)[:, 0, :]
     out["fbp"] = h(cs.fbp(sino, pg, (16, 18), (14.0, 14.0)))
+    lab, _ = cs.label(vol.array > 0.03, connectivity=26)
+    out["label"] = h(lab)
+    report = cs.detect(p.voxelize((48, 56, 64), 4.5)).to_dict()
+    report.pop("timings")
+    out["detect"] = hashlib.sha256(json.dumps(report, sort_keys=True).encode()).hexdigest()
     print(json.dumps(out))
     """
 )
@@ -52,7 +57,7 @@ def run(threads):
 
 def test_outputs_are_identical_on_one_and_two_threads():
     one, two = run(1), run(2)
-    assert len(one) == 10
+    assert len(one) == SCRIPT.count('out["')
     differ = sorted(k for k in one if one[k] != two[k])
     assert not differ, f"outputs differ between 1 and 2 threads: {differ}"
     # Distinct outputs: the hashes are of real, different arrays.
