@@ -132,9 +132,9 @@ def wl_fdk(n, views, det, repeat, threads):
     spacing = 1.0
     pitch = spacing * sdd / sod * n / det * 1.1
     geom = cs.ConeBeamGeometry(angles, sod, sdd, (det, det), (pitch, pitch))
-    phantom = cs.phantom.shepp_logan_3d((n, n, n), spacing_mm=spacing)
-    proj = cs.phantom.analytic_projections(phantom, geom)
-    truth = phantom.voxelize((n, n, n), (spacing,) * 3).array
+    phantom = cs.Phantom.shepp_logan_3d(0.45 * n * spacing)
+    proj = cs.analytic_projections(phantom, geom)
+    truth = phantom.voxelize((n, n, n), spacing).array
     t_ours, ours = median_time(lambda: cs.fdk(proj, geom, (n, n, n), (spacing,) * 3), repeat)
     t_peer, peer = median_time(rtk_bridge.prepare(proj, geom, (n, n, n), spacing, threads), repeat)
     e_ours = float(np.sqrt(np.mean((ours.array - truth) ** 2)))
@@ -248,7 +248,7 @@ def run_child(args):
         lambda: wl_label(16 if q else 256, 26, r, threads),
         lambda: wl_label(16 if q else 256, 6, r, threads),
         lambda: wl_nifti(16 if q else 256, r),
-        lambda: wl_detect(64 if q else 512, r),
+        lambda: wl_detect(128 if q else 512, r),
     ]
     if not q:
         jobs.insert(3, lambda: wl_fdk(256, 360, 384, 1, threads))
