@@ -37,3 +37,6 @@ cargo test --workspace
 step "pytest"
 # pytest exits 5 when it collects no test: with `set -e` that fails the run.
 python -m pytest -q python/tests examples --nbmake -p no:cacheprovider
+
+step "side-by-side peer runs, quick (agreement with the peers only; figures: benches/peers/run.py)"
+python benches/peers/run.py --quick
