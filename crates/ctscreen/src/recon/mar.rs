@@ -197,7 +197,8 @@ pub fn mar(
         let prior = prior_image(&li, &dilated, options.water_mu);
         let prior_proj = op.apply_new(prior.view(), &quiet)?;
         progress.advance(1);
-        corrected = normalized_interpolation(data, &prior_proj, &traced);
+        let floor = NMAR_FLOOR_WATER_MM * options.water_mu;
+        corrected = normalized_interpolation(data, &prior_proj, &traced, floor);
     }
 
     check(progress)?;
@@ -236,23 +237,32 @@ fn prior_image(li: &Array3<f32>, metal: &Array3<bool>, water_mu: f32) -> Array3<
     prior
 }
 
-/// Offset added to the prior's projections before dividing by them.
-const NMAR_EPS: f32 = 1e-3;
+/// The prior's projections are floored at the line integral of this many mm of water
+/// before dividing by them. Rays that graze the parcel or pass through air have prior
+/// projections near 0 while their measured values are noise: divided by a tiny number,
+/// that noise became a huge normalised value, and interpolated into a trace through
+/// the parcel it came back multiplied by a large prior projection (the reconstruction
+/// was then dominated by streaks of several mm⁻¹). With the floor, air and grazing rays
+/// are normalised by the projection of a few mm of water, and the normalisation only
+/// shapes the interpolation where the prior sees real material.
+const NMAR_FLOOR_WATER_MM: f32 = 10.0;
 
-/// Divides by the prior's projections, interpolates the traces, multiplies back.
+/// Divides by the prior's projections (at least `floor`), interpolates the traces,
+/// multiplies back.
 fn normalized_interpolation(
     data: ArrayView3<'_, f32>,
     prior: &Array3<f32>,
     traced: &Array3<bool>,
+    floor: f32,
 ) -> Array3<f32> {
     let mut norm = data.to_owned();
     Zip::from(&mut norm)
         .and(prior)
-        .par_for_each(|n, &p| *n /= p.max(0.0) + NMAR_EPS);
+        .par_for_each(|n, &p| *n /= p.max(floor));
     interpolate_traces(&mut norm, traced);
     Zip::from(&mut norm)
         .and(prior)
-        .par_for_each(|n, &p| *n *= p.max(0.0) + NMAR_EPS);
+        .par_for_each(|n, &p| *n *= p.max(floor));
     norm
 }
 
