@@ -7,8 +7,9 @@ agree (RMSE or identical partitions) before it reports a ratio.
     python benches/peers/run.py --quick         # tiny sizes, asserts agreement only (test suite)
     python benches/peers/run.py --threads 1 2   # thread counts to measure (default: 2)
 
-Peers (from PyPI): scikit-image (radon / iradon), itk-rtk (FDK), connected-components-3d
-and SciPy (labelling), nibabel (NIfTI read). Figures are medians of ``--repeat`` runs.
+Peers (from PyPI): scikit-image (radon / iradon), ASTRA (CPU FBP, when its wheel is
+installed), itk-rtk (FDK), connected-components-3d and SciPy (labelling), nibabel (NIfTI
+read). Figures are medians of ``--repeat`` runs.
 Thread counts are fixed before any library starts its pool: every measurement runs in a
 child process with RAYON_NUM_THREADS, OMP_NUM_THREADS and ITK's thread count set.
 """
@@ -109,9 +110,50 @@ def wl_fbp(n, views, repeat):
     inside = (yy - (n - 1) / 2) ** 2 + (xx - (n - 1) / 2) ** 2 < (n / 2 - 2) ** 2
     e_ours = float(np.sqrt(np.mean((np.asarray(ours) - img)[inside] ** 2)))
     e_peer = float(np.sqrt(np.mean((peer - img)[inside] ** 2)))
-    return dict(name=f"2D FBP {n}² from {views} views", ours_s=t_ours, peer="skimage.transform.iradon", peer_s=t_peer,
-                work=n * n * views, unit="voxel-updates",
-                accuracy=f"RMSE vs phantom: ours {e_ours:.4f}, peer {e_peer:.4f}", ok=e_ours <= 1.05 * e_peer)
+    rows = [dict(name=f"2D FBP {n}² from {views} views", ours_s=t_ours, peer="skimage.transform.iradon", peer_s=t_peer,
+                 work=n * n * views, unit="voxel-updates",
+                 accuracy=f"RMSE vs phantom: ours {e_ours:.4f}, peer {e_peer:.4f}", ok=e_ours <= 1.05 * e_peer)]
+    astra_fbp = _astra_fbp(sino, theta, n)
+    if astra_fbp is not None:
+        t_astra, rec = median_time(astra_fbp, repeat)
+        e_astra = float(np.sqrt(np.mean((rec - img)[inside] ** 2)))
+        rows.append(dict(name=f"2D FBP {n}² from {views} views", ours_s=t_ours, peer="ASTRA FBP (CPU)", peer_s=t_astra,
+                         work=n * n * views, unit="voxel-updates",
+                         accuracy=f"RMSE vs phantom: ours {e_ours:.4f}, ASTRA {e_astra:.4f}", ok=e_ours <= 1.05 * e_astra))
+    return rows
+
+
+def _astra_fbp(sino, theta_deg, n):
+    """ASTRA's CPU FBP (linear projector, Ram-Lak) of `sino` (views, n) as a function, or
+    None without ASTRA. Its parallel geometry at angle θ has rays along (sin θ, −cos θ)
+    and the detector along (cos θ, sin θ) with y up, which is skimage's θ and detector
+    orientation: it takes skimage's sinogram as is."""
+    try:
+        import astra
+    except ImportError:
+        return None
+    import numpy as np
+
+    vol_geom = astra.create_vol_geom(n, n)
+    proj_geom = astra.create_proj_geom("parallel", 1.0, sino.shape[1], np.deg2rad(theta_deg))
+
+    def run():
+        projector = astra.create_projector("linear", proj_geom, vol_geom)
+        sino_id = astra.data2d.create("-sino", proj_geom, sino)
+        rec_id = astra.data2d.create("-vol", vol_geom)
+        cfg = astra.astra_dict("FBP")
+        cfg.update(ReconstructionDataId=rec_id, ProjectionDataId=sino_id, ProjectorId=projector,
+                   option={"FilterType": "Ram-Lak"})
+        alg = astra.algorithm.create(cfg)
+        try:
+            astra.algorithm.run(alg)
+            return astra.data2d.get(rec_id)
+        finally:
+            astra.algorithm.delete(alg)
+            astra.data2d.delete([sino_id, rec_id])
+            astra.projector.delete(projector)
+
+    return run
 
 
 def wl_fdk(n, views, det, repeat, threads):
@@ -268,7 +310,7 @@ def run_child(args):
 
 def versions():
     out = {}
-    for mod in ["ctscreen", "numpy", "skimage", "scipy", "cc3d", "nibabel", "itk"]:
+    for mod in ["ctscreen", "numpy", "skimage", "scipy", "cc3d", "nibabel", "itk", "astra"]:
         try:
             m = __import__(mod)
             out[mod] = getattr(m, "__version__", "?")
