@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ctscreen::geometry::{ConeBeamGeometry, Geometry, ParallelBeamGeometry};
-use ctscreen::recon::{fbp, fdk, FdkOptions, Filter};
+use ctscreen::recon::{fbp, fdk, sirt, FdkOptions, Filter, IterativeOptions};
 use ctscreen::{NoProgress, Projections};
 use ndarray::{Array2, Array3};
 
@@ -88,5 +88,47 @@ fn bench_fdk(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_fbp, bench_fdk);
+/// SIRT with one iteration on 128³ from 180 cone-beam views of 192²: the row and
+/// column sums (a forward and a back projection of ones) and the iteration (one of
+/// each again); throughput counts the four projections.
+fn bench_sirt(c: &mut Criterion) {
+    let (views, det, n) = (180, 192, 128);
+    let g: Geometry = ConeBeamGeometry::new(
+        angles(views, 2.0 * PI),
+        500.0,
+        1000.0,
+        (det, det),
+        (2.0, 2.0),
+        (0.0, 0.0),
+    )
+    .unwrap()
+    .into();
+    let proj = Projections::new(Array3::from_shape_fn((views, det, det), |(_, r, c)| {
+        bump(r, c, det, det)
+    }))
+    .unwrap();
+    let options = IterativeOptions {
+        iterations: 1,
+        ..Default::default()
+    };
+    let mut group = c.benchmark_group("sirt");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements((4 * views * n * n * n) as u64));
+    group.bench_function("1_iteration_128^3_from_180_views_of_192^2", |b| {
+        b.iter(|| {
+            sirt(
+                black_box(&proj),
+                &g,
+                [n, n, n],
+                [1.4; 3],
+                &options,
+                &NoProgress,
+            )
+            .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_fbp, bench_fdk, bench_sirt);
 criterion_main!(benches);
