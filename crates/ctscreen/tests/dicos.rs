@@ -1,12 +1,18 @@
-//! DICOS CT and TDR: round trips, interoperability shapes and malformed input.
+//! DICOS CT and TDR: round trips, content dispatch in `io::load`, report ↔ TDR,
+//! interoperability shapes and malformed input.
 //!
 //! Malformed files are made by parsing a valid file with the `dicos` crate, editing
 //! its data elements and writing it back, so each test breaks exactly one thing.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ctscreen::io_dicos::{self, tags, *};
-use ctscreen::{volume, Error, Volume};
+use ctscreen::detect::report::{
+    ClassScores, Finding, Kind, Thresholds, Timings, Verdict, SCHEMA_VERSION,
+};
+use ctscreen::detect::{DetectOptions, Report};
+use ctscreen::io::dicos::{tags, *};
+use ctscreen::{io, volume, Error, Volume};
 use dicos::{Dataset, Element, PixelData, Value, Vr};
 use ndarray::Array3;
 
@@ -496,112 +502,319 @@ fn save_is_atomic_and_validates() {
     assert!(back.data().iter().all(|&x| (x - 0.0193).abs() < 1e-7));
 }
 
-fn sample_report() -> TdrReport {
-    TdrReport {
-        alarm: true,
-        processing_time_ms: 1_234.567_890_123,
-        objects: vec![
-            TdrThreat {
-                id: 3,
-                category: "firearm".into(),
-                probability: 0.912_345_678_9,
-                bbox_mm: [-12.5, 3.1, 100.123_456_789, -2.5, 5.7, 103.3],
-                description: "pistol: slide–grip angle 105°\nsecond line".into(),
-                evidence: vec![
-                    "tube 112 mm long with 9 mm bore".into(),
-                    "back\\slash, \"quotes\", μ = 0.05 mm⁻¹".into(),
-                ],
-                mass_g: Some(812.25),
-                density_g_per_cm3: Some(7.85),
-            },
-            TdrThreat {
-                id: 9,
-                category: "ammunition".into(),
-                probability: 0.5,
-                bbox_mm: [0.0, 0.0, 0.0, 1.0, 1.0, 1.0],
-                description: "cluster of 37 cylinders 10×30 mm".into(),
-                evidence: vec![],
-                mass_g: None,
-                density_g_per_cm3: None,
-            },
-            TdrThreat {
-                id: 10,
-                category: "firearm_part".into(),
-                probability: 0.0,
-                bbox_mm: [1.0, 2.0, 3.0, 1.0, 2.0, 3.0],
-                description: String::new(),
-                evidence: vec!["".into()],
-                mass_g: None,
-                density_g_per_cm3: Some(2.7),
-            },
-            TdrThreat {
-                id: 11,
-                category: "blade".into(),
-                probability: 1.0,
-                bbox_mm: [-1e-3, -2e5, 7.0, 1e-3, 2e5, 7.5],
-                description: "blade".into(),
-                evidence: vec![],
-                mass_g: None,
-                density_g_per_cm3: None,
-            },
-            TdrThreat {
-                id: 12,
-                category: "metal_other".into(),
-                probability: 0.125,
-                bbox_mm: [4.0, 4.0, 4.0, 6.0, 6.0, 6.0],
-                description: "bearing".into(),
-                evidence: vec!["ring".into()],
-                mass_g: None,
-                density_g_per_cm3: None,
-            },
+#[test]
+fn io_load_recognises_dicos_ct_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (p, v, scan) = saved(d);
+    let want = load_dicos(&p).unwrap();
+    // Whatever the name: .dcm, none, even a misleading one.
+    for name in ["scan.dcm", "scan", "scan.nii"] {
+        let q = d.join(name);
+        std::fs::copy(&p, &q).unwrap();
+        assert_eq!(io::load(&q).unwrap(), want, "{name}");
+    }
+    let info = io::read_info(&p).unwrap();
+    assert_eq!(info.format, io::FileFormat::Dicos);
+    assert_eq!(info.data_type, io::DataType::UInt16);
+    assert!(!info.compressed);
+    assert_eq!(info.shape, v.shape());
+    assert_eq!(info.spacing, v.spacing());
+    assert_eq!(info.origin, v.origin());
+    assert_eq!(info.direction, v.direction());
+    assert_eq!(read_scan_reference(&p).unwrap(), scan);
+    // A directory of DICOS CT files loads through the DICOS reader.
+    let series = d.join("series");
+    std::fs::create_dir(&series).unwrap();
+    std::fs::copy(&p, series.join("a.dcs")).unwrap();
+    assert_eq!(io::load(&series).unwrap(), want);
+
+    // io::save of .dcs writes a DICOS CT; compress → RLE, same voxels.
+    let x = d.join("x.dcs");
+    io::save(&x, &v).unwrap();
+    assert_eq!(dicos_kind(&x), Some(DicosKind::Ct));
+    let back = io::load(&x).unwrap();
+    assert!(max_abs_diff(back.data(), v.data()) <= stated_bound(&v));
+    assert_eq!((back.spacing(), back.origin()), (v.spacing(), v.origin()));
+    let y = d.join("y.DCS");
+    io::save_with(&y, &v, &io::SaveOptions::new().compress(true)).unwrap();
+    assert!(io::read_info(&y).unwrap().compressed);
+    assert_eq!(io::load(&y).unwrap(), back);
+
+    // A class under the CT arc loads as CT; another DICOS class does not.
+    let set_class = |uid: &'static str| {
+        move |ds: &mut Dataset| {
+            for t in [tags::SOP_CLASS_UID, tags::MEDIA_SOP_CLASS_UID] {
+                ds.insert(Element::new(t, Vr::UI, Value::Str(uid.into())));
+            }
+        }
+    };
+    let q = edited(d, "sub.dcs", set_class("1.2.840.10008.5.1.4.1.1.501.1.2"));
+    assert_eq!(dicos_kind(&q), Some(DicosKind::Ct));
+    assert_eq!(io::load(&q).unwrap().shape(), v.shape());
+    let q = edited(d, "dx.dcs", set_class("1.2.840.10008.5.1.4.1.1.501.2.1"));
+    let e = io::load(&q).unwrap_err();
+    assert!(
+        matches!(e, Error::Unsupported { .. }) && e.to_string().contains("501.2.1"),
+        "{e}"
+    );
+    assert!(!is_ct_sop_class("1.2.840.10008.5.1.4.1.1.501.10"));
+    assert!(!is_ct_sop_class("1.2.840.10008.5.1.4.1.1.501.1."));
+}
+
+#[test]
+fn a_tdr_is_not_a_volume() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _, scan) = saved(dir.path());
+    let t = dir.path().join("report.dcm");
+    save_tdr(&t, &sample_report(), Some(&scan)).unwrap();
+    assert_eq!(dicos_kind(&t), Some(DicosKind::Tdr));
+    let errors = [
+        io::load(&t).unwrap_err(),
+        io::read_info(&t).unwrap_err(),
+        load_dicos(&t).unwrap_err(),
+    ];
+    for e in errors {
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+        assert!(
+            msg.contains("threat report") && msg.contains("load_tdr"),
+            "{msg}"
+        );
+    }
+    // And a CT is not a TDR.
+    let e = load_tdr(&p).unwrap_err();
+    assert!(is_format(&e) && e.to_string().contains("io::load"), "{e}");
+}
+
+fn finding(id: u32, kind: Kind, score: f64, bbox_mm: [f64; 6]) -> Finding {
+    let mut features = BTreeMap::new();
+    features.insert("length_mm".to_string(), 112.25);
+    features.insert("bore_mm".to_string(), 9.0 / 7.0);
+    Finding {
+        id,
+        kind,
+        score,
+        class_scores: ClassScores {
+            firearm: score * 0.5,
+            firearm_part: 0.1 / 3.0,
+            ammunition: 0.0,
+            blade: 1e-9,
+        },
+        bbox_mm,
+        voxel_count: 12_345 + u64::from(id),
+        volume_mm3: 1234.5 / 7.0,
+        mean_mu: 0.6 + 1e-9,
+        material: "steel".into(),
+        mass_g: 812.25 / 3.0,
+        centroid_mm: [1.0 / 3.0, -2.5, 101.0],
+        principal_axes: [[0.0, 0.6, 0.8], [0.0, 0.8, -0.6], [1.0, 0.0, 0.0]],
+        extents_mm: [112.0, 30.5, 1.0 / 3.0],
+        members: 2,
+        evidence: vec![
+            "tube 112 mm long with 9 mm bore".into(),
+            "back\\slash, \"quotes\", μ = 0.05 mm⁻¹, slide–grip angle 105°".into(),
         ],
-        ..Default::default()
+        features,
     }
 }
 
+/// Boxes on the grid of `test_volume` (origin (-12.5, 3.25, 100), spacing
+/// (1.25, 0.5, 0.75), shape (5, 6, 7)).
+fn sample_report() -> Report {
+    // Voxel edges of k 1..=3, j 2..=4, i 0..=1.
+    let aligned = [-11.875, 4.0, 99.625, -8.125, 5.5, 101.125];
+    // A point at the centre of voxel (2, 3, 4).
+    let point = [-10.0, 4.75, 103.0, -10.0, 4.75, 103.0];
+    let outside = [50.0, 50.0, 50.0, 60.0, 60.0, 60.5];
+    let everything = [-1e3, -2e5, -1e4, 1e3, 2e5, 1e4];
+    let odd = [-1e-3, 3.1, 100.123_456_789, 1e-3, 5.7, 103.3];
+    let mut f = vec![
+        finding(3, Kind::Firearm, 0.912_345_678_9, aligned),
+        finding(9, Kind::Ammunition, 0.5, point),
+        finding(10, Kind::FirearmPart, 1.0, outside),
+        finding(11, Kind::Blade, 0.75, everything),
+        finding(12, Kind::MetalOther, 0.0, odd),
+    ];
+    f[1].evidence.clear();
+    f[2].mass_g = 0.0;
+    f[2].volume_mm3 = 0.0;
+    f[4].material = String::new();
+    Report {
+        schema_version: SCHEMA_VERSION,
+        findings: f,
+        verdict: Verdict::Inspect,
+        threshold: 0.45,
+        thresholds: Thresholds {
+            energy_kev: 65.5,
+            ..DetectOptions::default().thresholds().unwrap()
+        },
+        volume_shape: [5, 6, 7],
+        spacing_mm: [1.25, 0.5, 0.75],
+        timings: Timings {
+            candidates_s: 0.123_456_789,
+            features_s: 0.2,
+            classify_s: 0.01,
+            total_s: 1.234_567_890_123,
+        },
+    }
+}
+
+/// A TDR written by ctscreen gives back exactly the report that was saved, with or
+/// without a scan, and refers to the scan's UIDs.
 #[test]
 fn tdr_round_trip_is_lossless() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _, scan) = saved(dir.path());
     let report = sample_report();
     let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &report, &scan).unwrap();
+    save_tdr(&p, &report, Some(&scan)).unwrap();
     assert_eq!(dicos_kind(&p), Some(DicosKind::Tdr));
-    let back = load_tdr(&p).unwrap();
-    let mut want = report.clone();
-    want.referenced_sop_instance_uid = scan.sop_instance_uid.clone();
-    want.referenced_sop_class_uid = scan.sop_class_uid.clone();
-    want.frame_of_reference_uid = scan.frame_of_reference_uid.clone();
-    assert_eq!(back, want);
-    // Saving the loaded report again (now with its UIDs filled in) is accepted and
-    // gives the same struct.
-    let q = dir.path().join("tdr2.dcs");
-    save_tdr(&q, &back, &scan).unwrap();
-    assert_eq!(load_tdr(&q).unwrap(), want);
-    // No threats, clear.
-    let clear = TdrReport {
-        alarm: false,
-        ..Default::default()
+    assert_eq!(load_tdr(&p).unwrap(), report);
+    let tdr = load_tdr_with(&p, None).unwrap();
+    assert!(tdr.exact);
+    assert_eq!(tdr.report, report);
+    assert_eq!(tdr.scan_sop_instance_uid, scan.sop_instance_uid);
+    assert_eq!(tdr.scan_sop_class_uid, CT_SOP_CLASS_UID);
+    assert_eq!(tdr.scan_series_instance_uid, scan.series_instance_uid);
+    assert_eq!(tdr.study_instance_uid, scan.study_instance_uid);
+    assert_eq!(tdr.frame_of_reference_uid, scan.frame_of_reference_uid);
+    let flags: Vec<_> = tdr.assessments.iter().map(|a| a.flag.as_str()).collect();
+    assert_eq!(
+        flags,
+        ["HIGH_THREAT", "THREAT", "THREAT", "THREAT", "UNKNOWN"]
+    );
+
+    // Without a scan: same report, no references, a frame of reference of its own.
+    let q = dir.path().join("tdr_alone.dcs");
+    save_tdr(&q, &report, None).unwrap();
+    let alone = load_tdr_with(&q, None).unwrap();
+    assert!(alone.exact);
+    assert_eq!(alone.report, report);
+    assert!(alone.scan_sop_instance_uid.is_empty() && alone.scan_series_instance_uid.is_empty());
+    assert!(alone.frame_of_reference_uid.starts_with("2.25."));
+    assert_ne!(alone.frame_of_reference_uid, scan.frame_of_reference_uid);
+
+    // No findings, clear.
+    let clear = Report {
+        findings: Vec::new(),
+        verdict: Verdict::Clear,
+        ..report.clone()
     };
-    save_tdr(&q, &clear, &scan).unwrap();
-    let b = load_tdr(&q).unwrap();
-    assert!(!b.alarm && b.objects.is_empty());
-    // A TDR is not a CT.
-    assert!(is_format(&load_dicos(&q).unwrap_err()));
-    assert!(is_format(&load_tdr(dir.path().join("ct.dcs")).unwrap_err()));
+    save_tdr(&q, &clear, Some(&scan)).unwrap();
+    assert_eq!(load_tdr(&q).unwrap(), clear);
+
+    // Seeded UIDs and date: the same bytes twice.
+    let o = TdrSaveOptions {
+        uid_seed: Some(3),
+        datetime: Some(DateTimeUtc::from_unix(1_700_000_000, 0)),
+    };
+    let (a, b) = (dir.path().join("a.dcs"), dir.path().join("b.dcs"));
+    save_tdr_with(&a, &report, Some(&scan), &o).unwrap();
+    save_tdr_with(&b, &report, Some(&scan), &o).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
 
-/// The standard elements as a DICOS toolkit reads them: the box as the two-corner
-/// Bounding Polygon (x, y, z) in mm, the voxel ROI on the CT grid, categories, flags,
-/// counts.
+fn strip_private(d: &mut Dataset) {
+    d.remove(tags::PRIVATE_CREATOR);
+    d.remove(tags::PRIVATE_JSON);
+}
+
+fn threat_items(ds: &mut Dataset) -> &mut Vec<Dataset> {
+    match &mut ds.get_mut(tags::THREAT_SEQUENCE).unwrap().value {
+        Value::Sequence(items) => items,
+        _ => panic!("no threat sequence"),
+    }
+}
+
+fn first_mut(ds: &mut Dataset, tag: dicos::Tag) -> &mut Dataset {
+    match &mut ds.get_mut(tag).unwrap().value {
+        Value::Sequence(items) => &mut items[0],
+        _ => panic!("not a sequence"),
+    }
+}
+
+/// What the standard DICOS attributes alone carry (as another toolkit would leave the
+/// file): verdict; per finding id, kind, score, box, mass, volume (via the density),
+/// evidence; total time. Everything else takes the documented neutral values.
 #[test]
-fn tdr_standard_elements_carry_the_report() {
+fn tdr_standard_attributes_alone_carry_the_stated_fields() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _, scan) = saved(dir.path());
     let report = sample_report();
     let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &report, &scan).unwrap();
-    let ds = parse(&p);
+    save_tdr(&p, &report, Some(&scan)).unwrap();
+    let mut ds = parse(&p);
+    strip_private(&mut ds);
+    threat_items(&mut ds).iter_mut().for_each(strip_private);
+    let q = dir.path().join("standard.dcs");
+    write(&q, &ds);
+    let tdr = load_tdr_with(&q, Some(&scan)).unwrap();
+    assert!(!tdr.exact);
+    let back = tdr.report;
+    let single = |v: f64| f64::from(v as f32);
+
+    // Carried.
+    assert_eq!(back.verdict, report.verdict);
+    assert_eq!(back.findings.len(), report.findings.len());
+    let ms = single(report.timings.total_s * 1000.0);
+    assert_eq!(back.timings.total_s, ms / 1000.0);
+    for (got, want) in back.findings.iter().zip(&report.findings) {
+        assert_eq!(got.id, want.id);
+        assert_eq!(got.kind, want.kind);
+        assert_eq!(got.score, single(want.score));
+        assert_eq!(got.bbox_mm, want.bbox_mm.map(single));
+        assert_eq!(got.mass_g, single(want.mass_g));
+        if want.volume_mm3 > 0.0 && want.mass_g > 0.0 {
+            let rel = (got.volume_mm3 - want.volume_mm3).abs() / want.volume_mm3;
+            assert!(rel < 1e-6, "{} vs {}", got.volume_mm3, want.volume_mm3);
+        } else {
+            assert_eq!(got.volume_mm3, 0.0);
+        }
+        assert_eq!(got.evidence, want.evidence);
+        // Neutral values for what no DICOS attribute holds.
+        let b = got.bbox_mm;
+        assert_eq!(
+            got.centroid_mm,
+            [
+                0.5 * (b[0] + b[3]),
+                0.5 * (b[1] + b[4]),
+                0.5 * (b[2] + b[5])
+            ]
+        );
+        if got.kind.is_threat() {
+            assert_eq!(got.class_scores.get(got.kind), got.score);
+        }
+        assert_eq!(
+            got.class_scores.best().1,
+            if got.kind.is_threat() { got.score } else { 0.0 }
+        );
+        assert_eq!((got.voxel_count, got.mean_mu, got.members), (0, 0.0, 1));
+        assert_eq!(got.material, "unknown");
+        assert!(got.features.is_empty());
+        let mut sizes = [b[3] - b[0], b[4] - b[1], b[5] - b[2]];
+        sizes.sort_by(|x, y| y.total_cmp(x));
+        assert_eq!(got.extents_mm, sizes);
+    }
+    let defaults = DetectOptions::default();
+    assert_eq!(back.threshold, defaults.threshold);
+    assert_eq!(back.thresholds, defaults.thresholds().unwrap());
+    assert_eq!(back.volume_shape, scan.shape);
+    assert_eq!(back.spacing_mm, scan.spacing_mm);
+    assert_eq!(back.timings.candidates_s, 0.0);
+}
+
+/// The standard elements as a DICOS toolkit reads them: the box as the two-corner
+/// Bounding Polygon (x, y, z) in mm, the voxel ROI on the CT grid, categories, flags,
+/// counts, references.
+#[test]
+fn tdr_standard_elements_as_a_toolkit_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, scan) = saved(dir.path());
+    let report = sample_report();
+    let p = dir.path().join("tdr.dcs");
+    save_tdr(&p, &report, Some(&scan)).unwrap();
+    let mut ds = parse(&p);
     let str_of = |d: &Dataset, t| d.get_string(t).unwrap().to_string();
     assert_eq!(str_of(&ds, tags::ALARM_DECISION), "ALARM");
     assert_eq!(ds.get_u16(tags::NUMBER_OF_TOTAL_OBJECTS), Some(5));
@@ -610,168 +823,162 @@ fn tdr_standard_elements_carry_the_report() {
         str_of(&ds, tags::FRAME_OF_REFERENCE_UID),
         scan.frame_of_reference_uid
     );
-    let threats = match &ds.get(tags::THREAT_SEQUENCE).unwrap().value {
-        Value::Sequence(s) => s.clone(),
-        _ => panic!("no threat sequence"),
+    assert_eq!(
+        str_of(&ds, tags::STUDY_INSTANCE_UID),
+        scan.study_instance_uid
+    );
+    let series = first_mut(&mut ds, tags::REFERENCED_SERIES_SEQUENCE).clone();
+    assert_eq!(
+        str_of(&series, tags::SERIES_INSTANCE_UID),
+        scan.series_instance_uid
+    );
+    let f32s = |d: &Dataset, t| match &d.get(t).unwrap().value {
+        Value::F32(x) => vec![*x],
+        Value::F32s(v) => v.clone(),
+        v => panic!("not FL: {v:?}"),
     };
-    let seq = |d: &Dataset, t| match &d.get(t).unwrap().value {
-        Value::Sequence(s) => s[0].clone(),
-        _ => panic!("not a sequence"),
-    };
-    let want = [
-        ("PI", "HIGH_THREAT"),
-        ("PI", "THREAT"),
-        ("PI", "THREAT"),
-        ("PI", "THREAT"),
-        ("ANOMALY", "UNKNOWN"),
-    ];
-    for ((t, obj), (cat, flag)) in threats.iter().zip(&report.objects).zip(want) {
-        assert_eq!(t.get_u16(tags::POTENTIAL_THREAT_OBJECT_ID), Some(obj.id));
-        let a = seq(t, tags::ATD_ASSESSMENT_SEQUENCE);
-        assert_eq!(str_of(&a, tags::THREAT_CATEGORY), cat);
-        assert_eq!(str_of(&a, tags::ATD_ASSESSMENT_FLAG), flag);
-        assert!(str_of(&a, tags::THREAT_CATEGORY_DESCRIPTION)
-            .starts_with(&format!("{}: ", obj.category)));
-        let rep = seq(t, tags::PTO_REPRESENTATION_SEQUENCE);
-        let poly = rep
-            .get(tags::BOUNDING_POLYGON)
-            .unwrap()
-            .value
-            .as_f32s()
-            .unwrap()
-            .to_vec();
-        let b = obj.bbox_mm;
+    let threats = threat_items(&mut ds).clone();
+    for (t, f) in threats.iter().zip(&report.findings) {
+        let mut t = t.clone();
+        assert_eq!(
+            t.get_u16(tags::POTENTIAL_THREAT_OBJECT_ID),
+            Some(f.id as u16)
+        );
+        let a = first_mut(&mut t, tags::ATD_ASSESSMENT_SEQUENCE).clone();
+        let (_, cat, flag) = KIND_MAPPING.iter().find(|m| m.0 == f.kind).unwrap();
+        assert_eq!(str_of(&a, tags::THREAT_CATEGORY), *cat);
+        assert_eq!(str_of(&a, tags::ATD_ASSESSMENT_FLAG), *flag);
+        assert_eq!(f32s(&a, tags::ATD_ASSESSMENT_PROBABILITY), [f.score as f32]);
+        assert!(str_of(&a, tags::THREAT_CATEGORY_DESCRIPTION).starts_with(&format!("{}: ", f.kind)));
+        let rep = first_mut(&mut t, tags::PTO_REPRESENTATION_SEQUENCE).clone();
+        let b = f.bbox_mm;
         let expect = [b[2], b[1], b[0], b[5], b[4], b[3]].map(|x| x as f32);
-        assert_eq!(poly, expect);
-        let r = seq(&rep, tags::REFERENCED_INSTANCE_SEQUENCE);
+        assert_eq!(f32s(&rep, tags::BOUNDING_POLYGON), expect);
+        assert_eq!(f32s(&rep, tags::MASS), [f.mass_g as f32]);
+        let density = if f.volume_mm3 > 0.0 {
+            f.mass_g * 1000.0 / f.volume_mm3
+        } else {
+            0.0
+        };
+        assert_eq!(f32s(&rep, tags::DENSITY), [density as f32]);
+        let mut rep = rep;
+        let r = first_mut(&mut rep, tags::REFERENCED_INSTANCE_SEQUENCE).clone();
         assert_eq!(
             str_of(&r, tags::REFERENCED_SOP_INSTANCE_UID),
             scan.sop_instance_uid
         );
+        // Voxel ROI: (column, row, frame) base and extents of the voxels whose
+        // centres lie in the box; none for a box off the grid.
+        let roi = match f.id {
+            3 => Some(([0.0, 2.0, 1.0], [2.0, 3.0, 3.0])),
+            9 => Some(([4.0, 3.0, 2.0], [1.0, 1.0, 1.0])),
+            11 => Some(([0.0, 0.0, 0.0], [7.0, 6.0, 5.0])),
+            _ => None,
+        };
+        match roi {
+            Some((base, ext)) => {
+                let v = first_mut(&mut rep, tags::THREAT_ROI_VOXEL_SEQUENCE).clone();
+                assert_eq!(f32s(&v, tags::THREAT_ROI_BASE), base, "id {}", f.id);
+                assert_eq!(f32s(&v, tags::THREAT_ROI_EXTENTS), ext, "id {}", f.id);
+            }
+            None => assert!(
+                rep.get(tags::THREAT_ROI_VOXEL_SEQUENCE).is_none(),
+                "id {}",
+                f.id
+            ),
+        }
+        let ms = (report.timings.total_s * 1000.0) as f32;
+        assert_eq!(f32s(&t, tags::PTO_PROCESSING_TIME), [ms]);
     }
-    // Voxel ROI of threat 12: box 4..6 mm on each axis, origin (-12.5, 3.25, 100),
-    // spacing (1.25, 0.5, 0.75): indices z 13.2..14.8 → 13..15, y 1.5..5.5 → 2..6,
-    // x -128..-125.33 → -128..-125.
-    let roi = seq(
-        &seq(&threats[4], tags::PTO_REPRESENTATION_SEQUENCE),
-        tags::THREAT_ROI_VOXEL_SEQUENCE,
+    assert_eq!(
+        f32s(&ds, tags::TOTAL_PROCESSING_TIME),
+        [(report.timings.total_s * 1000.0) as f32]
     );
-    let base = roi
-        .get(tags::THREAT_ROI_BASE)
-        .unwrap()
-        .value
-        .as_f32s()
-        .unwrap()
-        .to_vec();
-    let ext = roi
-        .get(tags::THREAT_ROI_EXTENTS)
-        .unwrap()
-        .value
-        .as_f32s()
-        .unwrap()
-        .to_vec();
-    assert_eq!(base, vec![-128.0, 2.0, 13.0]);
-    assert_eq!(ext, vec![4.0, 5.0, 3.0]);
 }
 
 #[test]
-fn tdr_standard_fields_win_over_private_copy_and_foreign_files_load() {
+fn tdr_edited_by_another_tool_falls_back_to_standard_values() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _, scan) = saved(dir.path());
+    let report = sample_report();
     let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &sample_report(), &scan).unwrap();
+    save_tdr(&p, &report, Some(&scan)).unwrap();
     let mut ds = parse(&p);
-    let strip_private = |d: &mut Dataset| {
-        d.remove(tags::PRIVATE_CREATOR);
-        d.remove(tags::PRIVATE_JSON);
-    };
-    if let Some(e) = ds.get_mut(tags::THREAT_SEQUENCE) {
-        if let Value::Sequence(items) = &mut e.value {
-            // Another toolkit edits the probability of the first threat...
-            if let Some(Element {
-                value: Value::Sequence(a),
-                ..
-            }) = items[0].get_mut(tags::ATD_ASSESSMENT_SEQUENCE)
-            {
-                a[0].insert(Element::new(
-                    tags::ATD_ASSESSMENT_PROBABILITY,
-                    Vr::FL,
-                    Value::F32(0.25),
-                ));
-            }
-            // ...and the second threat comes without our private element.
-            strip_private(&mut items[1]);
-        }
-    }
+    // Another toolkit edits the probability of the first threat: its private copy no
+    // longer agrees, the standard values win; the other threats stay exact.
+    let a = first_mut(&mut threat_items(&mut ds)[0], tags::ATD_ASSESSMENT_SEQUENCE);
+    a.insert(Element::new(
+        tags::ATD_ASSESSMENT_PROBABILITY,
+        Vr::FL,
+        Value::F32(0.25),
+    ));
     let q = dir.path().join("edited.dcs");
     write(&q, &ds);
-    let back = load_tdr(&q).unwrap();
-    assert_eq!(back.objects[0].probability, 0.25);
-    assert_eq!(back.objects[0].bbox_mm, sample_report().objects[0].bbox_mm);
-    assert_eq!(back.objects[1].category, "ammunition");
-    assert_eq!(
-        back.objects[1].description,
-        "cluster of 37 cylinders 10×30 mm"
-    );
+    let tdr = load_tdr_with(&q, None).unwrap();
+    assert!(!tdr.exact);
+    let back = tdr.report;
+    let f0 = &back.findings[0];
+    assert_eq!((f0.kind, f0.score), (Kind::Firearm, 0.25));
+    assert_eq!(f0.evidence, report.findings[0].evidence);
+    assert_eq!(f0.material, "unknown");
+    assert_eq!(back.findings[1..], report.findings[1..]);
+    assert_eq!(back.timings, report.timings);
 
-    // A voxel-only ROI needs the scan to place it.
-    if let Some(e) = ds.get_mut(tags::THREAT_SEQUENCE) {
-        if let Value::Sequence(items) = &mut e.value {
-            strip_private(&mut items[4]);
-            if let Some(Element {
-                value: Value::Sequence(r),
-                ..
-            }) = items[4].get_mut(tags::PTO_REPRESENTATION_SEQUENCE)
-            {
-                r[0].remove(tags::BOUNDING_POLYGON);
-            }
-            if let Some(Element {
-                value: Value::Sequence(a),
-                ..
-            }) = items[4].get_mut(tags::ATD_ASSESSMENT_SEQUENCE)
-            {
-                a[0].insert(Element::new(
-                    tags::THREAT_CATEGORY,
-                    Vr::CS,
-                    Value::Str("CONTRABAND".into()),
-                ));
-            }
-        }
-    }
+    // A foreign category on a voxel-only ROI: needs the scan to place it, then loads as
+    // metal_other with the DICOS assessment as evidence and the ROI's voxel edges as box.
+    let t0 = &mut threat_items(&mut ds)[0];
+    strip_private(t0);
+    first_mut(t0, tags::PTO_REPRESENTATION_SEQUENCE).remove(tags::BOUNDING_POLYGON);
+    let a = first_mut(t0, tags::ATD_ASSESSMENT_SEQUENCE);
+    a.insert(Element::new(
+        tags::THREAT_CATEGORY,
+        Vr::CS,
+        Value::Str("CONTRABAND".into()),
+    ));
+    a.insert(Element::new(
+        tags::THREAT_CATEGORY_DESCRIPTION,
+        Vr::LT,
+        Value::Str("cigarettes".into()),
+    ));
     write(&q, &ds);
     assert!(matches!(load_tdr(&q), Err(Error::Unsupported { .. })));
     let placed = load_tdr_with(&q, Some(&scan)).unwrap();
-    let t = &placed.objects[4];
-    assert_eq!(t.category, "contraband");
-    // Voxel centres of indices z 13..15, y 2..6, x -128..-125.
-    let want = [3.75, 4.25, 4.0, 6.25, 6.25, 6.25];
-    for (a, b) in t.bbox_mm.iter().zip(want) {
+    let t = &placed.report.findings[0];
+    assert_eq!(t.kind, Kind::MetalOther);
+    assert!(t.evidence[0].contains("CONTRABAND") && t.evidence[0].contains("HIGH_THREAT"));
+    assert_eq!(t.evidence[1], "cigarettes");
+    assert_eq!(placed.assessments[0].category, "CONTRABAND");
+    for (a, b) in t.bbox_mm.iter().zip(report.findings[0].bbox_mm) {
         assert!((a - b).abs() < 1e-9, "{:?}", t.bbox_mm);
     }
 }
 
 #[test]
-fn tdr_rejects_invalid_reports() {
+fn tdr_rejects_reports_it_cannot_store() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _, scan) = saved(dir.path());
     let p = dir.path().join("tdr.dcs");
-    type Edit = Box<dyn Fn(&mut TdrReport)>;
+    type Edit = Box<dyn Fn(&mut Report)>;
     let bad: Vec<Edit> = vec![
-        Box::new(|r| r.objects[0].probability = 1.5),
-        Box::new(|r| r.objects[0].probability = f64::NAN),
-        Box::new(|r| r.objects[1].id = r.objects[0].id),
-        Box::new(|r| r.objects[0].category = "pistol".into()),
-        Box::new(|r| r.objects[0].bbox_mm[0] = 50.0),
-        Box::new(|r| r.objects[0].bbox_mm[5] = f64::INFINITY),
-        Box::new(|r| r.objects[0].mass_g = Some(-1.0)),
-        Box::new(|r| r.processing_time_ms = -1.0),
-        Box::new(|r| r.referenced_sop_instance_uid = "1.2.3".into()),
-        Box::new(|r| r.frame_of_reference_uid = "1.2.3".into()),
+        Box::new(|r| r.findings[0].score = 1.5),
+        Box::new(|r| r.findings[0].score = f64::NAN),
+        Box::new(|r| r.findings[1].id = r.findings[0].id),
+        Box::new(|r| r.findings[0].id = 70_000),
+        Box::new(|r| r.findings[0].bbox_mm[0] = 50.0),
+        Box::new(|r| r.findings[0].bbox_mm[5] = f64::INFINITY),
+        Box::new(|r| r.findings[0].mass_g = -1.0),
+        Box::new(|r| r.findings[0].volume_mm3 = f64::NAN),
+        Box::new(|r| r.findings[0].centroid_mm[1] = f64::NAN),
+        Box::new(|r| {
+            r.findings[0].features.insert("x".into(), f64::INFINITY);
+        }),
+        Box::new(|r| r.timings.total_s = -1.0),
+        Box::new(|r| r.threshold = 2.0),
     ];
     for (n, edit) in bad.iter().enumerate() {
         let mut r = sample_report();
         edit(&mut r);
-        let e = save_tdr(&p, &r, &scan).unwrap_err();
+        let e = save_tdr(&p, &r, Some(&scan)).unwrap_err();
         assert!(matches!(e, Error::InvalidParameter { .. }), "case {n}: {e}");
         assert!(!p.exists(), "case {n} wrote a file");
     }
@@ -782,7 +989,7 @@ fn tdr_with_foreign_alarm_decision_is_unsupported() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _, scan) = saved(dir.path());
     let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &sample_report(), &scan).unwrap();
+    save_tdr(&p, &sample_report(), Some(&scan)).unwrap();
     let mut ds = parse(&p);
     ds.insert(Element::new(
         tags::ALARM_DECISION,
@@ -791,5 +998,24 @@ fn tdr_with_foreign_alarm_decision_is_unsupported() {
     ));
     write(&p, &ds);
     assert!(matches!(load_tdr(&p), Err(Error::Unsupported { .. })));
-    let _ = io_dicos::KIND_MAPPING;
+}
+
+#[test]
+fn malformed_tdr_files_give_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, scan) = saved(dir.path());
+    let p = dir.path().join("tdr.dcs");
+    save_tdr(&p, &sample_report(), Some(&scan)).unwrap();
+    let bytes = std::fs::read(&p).unwrap();
+    for cut in [bytes.len() - 3, bytes.len() / 2, 300, 131] {
+        let q = dir.path().join(format!("cut{cut}.dcs"));
+        std::fs::write(&q, &bytes[..cut]).unwrap();
+        let e = load_tdr(&q).unwrap_err();
+        assert!(is_format(&e), "cut at {cut}: {e}");
+    }
+    let mut ds = parse(&p);
+    threat_items(&mut ds)[2].remove(tags::ATD_ASSESSMENT_SEQUENCE);
+    write(&p, &ds);
+    let e = load_tdr(&p).unwrap_err();
+    assert!(is_format(&e) && e.to_string().contains("Assessment"), "{e}");
 }
