@@ -868,25 +868,19 @@ fn tdr_standard_elements_as_a_toolkit_reads_them() {
             scan.sop_instance_uid
         );
         // Voxel ROI: (column, row, frame) base and extents of the voxels whose
-        // centres lie in the box; none for a box off the grid.
-        let roi = match f.id {
-            3 => Some(([0.0, 2.0, 1.0], [2.0, 3.0, 3.0])),
-            9 => Some(([4.0, 3.0, 2.0], [1.0, 1.0, 1.0])),
-            11 => Some(([0.0, 0.0, 0.0], [7.0, 6.0, 5.0])),
-            _ => None,
+        // centres lie in the box; off the grid, zero extents at the grid voxel nearest
+        // the box centre.
+        let (base, ext) = match f.id {
+            3 => ([0.0, 2.0, 1.0], [2.0, 3.0, 3.0]),
+            9 => ([4.0, 3.0, 2.0], [1.0, 1.0, 1.0]),
+            11 => ([0.0, 0.0, 0.0], [7.0, 6.0, 5.0]),
+            10 => ([0.0, 5.0, 4.0], [0.0; 3]),
+            12 => ([2.0, 2.0, 4.0], [0.0; 3]),
+            id => panic!("unexpected id {id}"),
         };
-        match roi {
-            Some((base, ext)) => {
-                let v = first_mut(&mut rep, tags::THREAT_ROI_VOXEL_SEQUENCE).clone();
-                assert_eq!(f32s(&v, tags::THREAT_ROI_BASE), base, "id {}", f.id);
-                assert_eq!(f32s(&v, tags::THREAT_ROI_EXTENTS), ext, "id {}", f.id);
-            }
-            None => assert!(
-                rep.get(tags::THREAT_ROI_VOXEL_SEQUENCE).is_none(),
-                "id {}",
-                f.id
-            ),
-        }
+        let v = first_mut(&mut rep, tags::THREAT_ROI_VOXEL_SEQUENCE).clone();
+        assert_eq!(f32s(&v, tags::THREAT_ROI_BASE), base, "id {}", f.id);
+        assert_eq!(f32s(&v, tags::THREAT_ROI_EXTENTS), ext, "id {}", f.id);
         let ms = (report.timings.total_s * 1000.0) as f32;
         assert_eq!(f32s(&t, tags::PTO_PROCESSING_TIME), [ms]);
     }

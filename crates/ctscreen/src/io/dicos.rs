@@ -91,6 +91,9 @@
 //!   Study Instance UID (the TDR joins the CT's study) and its Frame of Reference
 //!   UID. Without a scan the TDR gets a fresh study and frame of reference, no
 //!   reference and no voxel ROI: the boxes are in the detected volume's world frame.
+//!   The DICOS reference toolkit refuses such a TDR (it requires a referenced scan and
+//!   a voxel ROI per threat); save the volume as DICOS first ([`save_dicos`] returns
+//!   the reference) when the TDR must travel to DICOS systems.
 //!
 //! ## What travels
 //!
@@ -1081,13 +1084,13 @@ fn require_u16(ds: &Dataset, tag: Tag, name: &str, path: &Path) -> Result<u16> {
 ///
 /// # Example
 /// ```
-/// use ctscreen::{io::dicos as io_dicos, Volume};
+/// use ctscreen::{io::dicos, Volume};
 /// let dir = tempfile::tempdir().unwrap();
 /// let p = dir.path().join("scan.dcs");
 /// let data = ndarray::Array3::from_shape_fn((3, 4, 5), |(k, j, i)| 0.001 * (k + j + i) as f32);
 /// let v = Volume::new(data, [2.0, 0.5, 0.5], [10.0, -20.0, 30.0]).unwrap();
-/// io_dicos::save_dicos(&p, &v).unwrap();
-/// let back = io_dicos::load_dicos(&p).unwrap();
+/// dicos::save_dicos(&p, &v).unwrap();
+/// let back = dicos::load_dicos(&p).unwrap();
 /// assert_eq!(back.spacing(), [2.0, 0.5, 0.5]);
 /// assert_eq!(back.origin(), [10.0, -20.0, 30.0]);
 /// assert!((back.data()[[2, 3, 4]] - 0.009).abs() < 1e-6);
@@ -2636,7 +2639,9 @@ fn validate_for_tdr(report: &Report) -> Result<()> {
 
 /// The voxels of `scan` whose centres lie in the box `b` (`(z0, y0, x0, z1, y1, x1)`
 /// world mm), as DICOS Threat ROI Base and Extents in `(column, row, frame)` order; a
-/// box thinner than a voxel gets the nearest voxel. `None` if the box misses the grid.
+/// box thinner than a voxel gets the nearest voxel. A box that misses the grid gets
+/// zero extents at the grid voxel nearest its centre (the DICOS toolkit requires one
+/// ROI per threat). `None` for an empty grid or non-finite indices.
 fn voxel_roi(scan: &ScanReference, b: &[f64; 6]) -> Option<([f64; 3], [f64; 3])> {
     let mut lo = [f64::INFINITY; 3];
     let mut hi = [f64::NEG_INFINITY; 3];
@@ -2652,16 +2657,19 @@ fn voxel_roi(scan: &ScanReference, b: &[f64; 6]) -> Option<([f64; 3], [f64; 3])>
             hi[a] = hi[a].max(idx[a]);
         }
     }
+    let n = scan.shape.map(|n| n as f64);
+    if (0..3).any(|a| n[a] < 1.0 || !lo[a].is_finite() || !hi[a].is_finite()) {
+        return None;
+    }
+    if (0..3).any(|a| hi[a] < -0.5 || lo[a] > n[a] - 0.5) {
+        let m: [f64; 3] =
+            std::array::from_fn(|a| (0.5 * (lo[a] + hi[a])).round().clamp(0.0, n[a] - 1.0));
+        return Some(([m[2], m[1], m[0]], [0.0; 3]));
+    }
     let mut first = [0.0; 3];
     let mut last = [0.0; 3];
     for a in 0..3 {
-        let n = scan.shape[a] as f64;
-        if n < 1.0 || !lo[a].is_finite() || !hi[a].is_finite() {
-            return None;
-        }
-        if hi[a] < -0.5 || lo[a] > n - 0.5 {
-            return None;
-        }
+        let n = n[a];
         let l = (lo[a] - 1e-6).ceil().max(0.0);
         let h = (hi[a] + 1e-6).floor().min(n - 1.0);
         (first[a], last[a]) = if l <= h {
@@ -2686,15 +2694,15 @@ fn voxel_roi_box(rep: Option<&Dataset>, scan: &ScanReference) -> Option<[f64; 6]
     let roi = first_item(rep?, tags::THREAT_ROI_VOXEL_SEQUENCE)?;
     let base = get_numbers(roi, tags::THREAT_ROI_BASE).filter(|v| v.len() == 3)?;
     let ext = get_numbers(roi, tags::THREAT_ROI_EXTENTS).filter(|v| v.len() == 3)?;
-    if base.iter().chain(&ext).any(|v| !v.is_finite()) {
+    if base.iter().chain(&ext).any(|v| !v.is_finite()) || ext.iter().any(|&e| e < 1.0) {
         return None;
     }
     // (column, row, frame) → (k, j, i), voxel edges.
     let k0 = [base[2] - 0.5, base[1] - 0.5, base[0] - 0.5];
     let k1 = [
-        base[2] + ext[2].max(1.0) - 0.5,
-        base[1] + ext[1].max(1.0) - 0.5,
-        base[0] + ext[0].max(1.0) - 0.5,
+        base[2] + ext[2] - 0.5,
+        base[1] + ext[1] - 0.5,
+        base[0] + ext[0] - 0.5,
     ];
     let mut lo = [f64::INFINITY; 3];
     let mut hi = [f64::NEG_INFINITY; 3];
@@ -2729,6 +2737,9 @@ fn voxel_roi_box(rep: Option<&Dataset>, scan: &ScanReference) -> Option<[f64; 6]
 /// `(x, y, z)`, in the scan's Frame of Reference), mass, density = mass / volume, the
 /// total processing time, and, with a scan, a reference to the CT and the voxel ROI of
 /// the box on its grid. See the module docs for what else travels and how.
+///
+/// Without a scan the TDR has no scan reference and no voxel ROI: ctscreen and DICOM
+/// readers read it, but the DICOS reference toolkit refuses it (it requires both).
 ///
 /// **Errors**: [`Error::InvalidParameter`] if the report cannot be stored: more than
 /// 65535 findings, an id above 65535 or repeated, a score outside [0, 1], a
