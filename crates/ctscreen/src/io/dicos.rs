@@ -824,10 +824,30 @@ pub fn is_dicos(path: impl AsRef<Path>) -> bool {
     dicos_kind(path).is_some()
 }
 
-/// True if the first DICOM Part-10 file of directory `dir` (regular files in name order,
-/// judged by the `DICM` magic) is a DICOS CT: [`crate::io::load`] then reads the
-/// directory as a DICOS CT series. Unreadable directories give `false`.
-pub(crate) fn dir_is_dicos_ct(dir: &Path) -> bool {
+/// True if `path` is a DICOS CT as [`crate::io::load`] judges it: a file whose SOP
+/// class is DICOS CT ([`is_ct_sop_class`]), or a directory whose first DICOM Part-10
+/// file (regular files in name order, judged by the `DICM` magic) is one. Never
+/// errors: unreadable paths give `false`.
+///
+/// # Example
+/// ```
+/// use ctscreen::{io, Volume};
+/// let dir = tempfile::tempdir().unwrap();
+/// let v = Volume::new(ndarray::Array3::zeros((2, 3, 4)), [1.0; 3], [0.0; 3]).unwrap();
+/// io::save(dir.path().join("scan.dcm"), &v).unwrap(); // DICOS CT, whatever the name
+/// assert!(io::dicos::is_dicos_ct(dir.path().join("scan.dcm")));
+/// assert!(io::dicos::is_dicos_ct(dir.path()));
+/// ```
+pub fn is_dicos_ct(path: impl AsRef<Path>) -> bool {
+    let path = path.as_ref();
+    if path.is_dir() {
+        dir_is_dicos_ct(path)
+    } else {
+        dicos_kind(path) == Some(DicosKind::Ct)
+    }
+}
+
+fn dir_is_dicos_ct(dir: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return false;
     };

@@ -452,7 +452,7 @@ enum Detected {
 fn detect(path: &Path) -> Result<Detected> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
-        return Ok(if self::dicos::dir_is_dicos_ct(path) {
+        return Ok(if self::dicos::is_dicos_ct(path) {
             Detected::DicosCt
         } else {
             Detected::Directory
