@@ -1,5 +1,5 @@
 //! DICOS (NEMA IIC 1 v04-2023): security-screening CT volumes and Threat Detection
-//! Reports (TDR), read and written through the [`dicos`](::dicos) crate.
+//! Reports (TDR), read and written through the [`dicos`] crate.
 //!
 //! DICOS is DICOM with security-screening objects: a DICOS CT
 //! (SOP class `1.2.840.10008.5.1.4.1.1.501.1`) is an enhanced multi-frame CT whose
@@ -834,8 +834,9 @@ pub fn is_dicos(path: impl AsRef<Path>) -> bool {
 /// use ctscreen::{io, Volume};
 /// let dir = tempfile::tempdir().unwrap();
 /// let v = Volume::new(ndarray::Array3::zeros((2, 3, 4)), [1.0; 3], [0.0; 3]).unwrap();
-/// io::save(dir.path().join("scan.dcm"), &v).unwrap(); // DICOS CT, whatever the name
-/// assert!(io::dicos::is_dicos_ct(dir.path().join("scan.dcm")));
+/// io::save(dir.path().join("scan.dcs"), &v).unwrap();
+/// std::fs::rename(dir.path().join("scan.dcs"), dir.path().join("scan.dcm")).unwrap();
+/// assert!(io::dicos::is_dicos_ct(dir.path().join("scan.dcm"))); // whatever the name
 /// assert!(io::dicos::is_dicos_ct(dir.path()));
 /// ```
 pub fn is_dicos_ct(path: impl AsRef<Path>) -> bool {
