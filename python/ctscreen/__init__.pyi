@@ -407,7 +407,8 @@ class Report:
 
 def detect(volume: Volume, energy_kev: float = 70.0, threshold: Optional[float] = None) -> Report: ...
 def evaluate(report: Report, parcel: "Parcel") -> Dict[str, Any]: ...
-# --- io_dicos: DICOS (NEMA IIC 1) CT volumes and Threat Detection Reports ---
+# --- io.dicos: DICOS (NEMA IIC 1) CT volumes and Threat Detection Reports ---
+# (load / save / read_info above also read and write DICOS CT: ".dcs")
 from os import PathLike
 from typing import Any, Dict, Literal, Union
 
@@ -431,13 +432,13 @@ def save_dicos(
     uid_seed: Optional[int] = None,
 ) -> Dict[str, Any]: ...
 def is_dicos(path: _Path) -> bool: ...
-def save_tdr_struct(
+def save_tdr(
     path: _Path,
-    report: Dict[str, Any],
-    scan: Dict[str, Any],
+    report: Report,
+    scan: Optional[_Path] = None,
     uid_seed: Optional[int] = None,
 ) -> None: ...
-def load_tdr_struct(path: _Path, scan: Optional[Dict[str, Any]] = None) -> Dict[str, Any]: ...
+def load_tdr(path: _Path) -> Report: ...
 
 # --- recon ------------------------------------------------------------------------------
 

@@ -139,102 +139,147 @@ def test_ct_from_ctscreen_reads_in_reference_toolkit(tmp_path, our_volume, compr
     assert np.abs(back.array - our_volume.array).max() <= bound
 
 
-def report_dict():
-    return {
-        "alarm": True,
-        "processing_time_ms": 321.125,
-        "objects": [
-            {
-                "id": 1,
-                "category": "firearm",
-                "probability": 0.875,
-                "bbox_mm": (-10.0, 4.0, 101.5, -7.5, 5.5, 103.0),
-                "description": "pistol: slide–grip angle 105°",
-                "evidence": ["L-shape", "tube 112 mm, 9 mm bore"],
-                "mass_g": 812.5,
-                "density_g_per_cm3": 7.75,
-            },
-            {
-                "id": 2,
-                "category": "ammunition",
-                "probability": 0.5,
-                "bbox_mm": (-12.5, 3.25, 100.0, -11.25, 3.75, 100.75),
-                "description": "cluster of 37 cylinders",
-                "evidence": [],
-                "mass_g": None,
-                "density_g_per_cm3": None,
-            },
-            {
-                "id": 7,
-                "category": "metal_other",
-                "probability": 0.125,
-                "bbox_mm": (-5.0, 5.0, 102.25, -5.0, 5.0, 102.25),
-                "description": "bearing",
-                "evidence": ["ring"],
-                "mass_g": None,
-                "density_g_per_cm3": None,
-            },
-        ],
-    }
+# --- content dispatch in load / save / read_info ----------------------------------------
 
 
-def test_tdr_from_ctscreen_reads_in_reference_toolkit(tmp_path, our_volume):
-    scan = cs.save_dicos(tmp_path / "ct.dcs", our_volume)
-    path = tmp_path / "tdr.dcs"
-    rep = report_dict()
-    cs.save_tdr_struct(path, rep, scan)
+def test_save_dcs_reads_in_reference_toolkit_and_load_dispatches_on_content(tmp_path, our_volume):
+    path = tmp_path / "x.dcs"
+    cs.save(path, our_volume)
+    # pydicos: the same voxels, through the file's own rescale.
     d = dcmread(path)
-    assert d.SOPClassUID == TDR_SOP and d.file_meta.MediaStorageSOPClassUID == TDR_SOP
-    assert d.Modality == "TDR" and d.AlarmDecision == "ALARM"
-    assert d.FrameOfReferenceUID == scan["frame_of_reference_uid"]
-    assert d.StudyInstanceUID == scan["study_instance_uid"]
-    assert len(d.ThreatSequence) == 3 and d.NumberOfTotalObjects == 3
-    assert d.NumberOfAlarmObjects == 2
-    for item in d.ThreatSequence:
-        ref = item.PTORepresentationSequence[0].ReferencedInstanceSequence[0]
-        assert ref.ReferencedSOPInstanceUID == scan["sop_instance_uid"]
-        assert ref.ReferencedSOPClassUID == CT_SOP
+    assert d.SOPClassUID == CT_SOP
+    pvt = d.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence[0]
+    (stored,) = pydicos.CTLoader(str(path)).get_data()
+    mhu = stored.astype(np.float64) * float(pvt.RescaleSlope) + float(pvt.RescaleIntercept)
+    lo, hi = our_volume.array.min(), our_volume.array.max()
+    bound = (hi - lo) / 131070 * (1 + 1e-5) + 1e-7 * hi
+    np.testing.assert_allclose(mhu * MU_WATER / 1000.0, our_volume.array, rtol=0, atol=bound)
+    # load() recognises DICOS by content, whatever the name.
+    want = cs.load_dicos(path)
+    np.testing.assert_allclose(want.array, mhu * MU_WATER / 1000.0, rtol=1e-6, atol=1e-9)
+    for name in ("x.dcm", "x"):
+        (tmp_path / name).write_bytes(path.read_bytes())
+        got = cs.load(tmp_path / name)
+        np.testing.assert_array_equal(got.array, want.array)
+        assert (got.spacing, got.origin) == (our_volume.spacing, our_volume.origin)
+    info = cs.read_info(tmp_path / "x")
+    assert info["format"] == "DICOS CT" and info["data_type"] == "uint16"
+    assert info["shape"] == our_volume.shape and not info["compressed"]
+    cs.save(tmp_path / "rle.dcs", our_volume, compress=True)
+    assert dcmread(tmp_path / "rle.dcs").file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"
+    np.testing.assert_array_equal(cs.load(tmp_path / "rle.dcs").array, want.array)
+
+
+def test_plain_dicom_named_dcs_goes_to_the_dicom_reader(tmp_path):
+    src = pydicom.data.get_testdata_file("CT_small.dcm")
+    ds = pydicom.dcmread(src)
+    path = tmp_path / "ct_small.dcs"
+    path.write_bytes(open(src, "rb").read())
+    assert not cs.is_dicos(path)
+    vol = cs.load(path)
+    hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    np.testing.assert_array_equal(vol.array[0], hu.astype(np.float32))
+    assert cs.read_info(path)["format"] == "DICOM"
+
+
+# --- Threat Detection Reports -----------------------------------------------------------
+
+# ctscreen kind -> DICOS threat category, as pydicos names them.
+CATEGORY = {
+    "firearm": "enumProhibitedItem",
+    "firearm_part": "enumProhibitedItem",
+    "ammunition": "enumProhibitedItem",
+    "blade": "enumProhibitedItem",
+    "metal_other": "enumAnomaly",
+}
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory):
+    """A small generated parcel (pistol, cartridges, knife among clutter) saved as a
+    DICOS CT, and the report of cs.detect on that CT."""
+    d = tmp_path_factory.mktemp("scan")
+    parcel = cs.phantom.parcel(seed=41, threats=["pistol", "cartridges", "knife"], max_extent_mm=300)
+    ct = d / "scan.dcs"
+    cs.save(ct, parcel.voxelize((64, 64, 64), 330.0 / 64))
+    vol = cs.load(ct)
+    report = cs.detect(vol)
+    kinds = {f.kind for f in report.findings}
+    # Both kinds of mapping are exercised: a threat and other metal.
+    assert "metal_other" in kinds and kinds - {"metal_other"}
+    return ct, vol, report
+
+
+def test_report_as_tdr_reads_in_reference_toolkit(tmp_path, scanned):
+    ct, vol, report = scanned
+    path = tmp_path / "tdr.dcs"
+    cs.save_tdr(path, report, scan=ct)
+    assert cs.is_dicos(path)
 
     t = pydicos.TDRLoader(str(path))
     data = t.get_data()
-    assert data["AlarmDecision"] == pyDICOS.TDR.ALARM_DECISION.enumAlarm
-    assert len(data["PTOs"]) == len(rep["objects"]) == t.GetNumPTOs()
-    cat = pyDICOS.THREAT_CATEGORY
-    want_cat = {"firearm": cat.enumProhibitedItem, "ammunition": cat.enumProhibitedItem,
-                "metal_other": cat.enumAnomaly}
-    by_id = {o["id"]: o for o in rep["objects"]}
+    alarm = pyDICOS.TDR.ALARM_DECISION
+    want_alarm = alarm.enumAlarm if report.verdict == "inspect" else alarm.enumClear
+    assert data["AlarmDecision"] == want_alarm
+    assert len(data["PTOs"]) == len(report.findings) == t.GetNumPTOs()
+    by_id = {f.id: f for f in report.findings}
+    assert sorted(by_id) == sorted(p["ID"] for p in data["PTOs"])
+    oz, oy, ox = vol.origin
+    dz, dy, dx = vol.spacing
     for pto in data["PTOs"]:
-        o = by_id[pto["ID"]]
+        f = by_id[pto["ID"]]
         a = pto["Assessment"]
-        assert a["category"] == want_cat[o["category"]]
-        assert a["probability"] == pytest.approx(o["probability"], rel=1e-6)
-        assert a["description"].startswith(o["category"] + ": " + o["description"])
-        z0, y0, x0, z1, y1, x1 = o["bbox_mm"]
-        (p0, p1) = pto["Polygon"]
-        assert (p0["x"], p0["y"], p0["z"]) == pytest.approx((x0, y0, z0))
-        assert (p1["x"], p1["y"], p1["z"]) == pytest.approx((x1, y1, z1))
-        # Voxel ROI on the CT grid (base in (column, row, frame) voxels).
-        k0 = round((z0 - our_volume.origin[0]) / our_volume.spacing[0])
-        i0 = round((x0 - our_volume.origin[2]) / our_volume.spacing[2])
-        assert (pto["Base"]["x"], pto["Base"]["z"]) == (i0, k0)
-    assert t.GetTotalProcessingTimeInMS() == pytest.approx(rep["processing_time_ms"])
+        assert a["category"] == getattr(pyDICOS.THREAT_CATEGORY, CATEGORY[f.kind])
+        assert a["probability"] == pytest.approx(f.score, rel=1e-6, abs=1e-7)
+        assert a["description"].startswith(f.kind + ": ")
+        z0, y0, x0, z1, y1, x1 = f.bbox_mm
+        p0, p1 = pto["Polygon"]
+        assert (p0["x"], p0["y"], p0["z"]) == pytest.approx((x0, y0, z0), rel=1e-6)
+        assert (p1["x"], p1["y"], p1["z"]) == pytest.approx((x1, y1, z1), rel=1e-6)
+        # The voxel ROI: the CT voxels whose centres lie in the box (whose edges it is).
+        base, ext = pto["Base"], pto["Extent"]
+        assert (base["z"], base["y"], base["x"]) == (
+            round((z0 - oz) / dz + 0.5),
+            round((y0 - oy) / dy + 0.5),
+            round((x0 - ox) / dx + 0.5),
+        )
+        assert (ext["z"], ext["y"], ext["x"]) == (
+            round((z1 - z0) / dz),
+            round((y1 - y0) / dy),
+            round((x1 - x0) / dx),
+        )
+    assert t.GetTotalProcessingTimeInMS() == pytest.approx(
+        report.to_dict()["timings"]["total_s"] * 1000, rel=1e-6
+    )
+
+    # pydicom: the references to the CT.
+    d, c = dcmread(path), dcmread(ct)
+    assert d.SOPClassUID == TDR_SOP and d.Modality == "TDR"
+    assert d.FrameOfReferenceUID == c.FrameOfReferenceUID
+    assert d.StudyInstanceUID == c.StudyInstanceUID
+    assert d.ReferencedSeriesSequence[0].SeriesInstanceUID == c.SeriesInstanceUID
+    assert d.NumberOfTotalObjects == len(report.findings)
+    assert d.NumberOfAlarmObjects == sum(f.kind != "metal_other" for f in report.findings)
+    for item in d.ThreatSequence:
+        ref = item.PTORepresentationSequence[0].ReferencedInstanceSequence[0]
+        assert ref.ReferencedSOPInstanceUID == c.SOPInstanceUID
+        assert ref.ReferencedSOPClassUID == CT_SOP
 
 
-def test_tdr_dict_round_trip_is_exact(tmp_path, our_volume):
-    scan = cs.save_dicos(tmp_path / "ct.dcs", our_volume)
-    rep = report_dict()
-    rep["objects"][0]["probability"] = 0.123456789  # not an f32: kept exact
-    cs.save_tdr_struct(tmp_path / "tdr.dcs", rep, scan)
-    back = cs.load_tdr_struct(tmp_path / "tdr.dcs")
-    assert back["referenced_sop_instance_uid"] == scan["sop_instance_uid"]
-    assert back["frame_of_reference_uid"] == scan["frame_of_reference_uid"]
-    for k in ("alarm", "processing_time_ms"):
-        assert back[k] == rep[k]
-    for got, want in zip(back["objects"], rep["objects"]):
-        assert got == {**want, "bbox_mm": tuple(want["bbox_mm"])}
-    # The loaded dict saves again unchanged.
-    cs.save_tdr_struct(tmp_path / "tdr2.dcs", back, scan)
-    assert cs.load_tdr_struct(tmp_path / "tdr2.dcs") == back
+def test_tdr_round_trip_gives_the_report_back(tmp_path, scanned):
+    ct, _, report = scanned
+    for scan in (ct, None):
+        path = tmp_path / "tdr.dcs"
+        cs.save_tdr(path, report, scan=scan, uid_seed=3)
+        back = cs.load_tdr(path)
+        assert isinstance(back, cs.Report)
+        assert back.to_json() == report.to_json()
+        assert back.findings[0].evidence == report.findings[0].evidence
+    # A TDR is not a volume, and the error says what to do.
+    with pytest.raises(OSError, match="threat report.*load_tdr"):
+        cs.load(path)
+    with pytest.raises(OSError, match="load"):
+        cs.load_tdr(ct)
 
 
 def test_tdr_from_reference_toolkit_loads(tmp_path, raw_volume):
@@ -258,14 +303,16 @@ def test_tdr_from_reference_toolkit_loads(tmp_path, raw_volume):
     tdr = ct.generate_tdr(data)
     tdr.SetBaggagePTODetails(5, 10.0, 1.5, 0)
     tdr.write(str(tmp_path / "tdr.dcs"))
-    back = cs.load_tdr_struct(tmp_path / "tdr.dcs")
-    assert back["alarm"] is False
-    assert back["processing_time_ms"] == 42.0
-    (o,) = back["objects"]
-    assert o["id"] == 5 and o["category"] == "explosive" and o["description"] == "sheet"
-    assert o["probability"] == pytest.approx(0.25)
-    assert o["bbox_mm"] == pytest.approx((30.0, -18.5, -9.5, 32.0, -17.75, -8.5))
-    assert o["mass_g"] == 10.0 and o["density_g_per_cm3"] == 1.5
+    back = cs.load_tdr(tmp_path / "tdr.dcs")
+    assert back.verdict == "clear"
+    assert back.to_dict()["timings"]["total_s"] == pytest.approx(0.042)
+    (f,) = back.findings
+    # No ctscreen kind for an explosive: other metal, with the DICOS call as evidence.
+    assert f.id == 5 and f.kind == "metal_other"
+    assert "EXPLOSIVE" in f.evidence[0] and f.evidence[1] == "sheet"
+    assert f.score == pytest.approx(0.25)
+    assert f.bbox_mm == pytest.approx((30.0, -18.5, -9.5, 32.0, -17.75, -8.5))
+    assert f.mass_g == 10.0 and f.volume_mm3 == pytest.approx(10.0 / 1.5 * 1000.0)
 
 
 def test_errors_map_to_python_exceptions(tmp_path, our_volume):
@@ -276,20 +323,25 @@ def test_errors_map_to_python_exceptions(tmp_path, our_volume):
         cs.load_dicos(bad)
     with pytest.raises(ValueError):
         cs.load_dicos(bad, units="kelvin")
-    scan = cs.save_dicos(tmp_path / "ct.dcs", our_volume)
-    rep = report_dict()
-    rep["objects"][0]["probability"] = 2.0
-    with pytest.raises(ValueError, match="probability"):
-        cs.save_tdr_struct(tmp_path / "t.dcs", rep, scan)
-    del rep["alarm"]
-    with pytest.raises(KeyError):
-        cs.save_tdr_struct(tmp_path / "t.dcs", rep, scan)
     with pytest.raises(OSError):
-        cs.load_tdr_struct(tmp_path / "ct.dcs")
+        cs.load_tdr(bad)
+    report = cs.Report.from_json(
+        '{"schema_version": 1, "findings": [], "verdict": "clear", "threshold": 2.0,'
+        ' "thresholds": {"energy_kev": 70, "water_mu": 0.0194, "low_mu": 0.08, "high_mu": 0.16,'
+        ' "low_hu": 3130, "high_hu": 7260}, "volume_shape": [1, 1, 1], "spacing_mm": [1, 1, 1],'
+        ' "timings": {"candidates_s": 0, "features_s": 0, "classify_s": 0, "total_s": 0}}'
+    )
+    with pytest.raises(ValueError, match="threshold"):
+        cs.save_tdr(tmp_path / "t.dcs", report)
+    assert not (tmp_path / "t.dcs").exists()
+    with pytest.raises(OSError):
+        cs.save_tdr(tmp_path / "t.dcs", report, scan=bad)
     nan = our_volume.array.copy()
     nan[0, 0, 0] = np.nan
     with pytest.raises(ValueError):
         cs.save_dicos(tmp_path / "n.dcs", cs.Volume(nan))
+    with pytest.raises(ValueError):
+        cs.save(tmp_path / "n.dcs", cs.Volume(nan))
 
 
 def test_seeded_uids_reproduce(tmp_path, our_volume):

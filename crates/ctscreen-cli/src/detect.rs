@@ -1,8 +1,9 @@
 //! `ctscreen detect VOLUME`: run the threat detector on a volume file and write the
-//! report and pictures.
+//! report and pictures (and, with `--tdr`, a DICOS Threat Detection Report).
 use std::path::PathBuf;
 
 use ctscreen::detect::{detect_with_progress, DetectOptions};
+use ctscreen::io::dicos::{self, DicosLoadOptions};
 use ctscreen::{io, Error};
 
 use crate::demo::{print_findings, write_pictures, Staging};
@@ -12,7 +13,8 @@ use crate::CliResult;
 /// Arguments of `ctscreen detect`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Volume of μ in mm⁻¹: NIfTI, MetaImage, a DICOM file or series directory.
+    /// Volume of μ in mm⁻¹: NIfTI, MetaImage, a DICOM file or series directory, a DICOS
+    /// CT (any name; read as μ).
     pub volume: PathBuf,
     /// Effective energy of the scan (keV), for HU equivalents and the material guess.
     #[arg(long, default_value_t = 70.0)]
@@ -29,11 +31,23 @@ pub struct Args {
     /// Print the report as JSON on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Also write the report as a DICOS Threat Detection Report (e.g. out.dcs). It
+    /// refers to the input scan (UIDs, frame of reference, voxel regions) when that is
+    /// a DICOS CT; otherwise it has no scan reference, which the DICOS reference
+    /// toolkit refuses (save the volume as .dcs first).
+    #[arg(long, value_name = "PATH")]
+    pub tdr: Option<PathBuf>,
 }
 
 /// Runs the command.
 pub fn run(args: &Args) -> CliResult {
-    let volume = io::load(&args.volume)?;
+    // A DICOS CT is read with its UIDs and grid, for the TDR to refer to it.
+    let (volume, scan) = if args.tdr.is_some() && dicos::is_dicos_ct(&args.volume) {
+        let ct = dicos::load_dicos_with(&args.volume, &DicosLoadOptions::default())?;
+        (ct.volume, Some(ct.scan))
+    } else {
+        (io::load(&args.volume)?, None)
+    };
     let mut options = DetectOptions {
         energy_kev: args.energy_kev,
         ..DetectOptions::default()
@@ -56,6 +70,10 @@ pub fn run(args: &Args) -> CliResult {
         ctscreen::volume::water_mu_per_mm(args.energy_kev)?,
     )?;
     staging.commit()?;
+    if let Some(tdr) = &args.tdr {
+        // Atomic: a temporary file next to the target, renamed when complete.
+        dicos::save_tdr(tdr, &report, scan.as_ref())?;
+    }
     if args.json {
         println!("{}", report.to_json_pretty()?);
     } else if !args.quiet {
@@ -64,6 +82,16 @@ pub fn run(args: &Args) -> CliResult {
             "wrote {}: report.json, slices.png, mip.png",
             args.out.display()
         );
+        if let Some(tdr) = &args.tdr {
+            let about = match &scan {
+                Some(s) => format!("about DICOS CT {}", s.sop_instance_uid),
+                None => "with no scan reference (the input is not a DICOS CT)".into(),
+            };
+            println!(
+                "wrote {}: DICOS threat detection report {about}",
+                tdr.display()
+            );
+        }
     }
     Ok(())
 }

@@ -7,7 +7,8 @@ use crate::CliResult;
 /// Arguments of `ctscreen info`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Volume file (.nii, .nii.gz, .mha, .mhd, a DICOM file) or a DICOM series directory.
+    /// Volume file (.nii, .nii.gz, .mha, .mhd, a DICOM or DICOS CT file) or a DICOM or
+    /// DICOS series directory.
     pub file: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]

@@ -1,19 +1,18 @@
-//! DICOS CT volumes and Threat Detection Reports (`ctscreen.load_dicos`, …).
-//!
-//! TDRs travel as plain dicts for now: `{"alarm", "processing_time_ms",
-//! "referenced_sop_instance_uid", "referenced_sop_class_uid", "frame_of_reference_uid",
-//! "objects": [{"id", "category", "probability", "bbox_mm", "description", "evidence",
-//! "mass_g", "density_g_per_cm3"}]}`; scan references as dicts of UIDs and grid.
+//! DICOS CT volumes and Threat Detection Reports (`ctscreen.load_dicos`, `save_tdr`, …)
+//! over `ctscreen::io::dicos`. `ctscreen.load` / `ctscreen.save` reach DICOS CT through
+//! `ctscreen::io` (see `io.rs`); the functions here add units, compression, UIDs and the
+//! TDR ↔ `Report` conversion. Scan references travel as dicts of UIDs and grid.
 use std::path::PathBuf;
 
-use ctscreen::io_dicos::{
-    self, Compression, DicosLoadOptions, DicosSaveOptions, OutputUnits, ScanReference, TdrReport,
-    TdrSaveOptions, TdrThreat,
+use ctscreen::io::dicos::{
+    self, Compression, DicosLoadOptions, DicosSaveOptions, OutputUnits, ScanReference,
+    TdrSaveOptions,
 };
-use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 
+use crate::detect::PyReport;
 use crate::errors::IntoPyResult;
 use crate::volume::PyVolume;
 
@@ -56,117 +55,6 @@ fn scan_to_dict<'py>(py: Python<'py>, s: &ScanReference) -> PyResult<Bound<'py, 
     Ok(d)
 }
 
-fn required<'py, T: for<'a> FromPyObject<'a, 'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T>
-where
-    for<'a> <T as FromPyObject<'a, 'py>>::Error: Into<PyErr>,
-{
-    match d.get_item(key)? {
-        Some(v) => v
-            .extract::<T>()
-            .map_err(Into::into)
-            .map_err(|e: PyErr| PyValueError::new_err(format!("{key}: {e}"))),
-        None => Err(PyKeyError::new_err(format!("missing key {key:?}"))),
-    }
-}
-
-fn optional<'py, T: for<'a> FromPyObject<'a, 'py>>(
-    d: &Bound<'py, PyDict>,
-    key: &str,
-) -> PyResult<Option<T>>
-where
-    for<'a> <T as FromPyObject<'a, 'py>>::Error: Into<PyErr>,
-{
-    match d.get_item(key)? {
-        Some(v) if !v.is_none() => v
-            .extract::<T>()
-            .map(Some)
-            .map_err(Into::into)
-            .map_err(|e: PyErr| PyValueError::new_err(format!("{key}: {e}"))),
-        _ => Ok(None),
-    }
-}
-
-fn scan_from_dict(d: &Bound<'_, PyDict>) -> PyResult<ScanReference> {
-    let t3 = |v: (f64, f64, f64)| [v.0, v.1, v.2];
-    let shape: (usize, usize, usize) = required(d, "shape")?;
-    Ok(ScanReference {
-        sop_class_uid: optional(d, "sop_class_uid")?
-            .unwrap_or_else(|| io_dicos::CT_SOP_CLASS_UID.to_string()),
-        sop_instance_uid: required(d, "sop_instance_uid")?,
-        study_instance_uid: optional(d, "study_instance_uid")?.unwrap_or_default(),
-        series_instance_uid: optional(d, "series_instance_uid")?.unwrap_or_default(),
-        frame_of_reference_uid: required(d, "frame_of_reference_uid")?,
-        shape: [shape.0, shape.1, shape.2],
-        spacing_mm: t3(required(d, "spacing")?),
-        origin_mm: t3(required(d, "origin")?),
-        direction: optional(d, "direction")?.unwrap_or([
-            [1.0, 0.0, 0.0],
-            [0.0, 1.0, 0.0],
-            [0.0, 0.0, 1.0],
-        ]),
-    })
-}
-
-fn report_from_dict(d: &Bound<'_, PyDict>) -> PyResult<TdrReport> {
-    let mut objects = Vec::new();
-    if let Some(list) = d.get_item("objects")? {
-        for (n, o) in list.try_iter()?.enumerate() {
-            let o = o?;
-            let o = o
-                .cast::<PyDict>()
-                .map_err(|_| PyValueError::new_err(format!("objects[{n}] must be a dict")))?;
-            let b: (f64, f64, f64, f64, f64, f64) = required(o, "bbox_mm")?;
-            objects.push(TdrThreat {
-                id: required(o, "id")?,
-                category: required(o, "category")?,
-                probability: required(o, "probability")?,
-                bbox_mm: [b.0, b.1, b.2, b.3, b.4, b.5],
-                description: optional(o, "description")?.unwrap_or_default(),
-                evidence: optional(o, "evidence")?.unwrap_or_default(),
-                mass_g: optional(o, "mass_g")?,
-                density_g_per_cm3: optional(o, "density_g_per_cm3")?,
-            });
-        }
-    }
-    Ok(TdrReport {
-        alarm: required(d, "alarm")?,
-        objects,
-        processing_time_ms: optional(d, "processing_time_ms")?.unwrap_or(0.0),
-        referenced_sop_instance_uid: optional(d, "referenced_sop_instance_uid")?
-            .unwrap_or_default(),
-        referenced_sop_class_uid: optional(d, "referenced_sop_class_uid")?.unwrap_or_default(),
-        frame_of_reference_uid: optional(d, "frame_of_reference_uid")?.unwrap_or_default(),
-    })
-}
-
-fn report_to_dict<'py>(py: Python<'py>, r: &TdrReport) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("alarm", r.alarm)?;
-    d.set_item("processing_time_ms", r.processing_time_ms)?;
-    d.set_item(
-        "referenced_sop_instance_uid",
-        &r.referenced_sop_instance_uid,
-    )?;
-    d.set_item("referenced_sop_class_uid", &r.referenced_sop_class_uid)?;
-    d.set_item("frame_of_reference_uid", &r.frame_of_reference_uid)?;
-    let objects = PyList::empty(py);
-    for t in &r.objects {
-        let o = PyDict::new(py);
-        o.set_item("id", t.id)?;
-        o.set_item("category", &t.category)?;
-        o.set_item("probability", t.probability)?;
-        let b = t.bbox_mm;
-        o.set_item("bbox_mm", (b[0], b[1], b[2], b[3], b[4], b[5]))?;
-        o.set_item("description", &t.description)?;
-        o.set_item("evidence", &t.evidence)?;
-        o.set_item("mass_g", t.mass_g)?;
-        o.set_item("density_g_per_cm3", t.density_g_per_cm3)?;
-        objects.append(o)?;
-    }
-    d.set_item("objects", objects)?;
-    Ok(d)
-}
-
 /// Load a DICOS CT (NEMA IIC 1) as a Volume.
 ///
 /// Parameters
@@ -200,7 +88,7 @@ fn load_dicos(
     water_mu_per_mm: Option<f64>,
 ) -> PyResult<PyVolume> {
     let o = load_options(units, water_mu_per_mm)?;
-    let ct = py.detach(|| io_dicos::load_dicos_with(&path, &o)).py()?;
+    let ct = py.detach(|| dicos::load_dicos_with(&path, &o)).py()?;
     Ok(PyVolume { inner: ct.volume })
 }
 
@@ -229,7 +117,7 @@ fn load_dicos_ct<'py>(
     water_mu_per_mm: Option<f64>,
 ) -> PyResult<(PyVolume, Bound<'py, PyDict>)> {
     let o = load_options(units, water_mu_per_mm)?;
-    let ct = py.detach(|| io_dicos::load_dicos_with(&path, &o)).py()?;
+    let ct = py.detach(|| dicos::load_dicos_with(&path, &o)).py()?;
     let d = scan_to_dict(py, &ct.scan)?;
     d.set_item("rescale_type", &ct.rescale_type)?;
     d.set_item(
@@ -267,7 +155,9 @@ fn load_dicos_ct<'py>(
 /// Returns
 /// -------
 /// dict
-///     The scan reference (UIDs and grid) for `save_tdr_struct`.
+///     The scan reference written: sop_class_uid, sop_instance_uid,
+///     study_instance_uid, series_instance_uid, frame_of_reference_uid, shape,
+///     spacing (mm), origin (mm), direction.
 ///
 /// Raises
 /// ------
@@ -306,7 +196,7 @@ fn save_dicos<'py>(
     };
     let inner = &volume.inner;
     let scan = py
-        .detach(|| io_dicos::save_dicos_with(&path, inner, &o))
+        .detach(|| dicos::save_dicos_with(&path, inner, &o))
         .py()?;
     scan_to_dict(py, &scan)
 }
@@ -323,84 +213,92 @@ fn save_dicos<'py>(
 /// bool
 #[pyfunction]
 fn is_dicos(path: PathBuf) -> bool {
-    io_dicos::is_dicos(path)
+    dicos::is_dicos(path)
 }
 
-/// Save a Threat Detection Report given as a dict.
+/// Save a detection Report as a DICOS Threat Detection Report (TDR).
+///
+/// The alarm decision is the verdict ("inspect" -> ALARM, "clear" -> CLEAR); each
+/// finding becomes one potential threat object with its id, a DICOS threat category
+/// (firearm -> PI with flag HIGH_THREAT; firearm_part, ammunition, blade -> PI with
+/// THREAT; metal_other -> ANOMALY with UNKNOWN; the exact kind starts the threat
+/// description), probability = score, its box as the bounding polygon in DICOS
+/// patient (x, y, z) mm -- the scan's world frame, named by its Frame of Reference
+/// UID --, mass, density (mass / volume) and the processing time. Everything else in
+/// the report travels in a private element that other readers ignore, so
+/// ``load_tdr(path)`` gives the same report back. Written atomically.
 ///
 /// Parameters
 /// ----------
 /// path : str or os.PathLike
-///     Output file.
-/// report : dict
-///     alarm (bool), processing_time_ms (float, ms), objects: list of dicts with id
-///     (int 0-65535), category ('firearm', 'firearm_part', 'ammunition', 'blade',
-///     'metal_other'), probability (0-1), bbox_mm ((z0, y0, x0, z1, y1, x1) world mm),
-///     description (str), evidence (list of str), mass_g, density_g_per_cm3 (float or
-///     None). Optional referenced_sop_instance_uid / referenced_sop_class_uid /
-///     frame_of_reference_uid must match `scan` when given.
-/// scan : dict
-///     The scan reference returned by `save_dicos` or `load_dicos_ct`.
+///     Output file (``.dcs`` by convention).
+/// report : Report
+///     From ``detect`` (or ``load_tdr``, ``Report.from_json``).
+/// scan : str or os.PathLike, optional
+///     The DICOS CT file (or directory of one series) the report was computed on: the
+///     TDR then refers to its SOP instance, series, study and frame of reference UIDs
+///     and gives each threat's voxel region on its grid. Only its header is used.
+///     Default None: no reference; boxes are in the detected volume's world frame.
 /// uid_seed : int, optional
-///     Reproducible UIDs from this seed and the content.
+///     Reproducible UIDs from this seed and the content; default fresh UIDs.
 ///
 /// Raises
 /// ------
 /// ValueError
-///     For a malformed report (unknown category, duplicate id, probability outside
-///     [0, 1], inverted box, UIDs contradicting the scan).
-/// KeyError
-///     If a required key is missing.
+///     If the report cannot be stored (more than 65535 findings or an id above 65535,
+///     repeated ids, a score outside [0, 1], an inverted box, non-finite numbers).
 /// OSError
-///     If the file cannot be written.
+///     If the file cannot be written, or ``scan`` is not a readable DICOS CT.
 #[pyfunction]
-#[pyo3(signature = (path, report, scan, uid_seed = None))]
-fn save_tdr_struct(
+#[pyo3(signature = (path, report, scan = None, uid_seed = None))]
+fn save_tdr(
     py: Python<'_>,
     path: PathBuf,
-    report: &Bound<'_, PyDict>,
-    scan: &Bound<'_, PyDict>,
+    report: &Bound<'_, PyReport>,
+    scan: Option<PathBuf>,
     uid_seed: Option<u64>,
 ) -> PyResult<()> {
-    let r = report_from_dict(report)?;
-    let s = scan_from_dict(scan)?;
+    let r = &report.get().inner;
     let o = TdrSaveOptions {
         uid_seed,
         datetime: None,
     };
-    py.detach(|| io_dicos::save_tdr_with(&path, &r, &s, &o))
-        .py()
+    py.detach(|| -> ctscreen::Result<()> {
+        let s = scan.as_ref().map(dicos::read_scan_reference).transpose()?;
+        dicos::save_tdr_with(&path, r, s.as_ref(), &o)
+    })
+    .py()
 }
 
-/// Load a Threat Detection Report as a dict (the layout `save_tdr_struct` takes).
+/// Load a DICOS Threat Detection Report as a Report.
+///
+/// A TDR written by ``save_tdr`` (and not edited since) gives back exactly the report
+/// that was saved. Otherwise (another toolkit's TDR, or an edited one) the standard
+/// attributes decide: verdict, and per finding id, kind (from the category and the
+/// description; a category with no ctscreen kind, e.g. EXPLOSIVE, loads as
+/// "metal_other" with the DICOS assessment as evidence), score, box, mass, volume
+/// (from the density), evidence lines and the total time; the rest takes neutral
+/// values (class score of the kind = score, material "unknown", centroid = box
+/// centre, no features, default thresholds).
 ///
 /// Parameters
 /// ----------
 /// path : str or os.PathLike
 ///     A DICOS TDR file.
-/// scan : dict, optional
-///     Scan reference used to place threats that only carry a voxel ROI.
 ///
 /// Returns
 /// -------
-/// dict
+/// Report
 ///
 /// Raises
 /// ------
 /// OSError
-///     If the file is unreadable, not a TDR, or holds a threat it cannot place.
+///     If the file is unreadable, not a TDR (a DICOS CT says to use ``load``), or holds
+///     a threat with only a voxel region (no bounding polygon).
 #[pyfunction]
-#[pyo3(signature = (path, scan = None))]
-fn load_tdr_struct<'py>(
-    py: Python<'py>,
-    path: PathBuf,
-    scan: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let s = scan.map(scan_from_dict).transpose()?;
-    let r = py
-        .detach(|| io_dicos::load_tdr_with(&path, s.as_ref()))
-        .py()?;
-    report_to_dict(py, &r)
+fn load_tdr(py: Python<'_>, path: PathBuf) -> PyResult<PyReport> {
+    let inner = py.detach(|| dicos::load_tdr(&path)).py()?;
+    Ok(PyReport { inner })
 }
 
 /// Registers the DICOS functions.
@@ -409,7 +307,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_dicos_ct, m)?)?;
     m.add_function(wrap_pyfunction!(save_dicos, m)?)?;
     m.add_function(wrap_pyfunction!(is_dicos, m)?)?;
-    m.add_function(wrap_pyfunction!(save_tdr_struct, m)?)?;
-    m.add_function(wrap_pyfunction!(load_tdr_struct, m)?)?;
+    m.add_function(wrap_pyfunction!(save_tdr, m)?)?;
+    m.add_function(wrap_pyfunction!(load_tdr, m)?)?;
     Ok(())
 }

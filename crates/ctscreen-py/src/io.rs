@@ -8,11 +8,14 @@ use crate::errors::IntoPyResult;
 use crate::volume::PyVolume;
 
 /// Load a volume from a NIfTI-1/2 (``.nii``, ``.nii.gz``, ``.hdr``), MetaImage
-/// (``.mha``, ``.mhd``) or DICOM file, or a directory holding a DICOM series.
+/// (``.mha``, ``.mhd``), DICOM or DICOS CT file, or a directory holding a DICOM or
+/// DICOS CT series.
 ///
-/// The format is recognised from the content, not the name. Values are converted to
-/// float32 with the file's scaling applied (NIfTI ``scl_slope``/``scl_inter``; DICOM
-/// rescale, so CT loads in Hounsfield units). Axes are (z, y, x): a NIfTI or MetaImage
+/// The format is recognised from the content, not the name: a DICOM file whose SOP
+/// class is DICOS CT loads as DICOS whatever its extension (``.dcs``, ``.dcm``, none).
+/// Values are converted to float32 with the file's scaling applied (NIfTI
+/// ``scl_slope``/``scl_inter``; DICOM rescale, so CT loads in Hounsfield units; DICOS
+/// CT in mu, mm^-1, from its MHU at the water mu of 70 keV, as ``load_dicos``). Axes are (z, y, x): a NIfTI or MetaImage
 /// array (i, j, k) with i fastest becomes (k, j, i), which is what
 /// ``nibabel_img.get_fdata().transpose(2, 1, 0)`` or ``SimpleITK.GetArrayFromImage``
 /// give. The world frame is the file's own: RAS mm for NIfTI, LPS mm for MetaImage and
@@ -34,7 +37,8 @@ use crate::volume::PyVolume;
 /// OSError
 ///     If the file cannot be read, is malformed (truncated, inconsistent header) or uses
 ///     an unsupported feature (true 4D data, RGB or complex voxels, unknown format);
-///     the message names the file and the problem.
+///     the message names the file and the problem. A DICOS Threat Detection Report is
+///     refused with a message saying it is a threat report to read with ``load_tdr``.
 /// ValueError
 ///     If the volume would not fit in memory (``CTSCREEN_MEMORY_LIMIT``).
 #[pyfunction]
@@ -48,24 +52,27 @@ fn load(py: Python<'_>, path: PathBuf) -> PyResult<PyVolume> {
 /// ``.nii`` and ``.nii.gz`` write NIfTI-1 float32 with sform and qform (codes 1,
 /// scanner; geometry rounded to float32), ``.mha`` a single MetaImage file and ``.mhd``
 /// a MetaImage header plus a ``.raw`` (or ``.zraw``) data file, both float32 with exact
-/// geometry. The file is written to a temporary name in the same directory and renamed
+/// geometry, ``.dcs`` a DICOS CT (mu stored as MHU in uint16 with a rescale fitted to
+/// the value range, as ``save_dicos``; fresh UIDs). The file is written to a temporary name in the same directory and renamed
 /// when complete: a failed save leaves no file behind and an existing file untouched.
 ///
 /// Parameters
 /// ----------
 /// path : str or os.PathLike
-///     Destination, ending in ``.nii``, ``.nii.gz``, ``.mha`` or ``.mhd``.
+///     Destination, ending in ``.nii``, ``.nii.gz``, ``.mha``, ``.mhd`` or ``.dcs``.
 /// volume : Volume
 ///     The volume to write.
 /// compress : bool, optional
-///     zlib-compress MetaImage voxel data (default False). NIfTI ignores it: ``.nii.gz``
-///     is always compressed.
+///     zlib-compress MetaImage voxel data, RLE-compress DICOS pixel data (default
+///     False). NIfTI ignores it: ``.nii.gz`` is always compressed.
 ///
 /// Raises
 /// ------
 /// OSError
 ///     If the extension is not one of the above, or the file cannot be written (missing
 ///     or read-only directory, disk full).
+/// ValueError
+///     For ``.dcs``: NaN/inf voxels or more than 65535 rows or columns.
 #[pyfunction]
 #[pyo3(signature = (path, volume, compress = false))]
 fn save(
@@ -129,7 +136,8 @@ fn load_dicom(py: Python<'_>, path: PathBuf, series: Option<String>) -> PyResult
 /// Returns
 /// -------
 /// dict
-///     ``format`` (``"NIfTI-1"``, ``"NIfTI-2"``, ``"MetaImage"``, ``"DICOM"``),
+///     ``format`` (``"NIfTI-1"``, ``"NIfTI-2"``, ``"MetaImage"``, ``"DICOM"``,
+///     ``"DICOS CT"``),
 ///     ``data_type`` (numpy name of the on-disk type, e.g. ``"int16"``), ``compressed``
 ///     (bool), ``shape`` (nz, ny, nx), ``spacing`` (dz, dy, dx) mm, ``origin`` (z, y, x)
 ///     mm, ``direction`` (3x3 nested lists) -- the geometry ``load`` would give.

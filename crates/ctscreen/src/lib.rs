@@ -43,7 +43,7 @@
 //!   or DICOM file is kept (header fields that must be finite, such as spacings,
 //!   origins and rescale factors, are [`Error::Format`] instead). Count them with
 //!   [`Volume::count_non_finite`] and replace them before processing; the writers of
-//!   [`io`] store them as they are, the DICOS writer (integers) refuses them with
+//!   [`io`] store them as they are, the DICOS writer ([`io::dicos`], integers) refuses them with
 //!   [`Error::NonFinite`].
 //! * Pure data movement keeps them: [`Volume::new`], [`Volume::crop`],
 //!   [`Projections::new`]. [`render`] draws non-finite values black and
@@ -57,7 +57,6 @@ pub mod detect;
 pub mod error;
 pub mod geometry;
 pub mod io;
-pub mod io_dicos;
 pub mod phantom;
 pub mod physics;
 pub mod progress;

@@ -1296,3 +1296,21 @@ fn dicom_load_is_identical_on_any_thread_count() {
     assert_eq!(a, b);
     assert_eq!(a.data()[[7, 2, 3]], ((110.0 + 7.0) * 7.5 - 1024.0) as f32);
 }
+
+/// `load` picks the reader from the SOP class, not the name: a plain DICOM CT slice
+/// named like a DICOS file still goes to the DICOM reader (values in HU).
+#[test]
+fn plain_dicom_named_dcs_goes_to_the_dicom_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("slice.dcs");
+    dicom_files::write(&p, &slice("1.2.3", 5.0, 7));
+    let v = io::load(&p).unwrap();
+    assert_eq!(v, io::load_dicom(&p).unwrap());
+    assert_eq!(v.data()[[0, 0, 1]], (17.0 * 2.0 - 1024.0) as f32);
+    assert_eq!(io::read_info(&p).unwrap().format, FileFormat::Dicom);
+    // A directory of plain DICOM slices stays a DICOM series.
+    let series = dir.path().join("series");
+    std::fs::create_dir(&series).unwrap();
+    std::fs::copy(&p, series.join("a.dcs")).unwrap();
+    assert_eq!(io::read_info(&series).unwrap().format, FileFormat::Dicom);
+}

@@ -62,7 +62,7 @@ fn read_error(path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// Reads and parses a DICOM file. The element structure is checked first
 /// ([`validate`]), so the parser never sees a length beyond the end of the file.
-fn open(path: &Path, pixels: bool) -> Result<DefaultDicomObject> {
+pub(super) fn open(path: &Path, pixels: bool) -> Result<DefaultDicomObject> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     validate(&bytes).map_err(|m| read_error(path, m))?;
     let opts = OpenFileOptions::new().read_preamble(ReadPreamble::Always);

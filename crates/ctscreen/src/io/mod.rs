@@ -1,4 +1,5 @@
-//! Reading and writing volumes: NIfTI-1/2, MetaImage (`.mha`, `.mhd`) and DICOM CT series.
+//! Reading and writing volumes: NIfTI-1/2, MetaImage (`.mha`, `.mhd`), DICOM CT series
+//! and DICOS CT; DICOS Threat Detection Reports in [`dicos`].
 //!
 //! | format | read | write | notes |
 //! | --- | --- | --- | --- |
@@ -6,10 +7,16 @@
 //! | NIfTI-2 `.nii`, `.nii.gz` | yes | no | header parsed here, voxels converted by the `nifti` crate |
 //! | MetaImage `.mha`, `.mhd` + `.raw`/`.zraw` | yes | yes (float32, zlib optional) | |
 //! | DICOM CT (one file = one slice, or a directory) | yes | no | via the `dicom` crate; values in HU |
+//! | DICOS CT (NEMA IIC 1; one multi-frame file, or a directory of one series) | yes | `.dcs` (MHU in uint16, RLE optional) | [`dicos`], via the `dicos` crate; values in μ (mm⁻¹) |
+//! | DICOS Threat Detection Report | [`dicos::load_tdr`] | [`dicos::save_tdr`] | a detection [`crate::Report`], not a volume |
 //!
 //! [`load`] recognises the format from the file's content (NIfTI magic, also inside
-//! gzip; the MetaImage text header; `DICM` at offset 128; a directory is read as a DICOM
-//! series), never from its name. [`save`] picks the format from the extension.
+//! gzip; the MetaImage text header; `DICM` at offset 128, then the SOP Class UID of the
+//! file meta information: DICOS CT (`1.2.840.10008.5.1.4.1.1.501.1` and the classes
+//! under it) goes to the DICOS reader, a DICOS TDR is refused with an error naming
+//! [`dicos::load_tdr`], anything else to the DICOM reader; a directory is read as a
+//! DICOS CT series when its first DICOM file in name order is a DICOS CT, else as a
+//! DICOM series), never from its name. [`save`] picks the format from the extension.
 //!
 //! ## Axes and world frame
 //!
@@ -30,7 +37,10 @@
 //! Voxels are converted to `f32`. NIfTI `scl_slope`/`scl_inter` are applied (a slope of
 //! 0 or non-finite means no scaling), DICOM `RescaleSlope`/`RescaleIntercept` are applied
 //! (so CT loads in Hounsfield units, not μ: see [`crate::volume::hu_to_mu`]), in `f64`
-//! and rounded once to `f32`. [`read_info`] reports the on-disk data type.
+//! and rounded once to `f32`. DICOS CT loads as μ in mm⁻¹ (its MHU or HU converted at
+//! the water μ of 70 keV, see [`dicos`]), so that `save` then `load` of a `.dcs` gives
+//! the volume back up to 16-bit quantisation. [`read_info`] reports the on-disk data
+//! type.
 //!
 //! ## Safety on bad input
 //!
@@ -58,6 +68,7 @@ use crate::{Error, Result, Volume};
 
 mod atomic;
 mod dicom;
+pub mod dicos;
 mod metaimage;
 mod nifti;
 
@@ -73,6 +84,9 @@ pub enum FileFormat {
     MetaImage,
     /// DICOM CT image storage (one slice per file, or a directory holding a series), read only.
     Dicom,
+    /// DICOS CT (NEMA IIC 1 security-screening CT, multi-frame), read and written by
+    /// [`dicos`].
+    Dicos,
 }
 
 impl FileFormat {
@@ -83,6 +97,7 @@ impl FileFormat {
             FileFormat::Nifti2 => "NIfTI-2",
             FileFormat::MetaImage => "MetaImage",
             FileFormat::Dicom => "DICOM",
+            FileFormat::Dicos => "DICOS CT",
         }
     }
 }
@@ -181,7 +196,7 @@ pub struct FileInfo {
 #[non_exhaustive]
 pub struct SaveOptions {
     /// Compress the voxel data: zlib for `.mha` (`CompressedData = True`), a `.zraw` data
-    /// file for `.mhd`. NIfTI ignores it: the extension decides (`.nii.gz` is always
+    /// file for `.mhd`, RLE Lossless for `.dcs`. NIfTI ignores it: the extension decides (`.nii.gz` is always
     /// gzip-compressed, `.nii` never). Default `false`, as ITK and SimpleITK do.
     pub compress: bool,
 }
@@ -200,18 +215,22 @@ impl SaveOptions {
 }
 
 /// Loads a volume, recognising the format from the file's content: NIfTI-1 or NIfTI-2
-/// (also gzip-compressed), MetaImage, or a single DICOM file (one slice). A directory is
-/// read as a DICOM series, as [`load_dicom`] does.
+/// (also gzip-compressed), MetaImage, a single DICOM file (one slice), or a DICOS CT
+/// (whatever its name: `scan.dcs`, `scan.dcm` or no extension). A directory is read as
+/// a DICOS CT series if its first DICOM file (in name order) is a DICOS CT, else as a
+/// DICOM series, as [`load_dicom`] does.
 ///
 /// Values are converted to `f32` with the file's scaling applied (NIfTI `scl_slope`,
-/// DICOM rescale to HU). 2D images load with `nz = 1`; 4D NIfTI images whose 4th and
-/// later dimensions are all 1 load as 3D.
+/// DICOM rescale to HU, DICOS to μ in mm⁻¹ as [`dicos::load_dicos`]). 2D images load
+/// with `nz = 1`; 4D NIfTI images whose 4th and later dimensions are all 1 load as 3D.
 ///
 /// **Errors**: [`Error::Io`] if the file cannot be read; [`Error::Format`] if it is
 /// truncated or its header inconsistent; [`Error::Unsupported`] for an unknown format or
 /// an unsupported feature (4D data, RGB or complex voxels, multi-channel MetaImage, a
-/// compressed DICOM transfer syntax without a pure-Rust decoder); [`Error::TooLarge`] if
-/// the volume would not fit in memory.
+/// compressed DICOM transfer syntax without a pure-Rust decoder, a DICOS object other
+/// than CT), and for a DICOS Threat Detection Report, whose message says it is a
+/// threat report to read with [`dicos::load_tdr`]; [`Error::TooLarge`] if the volume
+/// would not fit in memory.
 ///
 /// # Example
 /// ```
@@ -235,6 +254,16 @@ pub fn load(path: impl AsRef<Path>) -> Result<Volume> {
         Detected::Nifti => nifti::load(path),
         Detected::MetaImage => metaimage::load(path),
         Detected::DicomFile | Detected::Directory => dicom::load(path, None),
+        Detected::DicosCt => self::dicos::load_dicos(path),
+        Detected::DicosTdr => Err(self::dicos::tdr_is_not_a_volume(path)),
+        Detected::DicosOther(uid) => Err(dicos_other(path, &uid)),
+    }
+}
+
+fn dicos_other(path: &Path, uid: &str) -> Error {
+    Error::Unsupported {
+        path: path.to_path_buf(),
+        what: format!("DICOS object of SOP class {uid} (only DICOS CT loads as a volume)"),
     }
 }
 
@@ -265,23 +294,31 @@ pub fn read_info(path: impl AsRef<Path>) -> Result<FileInfo> {
         Detected::Nifti => nifti::read_info(path),
         Detected::MetaImage => metaimage::read_info(path),
         Detected::DicomFile | Detected::Directory => dicom::read_info(path, None),
+        Detected::DicosCt => self::dicos::read_info(path),
+        Detected::DicosTdr => Err(self::dicos::tdr_is_not_a_volume(path)),
+        Detected::DicosOther(uid) => Err(dicos_other(path, &uid)),
     }
 }
 
 /// Saves a volume; the format comes from the extension (case-insensitive): `.nii`
 /// (NIfTI-1), `.nii.gz` (NIfTI-1, gzip), `.mha` (MetaImage, one file), `.mhd` (MetaImage
-/// header plus a `.raw` data file of the same stem). Values are written as float32,
-/// MetaImage uncompressed (see [`save_with`] to compress).
+/// header plus a `.raw` data file of the same stem), `.dcs` (DICOS CT, as
+/// [`dicos::save_dicos`]: μ stored as MHU in unsigned 16 bits with the metadata the
+/// DICOS CT IOD requires and fresh UIDs). Values are written as float32 except for
+/// DICOS, MetaImage and DICOS uncompressed (see [`save_with`] to compress).
 ///
 /// NIfTI stores geometry in single precision (sform and qform, both with code 1,
 /// scanner): spacing, origin and direction are rounded to `f32`. MetaImage keeps them
-/// exactly (shortest round-trip decimal).
+/// exactly (shortest round-trip decimal), DICOS to the 16 characters of a decimal
+/// string (exact for ordinary values).
 ///
 /// The write is atomic: a temporary file in the target's directory, renamed when
 /// complete, removed on error.
 ///
 /// **Errors**: [`Error::Unsupported`] for an unknown extension or a NIfTI-1 dimension
-/// above 32767; [`Error::Io`] if the file cannot be written.
+/// above 32767; for DICOS, [`Error::NonFinite`] for NaN/inf voxels and
+/// [`Error::InvalidParameter`] for more than 65535 rows or columns; [`Error::Io`] if the
+/// file cannot be written.
 ///
 /// # Example
 /// ```
@@ -301,7 +338,7 @@ pub fn save(path: impl AsRef<Path>, volume: &Volume) -> Result<()> {
     save_with(path, volume, &SaveOptions::default())
 }
 
-/// [`save`] with options (MetaImage compression).
+/// [`save`] with options (MetaImage compression; for `.dcs`, RLE Lossless pixel data).
 ///
 /// **Errors** as [`save`].
 ///
@@ -333,10 +370,20 @@ pub fn save_with(path: impl AsRef<Path>, volume: &Volume, options: &SaveOptions)
         metaimage::save_mha(path, volume, options.compress)
     } else if name.ends_with(".mhd") {
         metaimage::save_mhd(path, volume, options.compress)
+    } else if name.ends_with(".dcs") {
+        let o = self::dicos::DicosSaveOptions {
+            compression: if options.compress {
+                self::dicos::Compression::Rle
+            } else {
+                self::dicos::Compression::None
+            },
+            ..Default::default()
+        };
+        self::dicos::save_dicos_with(path, volume, &o).map(|_| ())
     } else {
         Err(Error::Unsupported {
             path: path.to_path_buf(),
-            what: "file extension for writing (expected .nii, .nii.gz, .mha or .mhd)".into(),
+            what: "file extension for writing (expected .nii, .nii.gz, .mha, .mhd or .dcs)".into(),
         })
     }
 }
@@ -383,15 +430,20 @@ pub fn load_dicom_series(path: impl AsRef<Path>, series_uid: &str) -> Result<Vol
 }
 
 /// What [`detect`] recognised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Detected {
     /// NIfTI-1 or NIfTI-2, plain or gzip.
     Nifti,
     /// A MetaImage text header.
     MetaImage,
-    /// A DICOM Part 10 file (`DICM` at offset 128). A DICOS reader will split this on
-    /// the SOP class UID.
+    /// A DICOM Part 10 file (`DICM` at offset 128) that is not DICOS.
     DicomFile,
+    /// A DICOS CT file, or a directory whose first DICOM file is one.
+    DicosCt,
+    /// A DICOS Threat Detection Report.
+    DicosTdr,
+    /// Another DICOS object (DX, AIT, QR…), with its SOP class UID.
+    DicosOther(String),
     /// A directory: a DICOM series.
     Directory,
 }
@@ -400,7 +452,11 @@ enum Detected {
 fn detect(path: &Path) -> Result<Detected> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
-        return Ok(Detected::Directory);
+        return Ok(if self::dicos::is_dicos_ct(path) {
+            Detected::DicosCt
+        } else {
+            Detected::Directory
+        });
     }
     let head = read_head(path, 4096)?;
     if head.is_empty() {
@@ -421,7 +477,12 @@ fn detect(path: &Path) -> Result<Detected> {
         return Ok(Detected::Nifti);
     }
     if dicom::sniff(&head) {
-        return Ok(Detected::DicomFile);
+        return Ok(match self::dicos::dicos_kind(path) {
+            Some(self::dicos::DicosKind::Ct) => Detected::DicosCt,
+            Some(self::dicos::DicosKind::Tdr) => Detected::DicosTdr,
+            Some(self::dicos::DicosKind::Other(uid)) => Detected::DicosOther(uid),
+            None => Detected::DicomFile,
+        });
     }
     if metaimage::sniff(&head) {
         return Ok(Detected::MetaImage);

@@ -6,6 +6,14 @@
 //! geometry lives in functional groups, and a TDR (`1.2.840.10008.5.1.4.1.1.501.3`)
 //! lists potential threat objects (PTOs) with their category, probability and region.
 //!
+//! [`crate::io::load`] and [`crate::io::read_info`] recognise a DICOS CT by its content
+//! (the `DICM` magic, then the SOP Class UID of the file meta information; classes under
+//! the CT arc, `…501.1.<n>`, count as CT: see [`is_ct_sop_class`]) and
+//! [`crate::io::save`] writes one for a `.dcs` path. The functions here give the
+//! options (units, compression, reproducible UIDs), the [`ScanReference`] a TDR needs,
+//! and the TDR itself: [`save_tdr`] / [`load_tdr`] convert a detection [`Report`] to and
+//! from a TDR.
+//!
 //! # Units
 //!
 //! DICOS scanners store CT values as **MHU** (modified Hounsfield units,
@@ -47,6 +55,73 @@
 //! [`DicosSaveOptions::uid_seed`] / [`TdrSaveOptions::uid_seed`] it mixes only the seed
 //! and the content, so the same seed and the same data give the same UIDs.
 //!
+//! # Threat Detection Reports
+//!
+//! [`save_tdr`] writes a detection [`Report`] as a TDR; [`load_tdr`] reads one back.
+//!
+//! * **Alarm Decision** (4010,1031): `ALARM` for [`Verdict::Inspect`], `CLEAR` for
+//!   [`Verdict::Clear`].
+//! * **One PTO per finding** (Threat Sequence (4010,1011) item), in the report's
+//!   order, PTO ID = the finding's id. Number of Total / Alarm Objects follow.
+//! * **Threat category** ([`KIND_MAPPING`]): DICOS has no firearm, ammunition or blade
+//!   category; its closest is `PI` (prohibited item), used for the four threat kinds,
+//!   with ATD Assessment Flag `HIGH_THREAT` for a whole firearm and `THREAT` for parts,
+//!   ammunition and blades. `metal_other` (dense metal that matches no threat, scored
+//!   below the threshold) is `ANOMALY` with flag `UNKNOWN`: it may hide something, the
+//!   detector does not call it. The exact kind starts the Threat Category Description
+//!   (`"firearm_part: steel, 412 g, score 0.83"`, then one `"- <evidence>"` line per
+//!   evidence sentence), so it round-trips through the standard attributes alone.
+//! * **Probability** (4010,1016) = the finding's score (FL, single precision).
+//! * **Box**: the Bounding Polygon (4010,101D) holds the min and max corners of
+//!   `bbox_mm` as two points, DICOS patient `(x, y, z)` mm. That frame is the CT's
+//!   world frame as [`save_dicos`] / [`load_dicos`] map it (patient `(x, y, z)` = the
+//!   volume's world `(x, y, z)` = `origin + index × spacing` along the direction
+//!   cosines), named by the CT's Frame of Reference UID, which the TDR carries. With a
+//!   scan, each PTO also has a Threat ROI Voxel base and extents: the voxels of the
+//!   CT whose centres lie in the box, `(column, row, frame)`.
+//! * **Mass** (4010,1017) = `mass_g`; **Density** (4010,1018) = `mass_g / volume_mm3`
+//!   in g/cm³ (0 when the volume is 0), from which a foreign reader can recover the
+//!   volume.
+//! * **Processing times**: Total Processing Time (4010,1069) = `timings.total_s` in ms;
+//!   each PTO has processing start/end times and the same total (the detector times
+//!   stages, not objects).
+//! * **References**, when the scan is given: the CT's SOP class and instance UIDs
+//!   (Referenced Study Sequence, as the DICOS reference toolkit expects, and in each
+//!   PTO's Referenced Instance Sequence), its series (Referenced Series Sequence), its
+//!   Study Instance UID (the TDR joins the CT's study) and its Frame of Reference
+//!   UID. Without a scan the TDR gets a fresh study and frame of reference, no
+//!   reference and no voxel ROI: the boxes are in the detected volume's world frame.
+//!   The DICOS reference toolkit refuses such a TDR (it requires a referenced scan and
+//!   a voxel ROI per threat); save the volume as DICOS first ([`save_dicos`] returns
+//!   the reference) when the TDR must travel to DICOS systems.
+//!
+//! ## What travels
+//!
+//! Through the standard attributes, which any DICOS reader sees: the verdict; per
+//! finding the id, the kind (category, flag and the description's prefix), the score,
+//! the box, the mass, the volume (via the density), the evidence sentences (description
+//! lines, cut at the 10240 characters of an LT value, and split at line breaks); the
+//! total processing time. Single-precision attributes (FL: score, box, mass, density,
+//! times) keep 24 bits.
+//!
+//! Everything else a [`Report`] holds has no DICOS attribute: per finding the class
+//! scores, voxel count, mean μ, material, centroid, principal axes and extents, member
+//! count and numeric features; per report the threshold, the metal thresholds, the
+//! volume's shape and spacing, the per-stage timings. ctscreen stores the whole finding
+//! and those report-level fields as JSON in a private element (creator `CTSCREEN 1`,
+//! (4011,1000) UT), which other readers ignore. [`load_tdr`] uses that copy only when
+//! the standard attributes still say exactly what it would write (the file was not
+//! edited by another tool); then `load_tdr(save_tdr(report)) == report`, bit for bit,
+//! evidence included. Otherwise the standard attributes decide and the rest takes
+//! neutral values: class score of the kind = the probability, others 0; voxel count 0,
+//! mean μ 0, material `"unknown"`, centroid = box centre, principal axes = world axes
+//! ordered by box size with the box sizes as extents, one member, no features;
+//! threshold and metal thresholds of [`DetectOptions::default`], shape and spacing of
+//! the scan given to [`load_tdr_with`] (else zeros), stage timings 0. A PTO of another
+//! toolkit whose category names no ctscreen kind (`EXPLOSIVE`, `CONTRABAND`, or `PI`
+//! without a kind prefix…) loads as `metal_other` with the DICOS category, flag and
+//! description as its evidence; [`load_tdr_with`] gives the assessments as stated.
+//!
 //! # What the `dicos` crate lacks (and how this module extends it)
 //!
 //! The crate reads and writes DICOM Part-10 files into its `Dataset` / `Element` /
@@ -58,11 +133,13 @@
 //!   match DICOM PS3.6 / NEMA IIC 1 (Alarm Decision is (4010,1031), Threat Sequence
 //!   (4010,1011), ATD Assessment Probability (4010,1016), OOI Type (4010,1042), …), so
 //!   this module defines its own tags ([`tags`]);
-//! - it has no CT or TDR model: no functional groups, rescale, geometry, threat
-//!   sequences: all built here;
+//! - it knows one SOP class UID (DICOS CT) and has no CT or TDR model: no functional
+//!   groups, rescale, geometry, threat sequences, no mapping to a detection report:
+//!   all built here;
 //! - with Implicit VR Little Endian it knows the VR of only ~25 tags and skips
 //!   undefined-length sequences, losing the functional groups: such files are
-//!   transcoded to Explicit VR Little Endian with the `dicom` crate first;
+//!   transcoded to Explicit VR Little Endian with the `dicom` crate first (after the
+//!   element structure has been checked against the file size);
 //! - native pixel data with BitsAllocated 32 is split into 16-bit halves and a sample
 //!   count that disagrees with the header is only a warning: this module re-pairs the
 //!   halves and refuses the mismatch;
@@ -71,17 +148,25 @@
 //! - its JPEG 2000 decoder rejects the 0x00 byte that pads an odd-length fragment to
 //!   even length (DICOM PS3.5 A.4): this module strips it after the end marker;
 //! - no signed-pixel, BitsStored masking or per-frame rescale handling; no sniffing of
-//!   the SOP class without parsing the whole file; no atomic writes.
+//!   the SOP class without parsing the whole file (read here from the file meta group
+//!   alone); no header-only parse ([`read_info`] parses the whole file but decodes no
+//!   pixel); no atomic writes.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use dicos::{Dataset, Element, PixelData, Tag, Value, Vr};
+use ::dicos::{Dataset, Element, PixelData, Tag, Value, Vr};
 use ndarray::{Array3, Axis};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
+use super::{DataType, FileFormat, FileInfo};
+use crate::detect::report::{
+    ClassScores, Finding, Kind, Thresholds, Timings, Verdict, SCHEMA_VERSION,
+};
+use crate::detect::{DetectOptions, Report};
 use crate::volume::{self, Volume};
 use crate::{Error, Result};
 
@@ -91,6 +176,22 @@ pub const CT_SOP_CLASS_UID: &str = "1.2.840.10008.5.1.4.1.1.501.1";
 pub const TDR_SOP_CLASS_UID: &str = "1.2.840.10008.5.1.4.1.1.501.3";
 /// Prefix shared by every DICOS SOP class UID (CT, DX, TDR, AIT, QR…).
 pub const DICOS_SOP_CLASS_ROOT: &str = "1.2.840.10008.5.1.4.1.1.501.";
+/// True for the SOP class UIDs read as a DICOS CT: [`CT_SOP_CLASS_UID`] and the
+/// classes under its arc (`…501.1.<n>`, which the DICOS reference toolkit also lists
+/// as CT).
+pub fn is_ct_sop_class(uid: &str) -> bool {
+    uid == CT_SOP_CLASS_UID
+        || uid
+            .strip_prefix(CT_SOP_CLASS_UID)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|rest| {
+                !rest.is_empty()
+                    && rest
+                        .split('.')
+                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            })
+}
+
 /// Effective energy (keV) of the default water attenuation used for MHU/HU ↔ μ.
 pub const DEFAULT_EFFECTIVE_ENERGY_KEV: f64 = 70.0;
 
@@ -102,7 +203,7 @@ const LT_MAX_CHARS: usize = 10240;
 /// the NEMA IIC 1 group-4010 attributes). `(4010,1080..1082)` are the PTO processing
 /// times the DICOS reference toolkit writes and requires (not yet in PS3.6).
 pub mod tags {
-    use dicos::Tag;
+    use ::dicos::Tag;
     macro_rules! tags {
         ($($(#[$m:meta])* $name:ident = ($g:expr, $e:expr);)*) => {
             $($(#[$m])* pub const $name: Tag = Tag::new($g, $e);)*
@@ -167,6 +268,8 @@ pub mod tags {
         COORDINATE_SYSTEM = (0x0008, 0x2108);
         /// (0008,1110) SQ Referenced Study Sequence (the DICOS toolkit's scan reference)
         REFERENCED_STUDY_SEQUENCE = (0x0008, 0x1110);
+        /// (0008,1115) SQ Referenced Series Sequence (the CT's series and instance)
+        REFERENCED_SERIES_SEQUENCE = (0x0008, 0x1115);
         /// (0008,114A) SQ
         REFERENCED_INSTANCE_SEQUENCE = (0x0008, 0x114A);
         /// (0008,1150) UI
@@ -479,11 +582,11 @@ pub enum Compression {
 impl Compression {
     fn transfer_syntax(self) -> &'static str {
         match self {
-            Compression::None => dicos::transfer::EXPLICIT_VR_LITTLE_ENDIAN,
-            Compression::Rle => dicos::transfer::RLE_LOSSLESS,
-            Compression::JpegLossless => dicos::transfer::JPEG_LOSSLESS_FIRST_ORDER,
-            Compression::JpegLs => dicos::transfer::JPEG_LS_LOSSLESS,
-            Compression::Jpeg2000 => dicos::transfer::JPEG_2000_LOSSLESS,
+            Compression::None => ::dicos::transfer::EXPLICIT_VR_LITTLE_ENDIAN,
+            Compression::Rle => ::dicos::transfer::RLE_LOSSLESS,
+            Compression::JpegLossless => ::dicos::transfer::JPEG_LOSSLESS_FIRST_ORDER,
+            Compression::JpegLs => ::dicos::transfer::JPEG_LS_LOSSLESS,
+            Compression::Jpeg2000 => ::dicos::transfer::JPEG_2000_LOSSLESS,
         }
     }
 }
@@ -605,49 +708,6 @@ impl Default for DicosSaveOptions {
     }
 }
 
-/// One potential threat object of a [`TdrReport`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct TdrThreat {
-    /// Potential Threat Object ID (unique within the report).
-    pub id: u16,
-    /// ctscreen kind: `firearm`, `firearm_part`, `ammunition`, `blade`, `metal_other`.
-    /// A TDR from another toolkit loads with the DICOS category in snake case
-    /// (`prohibited_item`, `explosive`, `contraband`, `anomaly`, `laptop`, `other`,
-    /// `pharmaceutical`), which also saves back as that category.
-    pub category: String,
-    /// Probability in [0, 1] (ATD Assessment Probability).
-    pub probability: f64,
-    /// Bounding box `(z0, y0, x0, z1, y1, x1)` world mm, min and max corners, in the
-    /// CT's frame of reference (the Bounding Polygon of the PTO).
-    pub bbox_mm: [f64; 6],
-    /// One-line description of the call.
-    pub description: String,
-    /// The features that drove the call.
-    pub evidence: Vec<String>,
-    /// Mass of the object in grams, if estimated (DICOS Mass; written as 0 when
-    /// `None`, and a stored 0 loads as `None`).
-    pub mass_g: Option<f64>,
-    /// Density in g/cm³, if estimated (DICOS Density; 0 ⇔ `None` as for the mass).
-    pub density_g_per_cm3: Option<f64>,
-}
-
-/// A Threat Detection Report: the alarm decision and the threats behind it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct TdrReport {
-    /// Alarm Decision: `true` = ALARM, `false` = CLEAR.
-    pub alarm: bool,
-    /// The potential threat objects.
-    pub objects: Vec<TdrThreat>,
-    /// Total Processing Time in ms.
-    pub processing_time_ms: f64,
-    /// SOP Instance UID of the CT the report is about (empty: taken from the scan).
-    pub referenced_sop_instance_uid: String,
-    /// SOP Class UID of that CT (empty: taken from the scan).
-    pub referenced_sop_class_uid: String,
-    /// Frame of Reference UID of the boxes (empty: taken from the scan).
-    pub frame_of_reference_uid: String,
-}
-
 /// Options of [`save_tdr_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TdrSaveOptions {
@@ -657,9 +717,10 @@ pub struct TdrSaveOptions {
     pub datetime: Option<DateTimeUtc>,
 }
 
-/// ctscreen kinds and the DICOS Threat Category and ATD Assessment Flag each maps to.
+/// Each ctscreen [`Kind`] and the DICOS Threat Category (4010,1012) and ATD Assessment
+/// Flag (4010,1015) it is written as (see the module docs for the reasoning).
 ///
-/// | kind | Threat Category (4010,1012) | ATD Assessment Flag (4010,1015) |
+/// | kind | Threat Category | ATD Assessment Flag |
 /// | --- | --- | --- |
 /// | `firearm` | `PI` (prohibited item) | `HIGH_THREAT` |
 /// | `firearm_part` | `PI` | `THREAT` |
@@ -667,28 +728,64 @@ pub struct TdrSaveOptions {
 /// | `blade` | `PI` | `THREAT` |
 /// | `metal_other` | `ANOMALY` | `UNKNOWN` |
 ///
-/// Threats flagged `HIGH_THREAT` or `THREAT` count as alarm objects (4010,1034). The
-/// kind itself is written at the start of the Threat Category Description
-/// (`"firearm: <description>"`, then one `"- <evidence>"` line each) and, exactly, in a
-/// private element (4011,1000) so the round trip is lossless.
-pub const KIND_MAPPING: [(&str, &str, &str); 5] = [
-    ("firearm", "PI", "HIGH_THREAT"),
-    ("firearm_part", "PI", "THREAT"),
-    ("ammunition", "PI", "THREAT"),
-    ("blade", "PI", "THREAT"),
-    ("metal_other", "ANOMALY", "UNKNOWN"),
+/// PTOs flagged `HIGH_THREAT` or `THREAT` count as alarm objects (4010,1034). The exact
+/// kind starts the Threat Category Description (`"firearm_part: …"`), where any DICOS
+/// reader sees it and from which [`load_tdr`] recovers it.
+pub const KIND_MAPPING: [(Kind, &str, &str); 5] = [
+    (Kind::Firearm, "PI", "HIGH_THREAT"),
+    (Kind::FirearmPart, "PI", "THREAT"),
+    (Kind::Ammunition, "PI", "THREAT"),
+    (Kind::Blade, "PI", "THREAT"),
+    (Kind::MetalOther, "ANOMALY", "UNKNOWN"),
 ];
 
-/// DICOS Threat Category codes and the snake-case names used for foreign categories.
+/// DICOS Threat Category codes and their names in evidence sentences.
 const DICOS_CATEGORIES: [(&str, &str); 7] = [
     ("EXPLOSIVE", "explosive"),
-    ("PI", "prohibited_item"),
+    ("PI", "prohibited item"),
     ("CONTRABAND", "contraband"),
     ("ANOMALY", "anomaly"),
     ("LAPTOP", "laptop"),
     ("OTHER", "other"),
     ("PHARMACEUTICAL", "pharmaceutical"),
 ];
+
+/// The DICOS assessment of one potential threat object (PTO), as the file states it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PtoAssessment {
+    /// Potential Threat Object ID (4010,1010).
+    pub id: u16,
+    /// Threat Category code (4010,1012): `PI`, `ANOMALY`, `EXPLOSIVE`, ….
+    pub category: String,
+    /// ATD Assessment Flag (4010,1015): `HIGH_THREAT`, `THREAT`, `NO_THREAT`, `UNKNOWN`.
+    pub flag: String,
+    /// Threat Category Description (4010,1013), free text.
+    pub description: String,
+}
+
+/// A Threat Detection Report as [`load_tdr_with`] reads it: the report and what the
+/// file says about the CT it refers to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tdr {
+    /// The report (see the module docs for the fields a TDR from another toolkit fills).
+    pub report: Report,
+    /// The DICOS assessment of each PTO, in the order of `report.findings`.
+    pub assessments: Vec<PtoAssessment>,
+    /// SOP Class UID of the referenced CT (empty when the TDR references none).
+    pub scan_sop_class_uid: String,
+    /// SOP Instance UID of the referenced CT (empty when none).
+    pub scan_sop_instance_uid: String,
+    /// Series Instance UID of the referenced CT (empty when the file does not say).
+    pub scan_series_instance_uid: String,
+    /// Study Instance UID of the TDR: the scan's study when it was saved with one.
+    pub study_instance_uid: String,
+    /// Frame of Reference UID of the boxes: the CT's when it was saved with one.
+    pub frame_of_reference_uid: String,
+    /// True when every finding and the report-level fields came from the ctscreen
+    /// private copy (the file was written by ctscreen and not edited since): the report
+    /// is then exactly the one saved.
+    pub exact: bool,
+}
 
 // ---------------------------------------------------------------------------------
 // Sniffing
@@ -700,7 +797,7 @@ const DICOS_CATEGORIES: [(&str, &str); 7] = [
 pub fn dicos_kind(path: impl AsRef<Path>) -> Option<DicosKind> {
     let meta = read_meta(path.as_ref()).ok()?;
     let uid = meta.sop_class_uid?;
-    if uid == CT_SOP_CLASS_UID {
+    if is_ct_sop_class(&uid) {
         Some(DicosKind::Ct)
     } else if uid == TDR_SOP_CLASS_UID {
         Some(DicosKind::Tdr)
@@ -720,11 +817,57 @@ pub fn dicos_kind(path: impl AsRef<Path>) -> Option<DicosKind> {
 /// let dir = tempfile::tempdir().unwrap();
 /// let p = dir.path().join("scan.dcs");
 /// let v = ctscreen::Volume::new(ndarray::Array3::zeros((2, 3, 4)), [1.0; 3], [0.0; 3]).unwrap();
-/// ctscreen::io_dicos::save_dicos(&p, &v).unwrap();
-/// assert!(ctscreen::io_dicos::is_dicos(&p));
+/// ctscreen::io::dicos::save_dicos(&p, &v).unwrap();
+/// assert!(ctscreen::io::dicos::is_dicos(&p));
 /// ```
 pub fn is_dicos(path: impl AsRef<Path>) -> bool {
     dicos_kind(path).is_some()
+}
+
+/// True if `path` is a DICOS CT as [`crate::io::load`] judges it: a file whose SOP
+/// class is DICOS CT ([`is_ct_sop_class`]), or a directory whose first DICOM Part-10
+/// file (regular files in name order, judged by the `DICM` magic) is one. Never
+/// errors: unreadable paths give `false`.
+///
+/// # Example
+/// ```
+/// use ctscreen::{io, Volume};
+/// let dir = tempfile::tempdir().unwrap();
+/// let v = Volume::new(ndarray::Array3::zeros((2, 3, 4)), [1.0; 3], [0.0; 3]).unwrap();
+/// io::save(dir.path().join("scan.dcs"), &v).unwrap();
+/// std::fs::rename(dir.path().join("scan.dcs"), dir.path().join("scan.dcm")).unwrap();
+/// assert!(io::dicos::is_dicos_ct(dir.path().join("scan.dcm"))); // whatever the name
+/// assert!(io::dicos::is_dicos_ct(dir.path()));
+/// ```
+pub fn is_dicos_ct(path: impl AsRef<Path>) -> bool {
+    let path = path.as_ref();
+    if path.is_dir() {
+        dir_is_dicos_ct(path)
+    } else {
+        dicos_kind(path) == Some(DicosKind::Ct)
+    }
+}
+
+fn dir_is_dicos_ct(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    for f in files {
+        let mut head = [0u8; 132];
+        let is_dicm = File::open(&f)
+            .and_then(|mut h| h.read_exact(&mut head))
+            .is_ok()
+            && &head[128..] == b"DICM";
+        if is_dicm {
+            return dicos_kind(&f) == Some(DicosKind::Ct);
+        }
+    }
+    false
 }
 
 struct Meta {
@@ -771,7 +914,7 @@ fn read_meta(path: &Path) -> Result<Meta> {
             .map_err(|e| Error::io(path, e))?;
         buf.extend_from_slice(&rest);
     }
-    let ds = match dicos::parse_with_limit(std::io::Cursor::new(&buf), buf.len()) {
+    let ds = match ::dicos::parse_with_limit(std::io::Cursor::new(&buf), buf.len()) {
         Ok(ds) => ds,
         Err(_) => {
             // Without a group length the prefix may end mid-element: no UID known.
@@ -792,10 +935,10 @@ fn read_meta(path: &Path) -> Result<Meta> {
 // Reading the dataset
 // ---------------------------------------------------------------------------------
 
-fn map_dicos_err(path: &Path, e: dicos::DicosError) -> Error {
+fn map_dicos_err(path: &Path, e: ::dicos::DicosError) -> Error {
     match e {
-        dicos::DicosError::Io(io) => Error::io(path, io),
-        dicos::DicosError::UnsupportedTransferSyntax(ts) => Error::Unsupported {
+        ::dicos::DicosError::Io(io) => Error::io(path, io),
+        ::dicos::DicosError::UnsupportedTransferSyntax(ts) => Error::Unsupported {
             path: path.to_path_buf(),
             what: format!("transfer syntax {ts}"),
         },
@@ -809,7 +952,7 @@ fn read_dataset(path: &Path) -> Result<Dataset> {
     let meta = read_meta(path)?;
     let ts = meta.transfer_syntax.unwrap_or_default();
     match ts.as_str() {
-        dicos::transfer::EXPLICIT_VR_BIG_ENDIAN | dicos::transfer::DEFLATED_EXPLICIT_VR => {
+        ::dicos::transfer::EXPLICIT_VR_BIG_ENDIAN | ::dicos::transfer::DEFLATED_EXPLICIT_VR => {
             return Err(Error::Unsupported {
                 path: path.to_path_buf(),
                 what: format!("transfer syntax {ts} (big-endian or deflated)"),
@@ -821,23 +964,24 @@ fn read_dataset(path: &Path) -> Result<Dataset> {
         .map_err(|e| Error::io(path, e))?
         .len();
     let limit = usize::try_from(file_len).unwrap_or(usize::MAX).max(1);
-    if ts == dicos::transfer::IMPLICIT_VR_LITTLE_ENDIAN || ts.is_empty() {
+    if ts == ::dicos::transfer::IMPLICIT_VR_LITTLE_ENDIAN || ts.is_empty() {
         let bytes = transcode_to_explicit(path)?;
         let n = bytes.len();
-        return dicos::parse_with_warnings_and_limit(std::io::Cursor::new(bytes), n)
+        return ::dicos::parse_with_warnings_and_limit(std::io::Cursor::new(bytes), n)
             .map(|(ds, _)| ds)
             .map_err(|e| map_dicos_err(path, e));
     }
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    dicos::parse_with_warnings_and_limit(BufReader::new(f), limit)
+    ::dicos::parse_with_warnings_and_limit(BufReader::new(f), limit)
         .map(|(ds, _)| ds)
         .map_err(|e| map_dicos_err(path, e))
 }
 
+/// The `dicom` crate reads the file after the element structure has been checked
+/// against the file size ([`super::dicom`]), so a lying length cannot make it allocate.
 fn transcode_to_explicit(path: &Path) -> Result<Vec<u8>> {
-    use dicom::transfer_syntax::entries::EXPLICIT_VR_LITTLE_ENDIAN;
-    let mut obj = dicom::object::open_file(path)
-        .map_err(|e| Error::format(path, format!("implicit VR file unreadable: {e}")))?;
+    use ::dicom::transfer_syntax::entries::EXPLICIT_VR_LITTLE_ENDIAN;
+    let mut obj = super::dicom::open(path, true)?;
     obj.update_meta(|m| m.set_transfer_syntax(&EXPLICIT_VR_LITTLE_ENDIAN));
     let mut out = Vec::new();
     obj.write_all(&mut out)
@@ -961,13 +1105,13 @@ fn require_u16(ds: &Dataset, tag: Tag, name: &str, path: &Path) -> Result<u16> {
 ///
 /// # Example
 /// ```
-/// use ctscreen::{io_dicos, Volume};
+/// use ctscreen::{io::dicos, Volume};
 /// let dir = tempfile::tempdir().unwrap();
 /// let p = dir.path().join("scan.dcs");
 /// let data = ndarray::Array3::from_shape_fn((3, 4, 5), |(k, j, i)| 0.001 * (k + j + i) as f32);
 /// let v = Volume::new(data, [2.0, 0.5, 0.5], [10.0, -20.0, 30.0]).unwrap();
-/// io_dicos::save_dicos(&p, &v).unwrap();
-/// let back = io_dicos::load_dicos(&p).unwrap();
+/// dicos::save_dicos(&p, &v).unwrap();
+/// let back = dicos::load_dicos(&p).unwrap();
 /// assert_eq!(back.spacing(), [2.0, 0.5, 0.5]);
 /// assert_eq!(back.origin(), [10.0, -20.0, 30.0]);
 /// assert!((back.data()[[2, 3, 4]] - 0.009).abs() < 1e-6);
@@ -989,6 +1133,127 @@ pub fn load_dicos_with(path: impl AsRef<Path>, options: &DicosLoadOptions) -> Re
             "a finite μ of water > 0 mm⁻¹",
         ));
     }
+    let (files, datasets) = read_ct_files(path)?;
+    assemble_ct(&files, &datasets, options)
+}
+
+/// Reads the header of a DICOS CT (one file or a directory of one series) and reports
+/// what [`load_dicos`] would give: shape, spacing, origin and direction of the volume,
+/// the stored sample type and whether the pixels are compressed.
+///
+/// The `dicos` crate has no header-only mode: the file is parsed whole (pixel bytes
+/// included, bounded by the file size) but no pixel is decoded.
+///
+/// **Errors** as [`load_dicos`], except that pixel decoding errors and the memory
+/// limit are not checked.
+///
+/// # Example
+/// ```
+/// use ctscreen::{io, Volume};
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("scan.dcs");
+/// let v = Volume::new(ndarray::Array3::zeros((3, 4, 5)), [2.0, 0.5, 0.5], [1.0, 2.0, 3.0]).unwrap();
+/// io::save(&p, &v).unwrap();
+/// let info = io::dicos::read_info(&p).unwrap();
+/// assert_eq!(info.format, io::FileFormat::Dicos);
+/// assert_eq!(info.data_type, io::DataType::UInt16);
+/// assert_eq!((info.shape, info.spacing, info.origin), ([3, 4, 5], [2.0, 0.5, 0.5], [1.0, 2.0, 3.0]));
+/// ```
+pub fn read_info(path: impl AsRef<Path>) -> Result<FileInfo> {
+    read_header(path.as_ref()).map(|(info, _)| info)
+}
+
+/// The [`ScanReference`] of a DICOS CT file (or directory of one series), read from
+/// its header: what [`save_tdr`] needs to refer a Threat Detection Report to that CT.
+///
+/// **Errors** as [`read_info`].
+///
+/// # Example
+/// ```
+/// use ctscreen::{io::dicos, Volume};
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("scan.dcs");
+/// let v = Volume::new(ndarray::Array3::zeros((3, 4, 5)), [1.0; 3], [0.0; 3]).unwrap();
+/// let saved = dicos::save_dicos(&p, &v).unwrap();
+/// assert_eq!(dicos::read_scan_reference(&p).unwrap(), saved);
+/// ```
+pub fn read_scan_reference(path: impl AsRef<Path>) -> Result<ScanReference> {
+    read_header(path.as_ref()).map(|(_, scan)| scan)
+}
+
+fn read_header(path: &Path) -> Result<(FileInfo, ScanReference)> {
+    let (files, datasets) = read_ct_files(path)?;
+    let plan = plan_ct(&files, &datasets)?;
+    let (spacing, origin, direction) = plan.geometry();
+    let shape = [plan.nz, plan.rows, plan.cols];
+    // Geometry errors are the file's fault, as when loading.
+    let vol = Volume::new(Array3::<f32>::zeros((0, 0, 0)), spacing, origin)
+        .and_then(|v| v.with_direction(direction))
+        .map_err(|e| Error::format(&files[0], format!("geometry: {e}")))?;
+    let direction = vol.direction();
+    let fmt = plan.formats[0];
+    let data_type = match (fmt.bits_allocated, fmt.signed) {
+        (8, false) => DataType::UInt8,
+        (8, true) => DataType::Int8,
+        (16, false) => DataType::UInt16,
+        (16, true) => DataType::Int16,
+        (_, false) => DataType::UInt32,
+        (_, true) => DataType::Int32,
+    };
+    let ds0 = &datasets[0];
+    let ts = get_string(ds0, tags::TRANSFER_SYNTAX_UID).unwrap_or_default();
+    let compressed = !matches!(
+        ts.as_str(),
+        "" | ::dicos::transfer::IMPLICIT_VR_LITTLE_ENDIAN
+            | ::dicos::transfer::EXPLICIT_VR_LITTLE_ENDIAN
+    );
+    let info = FileInfo {
+        format: FileFormat::Dicos,
+        data_type,
+        compressed,
+        shape,
+        spacing,
+        origin,
+        direction,
+    };
+    let scan = scan_reference_of(ds0, shape, spacing, origin, direction);
+    Ok((info, scan))
+}
+
+fn scan_reference_of(
+    ds0: &Dataset,
+    shape: [usize; 3],
+    spacing: [f64; 3],
+    origin: [f64; 3],
+    direction: [[f64; 3]; 3],
+) -> ScanReference {
+    ScanReference {
+        sop_class_uid: get_string(ds0, tags::SOP_CLASS_UID).unwrap_or_default(),
+        sop_instance_uid: get_string(ds0, tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        study_instance_uid: get_string(ds0, tags::STUDY_INSTANCE_UID).unwrap_or_default(),
+        series_instance_uid: get_string(ds0, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
+        frame_of_reference_uid: get_string(ds0, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
+        shape,
+        spacing_mm: spacing,
+        origin_mm: origin,
+        direction,
+    }
+}
+
+/// The error for a TDR given where a CT volume was expected.
+pub(crate) fn tdr_is_not_a_volume(path: &Path) -> Error {
+    Error::Unsupported {
+        path: path.to_path_buf(),
+        what: "DICOS Threat Detection Report as a volume: this file is a threat report, \
+               not a CT scan; read it with ctscreen::io::dicos::load_tdr \
+               (Python: ctscreen.load_tdr)"
+            .into(),
+    }
+}
+
+/// The files of a DICOS CT (the file itself, or the DICOS CT files of a directory in
+/// name order, which must share one series) and their parsed datasets.
+fn read_ct_files(path: &Path) -> Result<(Vec<PathBuf>, Vec<Dataset>)> {
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut v: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|e| Error::io(path, e))?
@@ -1009,7 +1274,10 @@ pub fn load_dicos_with(path: impl AsRef<Path>, options: &DicosLoadOptions) -> Re
         let class = get_string(&ds, tags::SOP_CLASS_UID)
             .or_else(|| get_string(&ds, tags::MEDIA_SOP_CLASS_UID))
             .unwrap_or_default();
-        if class != CT_SOP_CLASS_UID {
+        if class == TDR_SOP_CLASS_UID {
+            return Err(tdr_is_not_a_volume(f));
+        }
+        if !is_ct_sop_class(&class) {
             return Err(Error::format(
                 f,
                 format!("SOP class {class:?} is not DICOS CT ({CT_SOP_CLASS_UID})"),
@@ -1032,7 +1300,7 @@ pub fn load_dicos_with(path: impl AsRef<Path>, options: &DicosLoadOptions) -> Re
             }
         }
     }
-    assemble_ct(&files, &datasets, options)
+    Ok((files, datasets))
 }
 
 /// One frame's placement and rescale.
@@ -1337,7 +1605,7 @@ fn file_samples(
                     what: format!("compressed {}-bit pixels", fmt.bits_allocated),
                 });
             }
-            if dicos::codec_registry::codec_for_transfer_syntax(&ts).is_none() {
+            if ::dicos::codec_registry::codec_for_transfer_syntax(&ts).is_none() {
                 return Err(Error::Unsupported {
                     path: path.to_path_buf(),
                     what: format!("transfer syntax {ts} (no codec)"),
@@ -1357,7 +1625,7 @@ fn file_samples(
                         d => d,
                     };
                     let decoded = std::panic::catch_unwind(|| {
-                        dicos::codec_registry::decode_frame(data, w, h, &ts)
+                        ::dicos::codec_registry::decode_frame(data, w, h, &ts)
                     })
                     .map_err(|_| Error::format(path, format!("frame {k}: decoder failed")))?
                     .map_err(|e| Error::format(path, format!("frame {k}: {e}")))?;
@@ -1381,11 +1649,45 @@ fn file_samples(
     }
 }
 
-fn assemble_ct(
-    files: &[PathBuf],
-    datasets: &[Dataset],
-    options: &DicosLoadOptions,
-) -> Result<DicosCt> {
+/// What the headers of a CT's files say: frames, their order along the slice normal,
+/// the slice step, the pixel formats.
+struct CtPlan {
+    images: Vec<FileImage>,
+    frames: Vec<FrameInfo>,
+    formats: Vec<PixelFormat>,
+    /// Frame indices (into `frames`) sorted along the slice normal.
+    order: Vec<usize>,
+    normal: [f64; 3],
+    spacing_z: f64,
+    rows: usize,
+    cols: usize,
+    nz: usize,
+    rescale_type: String,
+}
+
+impl CtPlan {
+    /// `(spacing, origin, direction)` of the volume, `(z, y, x)` order.
+    fn geometry(&self) -> ([f64; 3], [f64; 3], [[f64; 3]; 3]) {
+        let first = &self.images[0];
+        let pos0 = self.frames[self.order[0]].position;
+        let origin = [pos0[2], pos0[1], pos0[0]];
+        let spacing = [
+            self.spacing_z,
+            first.pixel_spacing[0],
+            first.pixel_spacing[1],
+        ];
+        // Axis a's world direction in (z, y, x) components: frame → normal, row →
+        // column cosine, column → row cosine.
+        let zyx = |v: [f64; 3]| [v[2], v[1], v[0]];
+        let axes = [zyx(self.normal), zyx(first.col_cos), zyx(first.row_cos)];
+        let direction = std::array::from_fn(|r| std::array::from_fn(|a| axes[a][r]));
+        (spacing, origin, direction)
+    }
+}
+
+/// Checks the headers of a CT's files against each other and against their pixel data
+/// (sizes only, nothing decoded) and orders the frames.
+fn plan_ct(files: &[PathBuf], datasets: &[Dataset]) -> Result<CtPlan> {
     let mut images = Vec::with_capacity(files.len());
     let mut frames_all: Vec<FrameInfo> = Vec::new();
     let mut formats = Vec::with_capacity(files.len());
@@ -1469,11 +1771,6 @@ fn assemble_ct(
     }
     let (rows, cols) = (first.rows, first.cols);
     let nz = frames_all.len();
-    volume::ensure_allocatable(
-        "DICOS CT volume",
-        (nz as u128) * (rows as u128) * (cols as u128),
-        4,
-    )?;
 
     // Sort frames along the slice normal.
     let normal = cross(first.row_cos, first.col_cos);
@@ -1526,6 +1823,36 @@ fn assemble_ct(
             .or(first.slice_thickness)
             .unwrap_or(1.0)
     };
+
+    Ok(CtPlan {
+        images,
+        frames: frames_all,
+        formats,
+        order,
+        normal,
+        spacing_z,
+        rows,
+        cols,
+        nz,
+        rescale_type,
+    })
+}
+
+fn assemble_ct(
+    files: &[PathBuf],
+    datasets: &[Dataset],
+    options: &DicosLoadOptions,
+) -> Result<DicosCt> {
+    let plan = plan_ct(files, datasets)?;
+    let (rows, cols, nz) = (plan.rows, plan.cols, plan.nz);
+    volume::ensure_allocatable(
+        "DICOS CT volume",
+        (nz as u128) * (rows as u128) * (cols as u128),
+        4,
+    )?;
+    let p0 = &files[0];
+    let (frames_all, formats, order) = (&plan.frames, &plan.formats, &plan.order);
+    let rescale_type = plan.rescale_type.clone();
 
     // Value conversion from the rescaled unit to the requested one.
     let mw = options.water_mu_per_mm;
@@ -1583,14 +1910,7 @@ fn assemble_ct(
         base += nf;
     }
 
-    let pos0 = frames_all[order[0]].position;
-    let origin = [pos0[2], pos0[1], pos0[0]];
-    let spacing = [spacing_z, first.pixel_spacing[0], first.pixel_spacing[1]];
-    // Axis a's world direction in (z, y, x) components: frame → normal, row → column
-    // cosine, column → row cosine.
-    let zyx = |v: [f64; 3]| [v[2], v[1], v[0]];
-    let axes = [zyx(normal), zyx(first.col_cos), zyx(first.row_cos)];
-    let direction: [[f64; 3]; 3] = std::array::from_fn(|r| std::array::from_fn(|a| axes[a][r]));
+    let (spacing, origin, direction) = plan.geometry();
     let mut volume = Volume::new(out, spacing, origin)
         .map_err(|e| Error::format(p0, format!("geometry: {e}")))?;
     let identity =
@@ -1601,17 +1921,13 @@ fn assemble_ct(
             .map_err(|e| Error::format(p0, format!("orientation: {e}")))?;
     }
     let ds0 = &datasets[0];
-    let scan = ScanReference {
-        sop_class_uid: get_string(ds0, tags::SOP_CLASS_UID).unwrap_or_default(),
-        sop_instance_uid: get_string(ds0, tags::SOP_INSTANCE_UID).unwrap_or_default(),
-        study_instance_uid: get_string(ds0, tags::STUDY_INSTANCE_UID).unwrap_or_default(),
-        series_instance_uid: get_string(ds0, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
-        frame_of_reference_uid: get_string(ds0, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
-        shape: volume.shape(),
-        spacing_mm: volume.spacing(),
-        origin_mm: volume.origin(),
-        direction: volume.direction(),
-    };
+    let scan = scan_reference_of(
+        ds0,
+        volume.shape(),
+        volume.spacing(),
+        volume.origin(),
+        volume.direction(),
+    );
     Ok(DicosCt {
         volume,
         scan,
@@ -1750,42 +2066,19 @@ impl UidGen {
     }
 }
 
-/// Writes `ds` to `path` atomically: a temporary file in the same directory, renamed
-/// over `path` once complete; the temporary is removed on any error.
+/// Writes `ds` to `path` atomically (the shared writer of [`crate::io`]: a temporary
+/// file in the same directory, renamed over `path` once complete and synced; removed on
+/// any error).
 fn write_atomic(path: &Path, ds: &Dataset) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid("path", path.display(), "a file path"))?
-        .to_string_lossy()
-        .to_string();
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| -> Result<()> {
-        let f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    super::atomic::write_atomic(path, ".dcs", |tmp| {
+        let f = File::create(tmp).map_err(|e| Error::io(path, e))?;
         let mut w = BufWriter::new(f);
-        dicos::write(&mut w, ds).map_err(|e| match e {
-            dicos::DicosError::Io(io) => Error::io(&tmp, io),
+        ::dicos::write(&mut w, ds).map_err(|e| match e {
+            ::dicos::DicosError::Io(io) => Error::io(path, io),
             other => Error::format(path, format!("cannot encode: {other}")),
         })?;
-        w.flush().map_err(|e| Error::io(&tmp, e))?;
-        let f = w
-            .into_inner()
-            .map_err(|e| Error::io(&tmp, e.into_error()))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+        w.flush().map_err(|e| Error::io(path, e))
+    })
 }
 
 fn common_header(
@@ -1873,7 +2166,7 @@ fn common_header(
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
 /// let v = ctscreen::Volume::centered(ndarray::Array3::from_elem((2, 3, 4), 0.02f32), [1.0; 3]).unwrap();
-/// let scan = ctscreen::io_dicos::save_dicos(dir.path().join("a.dcs"), &v).unwrap();
+/// let scan = ctscreen::io::dicos::save_dicos(dir.path().join("a.dcs"), &v).unwrap();
 /// assert!(scan.sop_instance_uid.starts_with("2.25."));
 /// ```
 pub fn save_dicos(path: impl AsRef<Path>, volume: &Volume) -> Result<ScanReference> {
@@ -2120,16 +2413,17 @@ fn encode_frames(
     height: u32,
 ) -> Result<PixelData> {
     let ts = c.transfer_syntax();
-    let codec =
-        dicos::codec_registry::codec_for_transfer_syntax(ts).ok_or_else(|| Error::Unsupported {
+    let codec = ::dicos::codec_registry::codec_for_transfer_syntax(ts).ok_or_else(|| {
+        Error::Unsupported {
             path: path.to_path_buf(),
             what: format!("compression {c:?} (codec not built)"),
-        })?;
+        }
+    })?;
     let encoded: Vec<Vec<u8>> = frames
         .into_par_iter()
         .enumerate()
         .map(|(k, f)| {
-            let img = dicos::GrayImage::from_data(width, height, f).ok_or_else(|| {
+            let img = ::dicos::GrayImage::from_data(width, height, f).ok_or_else(|| {
                 Error::format(path, format!("frame {k} has the wrong pixel count"))
             })?;
             let mut buf = Vec::new();
@@ -2164,29 +2458,12 @@ fn encode_frames(
 // TDR
 // ---------------------------------------------------------------------------------
 
-fn category_and_flag(kind: &str) -> Option<(&'static str, &'static str)> {
+fn category_and_flag(kind: Kind) -> (&'static str, &'static str) {
     KIND_MAPPING
         .iter()
         .find(|(k, _, _)| *k == kind)
         .map(|&(_, c, f)| (c, f))
-        .or_else(|| {
-            DICOS_CATEGORIES
-                .iter()
-                .find(|(_, name)| *name == kind)
-                .map(|&(code, _)| (code, "THREAT"))
-        })
-}
-
-fn human_description(t: &TdrThreat) -> String {
-    let mut s = format!("{}: {}", t.category, t.description);
-    for e in &t.evidence {
-        s.push_str("\n- ");
-        s.push_str(e);
-    }
-    if s.chars().count() > LT_MAX_CHARS {
-        s = s.chars().take(LT_MAX_CHARS).collect();
-    }
-    s
+        .unwrap_or(("OTHER", "UNKNOWN"))
 }
 
 fn fl(tag: Tag, v: &[f64]) -> Element {
@@ -2199,54 +2476,318 @@ fn fl(tag: Tag, v: &[f64]) -> Element {
     Element::new(tag, Vr::FL, value)
 }
 
-fn private_json(value: serde_json::Value) -> [Element; 2] {
+fn private_json(value: &serde_json::Value) -> [Element; 2] {
     [
         el_str(tags::PRIVATE_CREATOR, Vr::LO, PRIVATE_CREATOR),
         Element::new(tags::PRIVATE_JSON, Vr::UT, Value::Str(value.to_string())),
     ]
 }
 
-/// Saves a Threat Detection Report about the CT `scan` (UIDs and grid, as returned by
-/// [`save_dicos`] or [`load_dicos_with`]), with fresh UIDs and the current time.
+/// The private JSON of an item, if it carries our private creator.
+fn private_of(ds: &Dataset) -> Option<serde_json::Value> {
+    if get_string(ds, tags::PRIVATE_CREATOR).as_deref() != Some(PRIVATE_CREATOR) {
+        return None;
+    }
+    let text = ds.get(tags::PRIVATE_JSON).and_then(|e| text_of(&e.value))?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The report-level fields a TDR has no standard attribute for, kept in the private
+/// element of the dataset.
+#[derive(Debug, Serialize, Deserialize)]
+struct ReportPrivate {
+    schema_version: u32,
+    verdict: Verdict,
+    threshold: f64,
+    thresholds: Thresholds,
+    volume_shape: [usize; 3],
+    spacing_mm: [f64; 3],
+    timings: Timings,
+}
+
+/// The standard (non-private) values a finding is written as, at the precision the
+/// file stores them.
+#[derive(Debug, PartialEq)]
+struct PtoStandard {
+    category: &'static str,
+    flag: &'static str,
+    probability: f32,
+    /// `(z0, y0, x0, z1, y1, x1)`.
+    bbox: [f32; 6],
+    mass: f32,
+    density: f32,
+    description: String,
+}
+
+fn density_g_per_cm3(f: &Finding) -> f64 {
+    if f.volume_mm3 > 0.0 {
+        let d = f.mass_g * 1000.0 / f.volume_mm3;
+        if (d as f32).is_finite() {
+            return d;
+        }
+    }
+    0.0
+}
+
+/// Threat Category Description: `"<kind>: <material>, <mass> g, score <score>"`, then
+/// one `"- <evidence>"` line per evidence sentence, cut at the 10240 characters of LT.
+fn description_of(f: &Finding) -> String {
+    let material = if f.material.is_empty() {
+        "unknown material"
+    } else {
+        &f.material
+    };
+    let mut s = format!(
+        "{}: {material}, {:.0} g, score {:.2}",
+        f.kind, f.mass_g, f.score
+    );
+    for e in &f.evidence {
+        s.push_str("\n- ");
+        s.push_str(e);
+    }
+    if s.chars().count() > LT_MAX_CHARS {
+        s = s.chars().take(LT_MAX_CHARS).collect();
+    }
+    s
+}
+
+fn standard_of(f: &Finding) -> PtoStandard {
+    let (category, flag) = category_and_flag(f.kind);
+    PtoStandard {
+        category,
+        flag,
+        probability: f.score as f32,
+        bbox: f.bbox_mm.map(|v| v as f32),
+        mass: f.mass_g as f32,
+        density: density_g_per_cm3(f) as f32,
+        description: description_of(f),
+    }
+}
+
+/// Checks what the TDR stores of a report (the rest travels as JSON, which needs
+/// finite numbers too).
+fn validate_for_tdr(report: &Report) -> Result<()> {
+    fn finite(name: &str, values: &[f64]) -> Result<()> {
+        match values.iter().find(|v| !v.is_finite()) {
+            Some(v) => Err(Error::invalid(name, v, "a finite number")),
+            None => Ok(()),
+        }
+    }
+    if report.findings.len() > usize::from(u16::MAX) {
+        return Err(Error::invalid(
+            "findings",
+            report.findings.len(),
+            "at most 65535 findings (DICOS threat object ids are 16-bit)",
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for f in &report.findings {
+        if f.id > u32::from(u16::MAX) {
+            return Err(Error::invalid(
+                "finding id",
+                f.id,
+                "0–65535 (a 16-bit DICOS threat object id)",
+            ));
+        }
+        if !seen.insert(f.id) {
+            return Err(Error::invalid(
+                "finding id",
+                f.id,
+                "ids unique within the report",
+            ));
+        }
+        if !(0.0..=1.0).contains(&f.score) {
+            return Err(Error::invalid("score", f.score, "a number in [0, 1]"));
+        }
+        let b = f.bbox_mm;
+        if b.iter().any(|v| !v.is_finite()) || (0..3).any(|a| b[a] > b[a + 3]) {
+            return Err(Error::invalid(
+                "bbox_mm",
+                format!("{b:?}"),
+                "finite (z0, y0, x0, z1, y1, x1) with min ≤ max",
+            ));
+        }
+        for (name, v) in [("mass_g", f.mass_g), ("volume_mm3", f.volume_mm3)] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(Error::invalid(name, v, "a finite value ≥ 0"));
+            }
+        }
+        let c = f.class_scores;
+        finite(
+            "class_scores",
+            &[c.firearm, c.firearm_part, c.ammunition, c.blade],
+        )?;
+        finite("mean_mu", &[f.mean_mu])?;
+        finite("centroid_mm", &f.centroid_mm)?;
+        finite("principal_axes", f.principal_axes.as_flattened())?;
+        finite("extents_mm", &f.extents_mm)?;
+        let features: Vec<f64> = f.features.values().copied().collect();
+        finite("features", &features)?;
+    }
+    let t = report.timings;
+    for (name, v) in [
+        ("timings.candidates_s", t.candidates_s),
+        ("timings.features_s", t.features_s),
+        ("timings.classify_s", t.classify_s),
+        ("timings.total_s", t.total_s),
+    ] {
+        if !v.is_finite() || v < 0.0 {
+            return Err(Error::invalid(name, v, "a finite time ≥ 0 s"));
+        }
+    }
+    if !(0.0..=1.0).contains(&report.threshold) {
+        return Err(Error::invalid(
+            "threshold",
+            report.threshold,
+            "a score in [0, 1]",
+        ));
+    }
+    let th = report.thresholds;
+    finite(
+        "thresholds",
+        &[
+            th.energy_kev,
+            th.water_mu,
+            th.low_mu,
+            th.high_mu,
+            th.low_hu,
+            th.high_hu,
+        ],
+    )?;
+    finite("spacing_mm", &report.spacing_mm)?;
+    Ok(())
+}
+
+/// The voxels of `scan` whose centres lie in the box `b` (`(z0, y0, x0, z1, y1, x1)`
+/// world mm), as DICOS Threat ROI Base and Extents in `(column, row, frame)` order; a
+/// box thinner than a voxel gets the nearest voxel. A box that misses the grid gets
+/// zero extents at the grid voxel nearest its centre (the DICOS toolkit requires one
+/// ROI per threat). `None` for an empty grid or non-finite indices.
+fn voxel_roi(scan: &ScanReference, b: &[f64; 6]) -> Option<([f64; 3], [f64; 3])> {
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for c in 0..8 {
+        let w = [
+            if c & 1 == 0 { b[0] } else { b[3] },
+            if c & 2 == 0 { b[1] } else { b[4] },
+            if c & 4 == 0 { b[2] } else { b[5] },
+        ];
+        let idx = scan.index_of_world(w);
+        for a in 0..3 {
+            lo[a] = lo[a].min(idx[a]);
+            hi[a] = hi[a].max(idx[a]);
+        }
+    }
+    let n = scan.shape.map(|n| n as f64);
+    if (0..3).any(|a| n[a] < 1.0 || !lo[a].is_finite() || !hi[a].is_finite()) {
+        return None;
+    }
+    if (0..3).any(|a| hi[a] < -0.5 || lo[a] > n[a] - 0.5) {
+        let m: [f64; 3] =
+            std::array::from_fn(|a| (0.5 * (lo[a] + hi[a])).round().clamp(0.0, n[a] - 1.0));
+        return Some(([m[2], m[1], m[0]], [0.0; 3]));
+    }
+    let mut first = [0.0; 3];
+    let mut last = [0.0; 3];
+    for a in 0..3 {
+        let n = n[a];
+        let l = (lo[a] - 1e-6).ceil().max(0.0);
+        let h = (hi[a] + 1e-6).floor().min(n - 1.0);
+        (first[a], last[a]) = if l <= h {
+            (l, h)
+        } else {
+            let m = (0.5 * (lo[a] + hi[a])).round().clamp(0.0, n - 1.0);
+            (m, m)
+        };
+    }
+    let base = [first[2], first[1], first[0]];
+    let extents = [
+        last[2] - first[2] + 1.0,
+        last[1] - first[1] + 1.0,
+        last[0] - first[0] + 1.0,
+    ];
+    Some((base, extents))
+}
+
+/// The box `(z0, y0, x0, z1, y1, x1)` world mm covering the voxels (their edges) of a
+/// Threat ROI Voxel base/extents on the grid of `scan`.
+fn voxel_roi_box(rep: Option<&Dataset>, scan: &ScanReference) -> Option<[f64; 6]> {
+    let roi = first_item(rep?, tags::THREAT_ROI_VOXEL_SEQUENCE)?;
+    let base = get_numbers(roi, tags::THREAT_ROI_BASE).filter(|v| v.len() == 3)?;
+    let ext = get_numbers(roi, tags::THREAT_ROI_EXTENTS).filter(|v| v.len() == 3)?;
+    if base.iter().chain(&ext).any(|v| !v.is_finite()) || ext.iter().any(|&e| e < 1.0) {
+        return None;
+    }
+    // (column, row, frame) → (k, j, i), voxel edges.
+    let k0 = [base[2] - 0.5, base[1] - 0.5, base[0] - 0.5];
+    let k1 = [
+        base[2] + ext[2] - 0.5,
+        base[1] + ext[1] - 0.5,
+        base[0] + ext[0] - 0.5,
+    ];
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for c in 0..8 {
+        let idx = [
+            if c & 1 == 0 { k0[0] } else { k1[0] },
+            if c & 2 == 0 { k0[1] } else { k1[1] },
+            if c & 4 == 0 { k0[2] } else { k1[2] },
+        ];
+        for r in 0..3 {
+            let w = scan.origin_mm[r]
+                + (0..3)
+                    .map(|a| scan.direction[r][a] * idx[a] * scan.spacing_mm[a])
+                    .sum::<f64>();
+            lo[r] = lo[r].min(w);
+            hi[r] = hi[r].max(w);
+        }
+    }
+    let b = [lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]];
+    b.iter().all(|v| v.is_finite()).then_some(b)
+}
+
+/// Saves a detection [`Report`] as a DICOS Threat Detection Report about the CT
+/// `scan` (UIDs and grid, as [`save_dicos`], [`load_dicos_with`] or
+/// [`read_scan_reference`] give them), or about no stored CT when `scan` is `None`.
+/// Fresh UIDs, the current time; written atomically.
 ///
-/// Each threat becomes a Threat Sequence item with: a PTO representation referencing
-/// the CT (Referenced Instance Sequence), its Threat ROI Voxel base/extents (voxel
-/// `(column, row, frame)` indices of `bbox_mm` on the scan's grid), its Bounding
-/// Polygon (the two corners of `bbox_mm`, patient `(x, y, z)` mm), an ATD assessment
-/// ([`KIND_MAPPING`], probability, description), and the PTO processing times.
-/// Unknown Mass and Density are written as 0 (the DICOS toolkit requires a value).
+/// The alarm decision is the verdict (`Inspect` → `ALARM`, `Clear` → `CLEAR`); each
+/// finding becomes one potential threat object (PTO) with the finding's id, its
+/// [`KIND_MAPPING`] category and flag, probability = score, its box as the Bounding
+/// Polygon (two corners, DICOS patient `(x, y, z)` mm = the volume's world
+/// `(x, y, z)`, in the scan's Frame of Reference), mass, density = mass / volume, the
+/// total processing time, and, with a scan, a reference to the CT and the voxel ROI of
+/// the box on its grid. See the module docs for what else travels and how.
 ///
-/// **Errors**: [`Error::InvalidParameter`] for an unknown category, duplicate ids, a
-/// probability outside [0, 1], a non-finite or inverted box, a negative processing
-/// time, or report UIDs that contradict `scan`; [`Error::Io`] on write failure.
+/// Without a scan the TDR has no scan reference and no voxel ROI: ctscreen and DICOM
+/// readers read it, but the DICOS reference toolkit refuses it (it requires both).
+///
+/// **Errors**: [`Error::InvalidParameter`] if the report cannot be stored: more than
+/// 65535 findings, an id above 65535 or repeated, a score outside [0, 1], a
+/// non-finite or inverted box, a negative mass, volume or time, any non-finite
+/// number; [`Error::Io`] on write failure (nothing is left at `path`).
 ///
 /// # Example
 /// ```
-/// use ctscreen::io_dicos::{self, TdrReport, TdrThreat};
+/// use ctscreen::{detect::{detect, DetectOptions}, io::dicos, Volume};
+/// // A steel tube (a barrel: 100 mm long, 9 mm bore) in 1 mm voxels.
+/// let a = ndarray::Array3::from_shape_fn((40, 40, 130), |(k, j, i)| {
+///     let r = ((k as f64 - 20.0).powi(2) + (j as f64 - 20.0).powi(2)).sqrt();
+///     if (15..115).contains(&i) && r <= 10.0 && r >= 4.5 { 0.6f32 } else { 0.0 }
+/// });
+/// let scan_volume = Volume::centered(a, [1.0; 3]).unwrap();
 /// let dir = tempfile::tempdir().unwrap();
-/// let v = ctscreen::Volume::new(ndarray::Array3::zeros((8, 8, 8)), [1.0; 3], [0.0; 3]).unwrap();
-/// let scan = io_dicos::save_dicos(dir.path().join("ct.dcs"), &v).unwrap();
-/// let report = TdrReport {
-///     alarm: true,
-///     processing_time_ms: 12.5,
-///     objects: vec![TdrThreat {
-///         id: 1,
-///         category: "firearm".into(),
-///         probability: 0.875,
-///         bbox_mm: [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-///         description: "pistol".into(),
-///         evidence: vec!["L-shape".into()],
-///         mass_g: None,
-///         density_g_per_cm3: None,
-///     }],
-///     ..Default::default()
-/// };
-/// io_dicos::save_tdr(dir.path().join("tdr.dcs"), &report, &scan).unwrap();
-/// let back = io_dicos::load_tdr(dir.path().join("tdr.dcs")).unwrap();
-/// assert_eq!(back.objects, report.objects);
-/// assert_eq!(back.referenced_sop_instance_uid, scan.sop_instance_uid);
+/// let scan = dicos::save_dicos(dir.path().join("ct.dcs"), &scan_volume).unwrap();
+/// let report = detect(&scan_volume, &DetectOptions::default()).unwrap();
+/// dicos::save_tdr(dir.path().join("tdr.dcs"), &report, Some(&scan)).unwrap();
+/// let back = dicos::load_tdr(dir.path().join("tdr.dcs")).unwrap();
+/// assert_eq!(back, report);
 /// ```
-pub fn save_tdr(path: impl AsRef<Path>, report: &TdrReport, scan: &ScanReference) -> Result<()> {
+pub fn save_tdr(
+    path: impl AsRef<Path>,
+    report: &Report,
+    scan: Option<&ScanReference>,
+) -> Result<()> {
     save_tdr_with(path, report, scan, &TdrSaveOptions::default())
 }
 
@@ -2255,194 +2796,131 @@ pub fn save_tdr(path: impl AsRef<Path>, report: &TdrReport, scan: &ScanReference
 /// **Errors** as [`save_tdr`].
 pub fn save_tdr_with(
     path: impl AsRef<Path>,
-    report: &TdrReport,
-    scan: &ScanReference,
+    report: &Report,
+    scan: Option<&ScanReference>,
     options: &TdrSaveOptions,
 ) -> Result<()> {
     let path = path.as_ref();
-    let agree = |name: &str, given: &str, scan_value: &str| -> Result<()> {
-        if !given.is_empty() && given != scan_value {
-            return Err(Error::invalid(
-                name,
-                given,
-                format!("empty or the scan's {scan_value:?}"),
-            ));
-        }
-        Ok(())
-    };
-    agree(
-        "referenced_sop_instance_uid",
-        &report.referenced_sop_instance_uid,
-        &scan.sop_instance_uid,
-    )?;
-    agree(
-        "referenced_sop_class_uid",
-        &report.referenced_sop_class_uid,
-        &scan.sop_class_uid,
-    )?;
-    agree(
-        "frame_of_reference_uid",
-        &report.frame_of_reference_uid,
-        &scan.frame_of_reference_uid,
-    )?;
-    if !report.processing_time_ms.is_finite() || report.processing_time_ms < 0.0 {
-        return Err(Error::invalid(
-            "processing_time_ms",
-            report.processing_time_ms,
-            "a finite time ≥ 0 ms",
-        ));
-    }
-    if report.objects.len() > usize::from(u16::MAX) {
-        return Err(Error::invalid(
-            "objects",
-            report.objects.len(),
-            "at most 65535 threats",
-        ));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for t in &report.objects {
-        if !seen.insert(t.id) {
-            return Err(Error::invalid(
-                "threat id",
-                t.id,
-                "ids unique within the report",
-            ));
-        }
-        if category_and_flag(&t.category).is_none() {
-            return Err(Error::invalid(
-                "category",
-                &t.category,
-                "firearm, firearm_part, ammunition, blade, metal_other (or a DICOS category name)",
-            ));
-        }
-        for (name, v) in [
-            ("mass_g", t.mass_g),
-            ("density_g_per_cm3", t.density_g_per_cm3),
-        ] {
-            if let Some(v) = v {
-                if !v.is_finite() || v <= 0.0 {
-                    return Err(Error::invalid(name, v, "None or a finite value > 0"));
-                }
-            }
-        }
-        if !(0.0..=1.0).contains(&t.probability) {
-            return Err(Error::invalid(
-                "probability",
-                t.probability,
-                "a number in [0, 1]",
-            ));
-        }
-        let b = t.bbox_mm;
-        if b.iter().any(|v| !v.is_finite()) || (0..3).any(|a| b[a] > b[a + 3]) {
-            return Err(Error::invalid(
-                "bbox_mm",
-                format!("{b:?}"),
-                "finite (z0, y0, x0, z1, y1, x1) with min ≤ max",
-            ));
-        }
-    }
+    validate_for_tdr(report)?;
     let when = options.datetime.unwrap_or_else(DateTimeUtc::now);
+    let json = report.to_json()?;
     let content = fnv1a(
-        fnv1a(0, scan.sop_instance_uid.as_bytes()),
-        format!("{report:?}").as_bytes(),
+        fnv1a(
+            0,
+            scan.map(|s| s.sop_instance_uid.as_str())
+                .unwrap_or("")
+                .as_bytes(),
+        ),
+        json.as_bytes(),
     );
     let mut uids = UidGen::new(options.uid_seed, content);
     let sop = uids.next();
     let series = uids.next();
-    let study = if scan.study_instance_uid.is_empty() {
-        uids.next()
-    } else {
-        scan.study_instance_uid.clone()
+    let fresh_study = uids.next();
+    let fresh_frame = uids.next();
+    let nonempty = |s: Option<&String>, fresh: String| match s {
+        Some(s) if !s.is_empty() => s.clone(),
+        _ => fresh,
     };
+    let study = nonempty(scan.map(|s| &s.study_instance_uid), fresh_study);
+    let frame_of_ref = nonempty(scan.map(|s| &s.frame_of_reference_uid), fresh_frame);
 
     let mut d = Dataset::new();
     common_header(
         &mut d,
         TDR_SOP_CLASS_UID,
         &sop,
-        dicos::transfer::EXPLICIT_VR_LITTLE_ENDIAN,
+        ::dicos::transfer::EXPLICIT_VR_LITTLE_ENDIAN,
         &when,
     );
     put_str(&mut d, tags::MODALITY, Vr::CS, "TDR");
-    let ct_ref = || {
+    let ct_ref = |s: &ScanReference| {
         item(vec![
-            el_str(tags::REFERENCED_SOP_CLASS_UID, Vr::UI, &scan.sop_class_uid),
+            el_str(tags::REFERENCED_SOP_CLASS_UID, Vr::UI, &s.sop_class_uid),
             el_str(
                 tags::REFERENCED_SOP_INSTANCE_UID,
                 Vr::UI,
-                &scan.sop_instance_uid,
+                &s.sop_instance_uid,
             ),
         ])
     };
-    put_seq(&mut d, tags::REFERENCED_STUDY_SEQUENCE, vec![ct_ref()]);
+    if let Some(s) = scan {
+        put_seq(&mut d, tags::REFERENCED_STUDY_SEQUENCE, vec![ct_ref(s)]);
+        if !s.series_instance_uid.is_empty() {
+            put_seq(
+                &mut d,
+                tags::REFERENCED_SERIES_SEQUENCE,
+                vec![item(vec![
+                    el_str(tags::SERIES_INSTANCE_UID, Vr::UI, &s.series_instance_uid),
+                    Element::new(
+                        tags::REFERENCED_INSTANCE_SEQUENCE,
+                        Vr::SQ,
+                        Value::Sequence(vec![ct_ref(s)]),
+                    ),
+                ])],
+            );
+        }
+    }
     put_str(&mut d, tags::STUDY_INSTANCE_UID, Vr::UI, &study);
     put_str(&mut d, tags::SERIES_INSTANCE_UID, Vr::UI, &series);
-    put_str(
-        &mut d,
-        tags::FRAME_OF_REFERENCE_UID,
-        Vr::UI,
-        &scan.frame_of_reference_uid,
-    );
+    put_str(&mut d, tags::FRAME_OF_REFERENCE_UID, Vr::UI, &frame_of_ref);
 
-    let start = when.minus_ms(report.processing_time_ms);
+    let total_ms = report.timings.total_s * 1000.0;
+    let start = when.minus_ms(total_ms);
     let mut alarm_objects = 0u16;
-    let mut threats = Vec::with_capacity(report.objects.len());
-    for t in &report.objects {
-        let (category, flag) = category_and_flag(&t.category).unwrap_or(("OTHER", "UNKNOWN"));
-        if matches!(flag, "HIGH_THREAT" | "THREAT") {
+    let mut threats = Vec::with_capacity(report.findings.len());
+    for f in &report.findings {
+        let std = standard_of(f);
+        if matches!(std.flag, "HIGH_THREAT" | "THREAT") {
             alarm_objects += 1;
         }
-        let b = t.bbox_mm;
-        // Voxel ROI on the scan grid: index range covering both corners.
-        let i0 = scan.index_of_world([b[0], b[1], b[2]]);
-        let i1 = scan.index_of_world([b[3], b[4], b[5]]);
-        let lo: [f64; 3] = std::array::from_fn(|a| i0[a].min(i1[a]).round());
-        let hi: [f64; 3] = std::array::from_fn(|a| i0[a].max(i1[a]).round());
-        let base = [lo[2], lo[1], lo[0]];
-        let extents = [
-            hi[2] - lo[2] + 1.0,
-            hi[1] - lo[1] + 1.0,
-            hi[0] - lo[0] + 1.0,
-        ];
-        let representation = item(vec![
-            Element::new(
+        let b = f.bbox_mm;
+        let mut representation = Vec::new();
+        if let Some(s) = scan {
+            representation.push(Element::new(
                 tags::REFERENCED_INSTANCE_SEQUENCE,
                 Vr::SQ,
-                Value::Sequence(vec![ct_ref()]),
-            ),
-            Element::new(
-                tags::THREAT_ROI_VOXEL_SEQUENCE,
-                Vr::SQ,
-                Value::Sequence(vec![item(vec![
-                    fl(tags::THREAT_ROI_BASE, &base),
-                    fl(tags::THREAT_ROI_EXTENTS, &extents),
-                    Element::new(tags::THREAT_ROI_BITMAP, Vr::OB, Value::Bytes(Vec::new())),
-                ])]),
-            ),
-            fl(tags::MASS, &[t.mass_g.unwrap_or(0.0)]),
-            fl(tags::DENSITY, &[t.density_g_per_cm3.unwrap_or(0.0)]),
+                Value::Sequence(vec![ct_ref(s)]),
+            ));
+            if let Some((base, extents)) = voxel_roi(s, &b) {
+                representation.push(Element::new(
+                    tags::THREAT_ROI_VOXEL_SEQUENCE,
+                    Vr::SQ,
+                    Value::Sequence(vec![item(vec![
+                        fl(tags::THREAT_ROI_BASE, &base),
+                        fl(tags::THREAT_ROI_EXTENTS, &extents),
+                        Element::new(tags::THREAT_ROI_BITMAP, Vr::OB, Value::Bytes(Vec::new())),
+                    ])]),
+                ));
+            }
+        }
+        representation.extend([
+            fl(tags::MASS, &[f.mass_g]),
+            fl(tags::DENSITY, &[density_g_per_cm3(f)]),
             fl(
                 tags::BOUNDING_POLYGON,
                 &[b[2], b[1], b[0], b[5], b[4], b[3]],
             ),
         ]);
         let assessment = item(vec![
-            el_str(tags::THREAT_CATEGORY, Vr::CS, category),
-            el_str(
-                tags::THREAT_CATEGORY_DESCRIPTION,
-                Vr::LT,
-                &human_description(t),
-            ),
+            el_str(tags::THREAT_CATEGORY, Vr::CS, std.category),
+            el_str(tags::THREAT_CATEGORY_DESCRIPTION, Vr::LT, &std.description),
             el_str(tags::ATD_ABILITY_ASSESSMENT, Vr::CS, "NO_INTERFERENCE"),
-            el_str(tags::ATD_ASSESSMENT_FLAG, Vr::CS, flag),
-            fl(tags::ATD_ASSESSMENT_PROBABILITY, &[t.probability]),
+            el_str(tags::ATD_ASSESSMENT_FLAG, Vr::CS, std.flag),
+            fl(tags::ATD_ASSESSMENT_PROBABILITY, &[f.score]),
         ]);
+        let finding_json = serde_json::to_value(f)
+            .map_err(|e| Error::invalid("finding", e, "a finding of finite numbers"))?;
         let mut elements = vec![
-            Element::new(tags::POTENTIAL_THREAT_OBJECT_ID, Vr::US, Value::U16(t.id)),
+            Element::new(
+                tags::POTENTIAL_THREAT_OBJECT_ID,
+                Vr::US,
+                Value::U16(f.id as u16),
+            ),
             Element::new(
                 tags::PTO_REPRESENTATION_SEQUENCE,
                 Vr::SQ,
-                Value::Sequence(vec![representation]),
+                Value::Sequence(vec![item(representation)]),
             ),
             Element::new(
                 tags::ATD_ASSESSMENT_SEQUENCE,
@@ -2451,17 +2929,9 @@ pub fn save_tdr_with(
             ),
             el_str(tags::PTO_PROCESSING_START, Vr::DT, &start.dt()),
             el_str(tags::PTO_PROCESSING_END, Vr::DT, &when.dt()),
-            fl(tags::PTO_PROCESSING_TIME, &[report.processing_time_ms]),
+            fl(tags::PTO_PROCESSING_TIME, &[total_ms]),
         ];
-        elements.extend(private_json(serde_json::json!({
-            "kind": t.category,
-            "description": t.description,
-            "evidence": t.evidence,
-            "probability": t.probability,
-            "bbox_mm": t.bbox_mm,
-            "mass_g": t.mass_g,
-            "density_g_per_cm3": t.density_g_per_cm3,
-        })));
+        elements.extend(private_json(&finding_json));
         threats.push(item(elements));
     }
     put_seq(&mut d, tags::THREAT_SEQUENCE, threats);
@@ -2474,111 +2944,193 @@ pub fn save_tdr_with(
         &["ctscreen", env!("CARGO_PKG_VERSION")],
     );
     put_str(&mut d, tags::ALARM_DECISION_TIME, Vr::DT, &when.dt());
+    let alarm = report.verdict == Verdict::Inspect;
     put_str(
         &mut d,
         tags::ALARM_DECISION,
         Vr::CS,
-        if report.alarm { "ALARM" } else { "CLEAR" },
+        if alarm { "ALARM" } else { "CLEAR" },
     );
     d.put_u16(
         tags::NUMBER_OF_TOTAL_OBJECTS,
         Vr::US,
-        report.objects.len() as u16,
+        report.findings.len() as u16,
     );
     d.put_u16(tags::NUMBER_OF_ALARM_OBJECTS, Vr::US, alarm_objects);
-    d.insert(fl(
-        tags::TOTAL_PROCESSING_TIME,
-        &[report.processing_time_ms],
-    ));
+    d.insert(fl(tags::TOTAL_PROCESSING_TIME, &[total_ms]));
     put_str(&mut d, tags::ADDITIONAL_SCREENING_PERFORMED, Vr::CS, "NO");
     d.insert(Element::new(
         tags::IMAGE_SCALE_REPRESENTATION,
         Vr::FD,
         Value::F64(1.0),
     ));
-    for e in private_json(serde_json::json!({ "processing_time_ms": report.processing_time_ms })) {
+    let top = ReportPrivate {
+        schema_version: report.schema_version,
+        verdict: report.verdict,
+        threshold: report.threshold,
+        thresholds: report.thresholds,
+        volume_shape: report.volume_shape,
+        spacing_mm: report.spacing_mm,
+        timings: report.timings,
+    };
+    let top = serde_json::to_value(&top)
+        .map_err(|e| Error::invalid("report", e, "a report of finite numbers"))?;
+    for e in private_json(&top) {
         d.insert(e);
     }
     write_atomic(path, &d)
 }
 
-/// The two world corners, patient `(x, y, z)` mm, of a Threat ROI Voxel base/extents.
-fn voxel_roi_polygon(rep: Option<&Dataset>, scan: &ScanReference) -> Option<Vec<f64>> {
-    let roi = first_item(rep?, tags::THREAT_ROI_VOXEL_SEQUENCE)?;
-    let base = get_numbers(roi, tags::THREAT_ROI_BASE).filter(|v| v.len() == 3)?;
-    let ext = get_numbers(roi, tags::THREAT_ROI_EXTENTS).filter(|v| v.len() == 3)?;
-    if base.iter().chain(&ext).any(|v| !v.is_finite()) {
-        return None;
-    }
-    // (column, row, frame) → (k, j, i).
-    let k0 = [base[2], base[1], base[0]];
-    let k1 = [
-        base[2] + (ext[2] - 1.0).max(0.0),
-        base[1] + (ext[1] - 1.0).max(0.0),
-        base[0] + (ext[0] - 1.0).max(0.0),
-    ];
-    let world = |idx: [f64; 3]| -> [f64; 3] {
-        std::array::from_fn(|r| {
-            scan.origin_mm[r]
-                + (0..3)
-                    .map(|a| scan.direction[r][a] * idx[a] * scan.spacing_mm[a])
-                    .sum::<f64>()
-        })
-    };
-    let (a, b) = (world(k0), world(k1));
-    Some(vec![a[2], a[1], a[0], b[2], b[1], b[0]])
+/// One PTO as the standard elements state it.
+struct PtoRead {
+    id: u16,
+    category: String,
+    flag: String,
+    probability: f64,
+    bbox: [f64; 6],
+    mass: f64,
+    density: f64,
+    description: String,
 }
 
-/// The private JSON of an item, if it carries our private creator.
-fn private_of(ds: &Dataset) -> Option<serde_json::Value> {
-    if get_string(ds, tags::PRIVATE_CREATOR).as_deref() != Some(PRIVATE_CREATOR) {
-        return None;
+impl PtoRead {
+    /// True if `f` would be written as exactly these standard values.
+    fn agrees_with(&self, f: &Finding) -> bool {
+        let s = standard_of(f);
+        u32::from(self.id) == f.id
+            && s.category == self.category
+            && s.flag == self.flag
+            && s.probability == self.probability as f32
+            && (0..6).all(|i| s.bbox[i] == self.bbox[i] as f32)
+            && s.mass == self.mass as f32
+            && s.density == self.density as f32
+            && s.description.trim_end() == self.description.trim_end()
     }
-    let text = ds.get(tags::PRIVATE_JSON).and_then(|e| text_of(&e.value))?;
-    serde_json::from_str(&text).ok()
+
+    /// The finding the standard values alone describe (see the module docs).
+    fn to_finding(&self) -> Finding {
+        let recovered = self.description.lines().next().and_then(|first| {
+            let (k, _) = first.split_once(": ")?;
+            let kind = Kind::parse(k).ok()?;
+            (category_and_flag(kind).0 == self.category).then_some(kind)
+        });
+        let (kind, evidence) = match recovered {
+            Some(kind) => (
+                kind,
+                self.description
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| l.strip_prefix("- ").map(String::from))
+                    .collect(),
+            ),
+            None => {
+                let name = DICOS_CATEGORIES
+                    .iter()
+                    .find(|(c, _)| *c == self.category)
+                    .map_or("unknown", |(_, n)| n);
+                let mut ev = vec![format!(
+                    "DICOS threat category {} ({name}), ATD assessment {}",
+                    self.category, self.flag
+                )];
+                if !self.description.trim().is_empty() {
+                    ev.push(self.description.trim().to_string());
+                }
+                (Kind::MetalOther, ev)
+            }
+        };
+        let mut class_scores = ClassScores::default();
+        match kind {
+            Kind::Firearm => class_scores.firearm = self.probability,
+            Kind::FirearmPart => class_scores.firearm_part = self.probability,
+            Kind::Ammunition => class_scores.ammunition = self.probability,
+            Kind::Blade => class_scores.blade = self.probability,
+            Kind::MetalOther => {}
+        }
+        let b = self.bbox;
+        let size = [b[3] - b[0], b[4] - b[1], b[5] - b[2]];
+        let mut axes = [0usize, 1, 2];
+        axes.sort_by(|&p, &q| size[q].total_cmp(&size[p]));
+        let unit =
+            |a: usize| -> [f64; 3] { std::array::from_fn(|r| if r == a { 1.0 } else { 0.0 }) };
+        Finding {
+            id: u32::from(self.id),
+            kind,
+            score: self.probability,
+            class_scores,
+            bbox_mm: b,
+            voxel_count: 0,
+            volume_mm3: if self.mass > 0.0 && self.density > 0.0 {
+                self.mass / self.density * 1000.0
+            } else {
+                0.0
+            },
+            mean_mu: 0.0,
+            material: "unknown".into(),
+            mass_g: self.mass,
+            centroid_mm: [
+                0.5 * (b[0] + b[3]),
+                0.5 * (b[1] + b[4]),
+                0.5 * (b[2] + b[5]),
+            ],
+            principal_axes: axes.map(unit),
+            extents_mm: axes.map(|a| size[a]),
+            members: 1,
+            evidence,
+            features: Default::default(),
+        }
+    }
 }
 
-/// The exact f64 from the private JSON when it agrees with the standard FL value (so a
-/// field edited by another toolkit wins), else the standard value.
-fn exact(json: Option<f64>, standard: f64) -> f64 {
-    match json {
-        Some(j) if (j as f32).to_bits() == (standard as f32).to_bits() => j,
-        _ => standard,
-    }
-}
-
-/// Loads a DICOS Threat Detection Report.
+/// Loads a DICOS Threat Detection Report as a detection [`Report`].
 ///
-/// Standard fields are authoritative; values the standard stores only as f32 (box,
-/// probability, processing time) come back as the exact f64 that was saved when the
-/// private ctscreen element (4011,1000) agrees with them. A TDR from another toolkit
-/// loads with the DICOS category in snake case and the Threat Category Description as
-/// the description.
+/// A TDR written by [`save_tdr`] and not edited since gives back exactly the report
+/// that was saved. Otherwise the standard attributes decide and the report holds what
+/// they can say (module docs, "What travels").
 ///
 /// **Errors**: [`Error::Io`]; [`Error::Format`] if the file is not a DICOS TDR or a
 /// threat lacks its id or assessment; [`Error::Unsupported`] for an Alarm Decision
-/// other than ALARM/CLEAR or a threat without Bounding Polygon (voxel-only ROIs would
-/// need the CT's geometry).
-pub fn load_tdr(path: impl AsRef<Path>) -> Result<TdrReport> {
-    load_tdr_with(path, None)
+/// other than ALARM/CLEAR or a threat without Bounding Polygon (a voxel-only ROI needs
+/// the CT's grid: use [`load_tdr_with`]).
+///
+/// # Example
+/// ```
+/// use ctscreen::{detect::{detect, DetectOptions}, io::dicos, Volume};
+/// let a = ndarray::Array3::from_shape_fn((24, 24, 24), |(k, j, i)| {
+///     if (8..16).contains(&k) && (8..16).contains(&j) && (4..20).contains(&i) { 0.6f32 } else { 0.0 }
+/// });
+/// let report = detect(&Volume::centered(a, [1.0; 3]).unwrap(), &DetectOptions::default()).unwrap();
+/// assert!(!report.findings.is_empty());
+/// let dir = tempfile::tempdir().unwrap();
+/// dicos::save_tdr(dir.path().join("tdr.dcs"), &report, None).unwrap();
+/// assert_eq!(dicos::load_tdr(dir.path().join("tdr.dcs")).unwrap(), report);
+/// ```
+pub fn load_tdr(path: impl AsRef<Path>) -> Result<Report> {
+    load_tdr_with(path, None).map(|t| t.report)
 }
 
-/// [`load_tdr`], placing threats that carry only a voxel ROI (Threat ROI Base and
-/// Extents, no Bounding Polygon) on the grid of `scan`: the box spans the centres of
-/// the first and last voxels of the ROI.
+/// [`load_tdr`], also returning the CT references and the DICOS assessments, and
+/// placing threats that carry only a voxel ROI (Threat ROI Base and Extents, no
+/// Bounding Polygon) on the grid of `scan`: their box spans the edges of the ROI's
+/// voxels. With `scan`, the report's `volume_shape` and `spacing_mm` come from it
+/// when the file has no ctscreen private copy.
 ///
 /// **Errors** as [`load_tdr`]; a voxel-only threat is [`Error::Unsupported`] only when
 /// `scan` is `None`.
-pub fn load_tdr_with(path: impl AsRef<Path>, scan: Option<&ScanReference>) -> Result<TdrReport> {
+pub fn load_tdr_with(path: impl AsRef<Path>, scan: Option<&ScanReference>) -> Result<Tdr> {
     let path = path.as_ref();
     let d = read_dataset(path)?;
     let class = get_string(&d, tags::SOP_CLASS_UID)
         .or_else(|| get_string(&d, tags::MEDIA_SOP_CLASS_UID))
         .unwrap_or_default();
     if class != TDR_SOP_CLASS_UID {
+        let what = if is_ct_sop_class(&class) {
+            " (it is a DICOS CT scan: load it with ctscreen::io::load)"
+        } else {
+            ""
+        };
         return Err(Error::format(
             path,
-            format!("SOP class {class:?} is not DICOS TDR ({TDR_SOP_CLASS_UID})"),
+            format!("SOP class {class:?} is not DICOS TDR ({TDR_SOP_CLASS_UID}){what}"),
         ));
     }
     let alarm = match get_string(&d, tags::ALARM_DECISION).as_deref() {
@@ -2591,24 +3143,32 @@ pub fn load_tdr_with(path: impl AsRef<Path>, scan: Option<&ScanReference>) -> Re
             })
         }
     };
-    let top_json = private_of(&d);
-    let processing = get_number(&d, tags::TOTAL_PROCESSING_TIME).unwrap_or(0.0);
-    let processing_time_ms = exact(
-        top_json
-            .as_ref()
-            .and_then(|j| j.get("processing_time_ms"))
-            .and_then(|v| v.as_f64()),
-        processing,
-    );
-    let mut referenced_sop_instance_uid = String::new();
-    let mut referenced_sop_class_uid = String::new();
-    if let Some(r) = first_item(&d, tags::REFERENCED_STUDY_SEQUENCE) {
-        referenced_sop_instance_uid =
-            get_string(r, tags::REFERENCED_SOP_INSTANCE_UID).unwrap_or_default();
-        referenced_sop_class_uid =
-            get_string(r, tags::REFERENCED_SOP_CLASS_UID).unwrap_or_default();
+    let total_ms = get_number(&d, tags::TOTAL_PROCESSING_TIME)
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .unwrap_or(0.0);
+
+    let mut scan_sop_instance_uid = String::new();
+    let mut scan_sop_class_uid = String::new();
+    let mut scan_series_instance_uid = String::new();
+    if let Some(r) = first_item(&d, tags::REFERENCED_SERIES_SEQUENCE) {
+        scan_series_instance_uid = get_string(r, tags::SERIES_INSTANCE_UID).unwrap_or_default();
+        if let Some(i) = first_item(r, tags::REFERENCED_INSTANCE_SEQUENCE) {
+            scan_sop_instance_uid =
+                get_string(i, tags::REFERENCED_SOP_INSTANCE_UID).unwrap_or_default();
+            scan_sop_class_uid = get_string(i, tags::REFERENCED_SOP_CLASS_UID).unwrap_or_default();
+        }
     }
-    let mut objects = Vec::new();
+    if scan_sop_instance_uid.is_empty() {
+        if let Some(r) = first_item(&d, tags::REFERENCED_STUDY_SEQUENCE) {
+            scan_sop_instance_uid =
+                get_string(r, tags::REFERENCED_SOP_INSTANCE_UID).unwrap_or_default();
+            scan_sop_class_uid = get_string(r, tags::REFERENCED_SOP_CLASS_UID).unwrap_or_default();
+        }
+    }
+
+    let mut findings = Vec::new();
+    let mut assessments = Vec::new();
+    let mut exact = true;
     for (n, t) in get_seq(&d, tags::THREAT_SEQUENCE)
         .unwrap_or(&[])
         .iter()
@@ -2623,21 +3183,34 @@ pub fn load_tdr_with(path: impl AsRef<Path>, scan: Option<&ScanReference>) -> Re
                 )
             })? as u16;
         let rep = first_item(t, tags::PTO_REPRESENTATION_SEQUENCE);
-        if referenced_sop_instance_uid.is_empty() {
+        if scan_sop_instance_uid.is_empty() {
             if let Some(r) = rep.and_then(|r| first_item(r, tags::REFERENCED_INSTANCE_SEQUENCE)) {
-                referenced_sop_instance_uid =
+                scan_sop_instance_uid =
                     get_string(r, tags::REFERENCED_SOP_INSTANCE_UID).unwrap_or_default();
-                referenced_sop_class_uid =
+                scan_sop_class_uid =
                     get_string(r, tags::REFERENCED_SOP_CLASS_UID).unwrap_or_default();
             }
         }
         let polygon = rep
             .and_then(|r| get_numbers(r, tags::BOUNDING_POLYGON))
             .filter(|p| p.len() >= 6 && p.len() % 3 == 0 && p.iter().all(|v| v.is_finite()));
-        let polygon = match (polygon, scan) {
-            (Some(p), _) => p,
-            (None, Some(scan)) => voxel_roi_polygon(rep, scan).ok_or_else(|| {
-                Error::format(path, format!("threat {id}: neither Bounding Polygon nor Threat ROI Base/Extents"))
+        let bbox = match (polygon, scan) {
+            (Some(p), _) => {
+                let mut mn = [f64::INFINITY; 3];
+                let mut mx = [f64::NEG_INFINITY; 3];
+                for q in p.chunks_exact(3) {
+                    for a in 0..3 {
+                        mn[a] = mn[a].min(q[a]);
+                        mx[a] = mx[a].max(q[a]);
+                    }
+                }
+                [mn[2], mn[1], mn[0], mx[2], mx[1], mx[0]]
+            }
+            (None, Some(scan)) => voxel_roi_box(rep, scan).ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!("threat {id}: neither Bounding Polygon nor Threat ROI Base/Extents"),
+                )
             })?,
             (None, None) => {
                 return Err(Error::Unsupported {
@@ -2648,95 +3221,88 @@ pub fn load_tdr_with(path: impl AsRef<Path>, scan: Option<&ScanReference>) -> Re
                 })
             }
         };
-        let mut mn = [f64::INFINITY; 3];
-        let mut mx = [f64::NEG_INFINITY; 3];
-        for p in polygon.chunks_exact(3) {
-            for a in 0..3 {
-                mn[a] = mn[a].min(p[a]);
-                mx[a] = mx[a].max(p[a]);
-            }
-        }
-        let standard_box = [mn[2], mn[1], mn[0], mx[2], mx[1], mx[0]];
         let assessment = first_item(t, tags::ATD_ASSESSMENT_SEQUENCE)
             .ok_or_else(|| Error::format(path, format!("threat {id}: ATD Assessment missing")))?;
-        let code = get_string(assessment, tags::THREAT_CATEGORY).unwrap_or_default();
-        let text = assessment
-            .get(tags::THREAT_CATEGORY_DESCRIPTION)
-            .and_then(|e| text_of(&e.value))
-            .unwrap_or_default();
-        let probability = get_number(assessment, tags::ATD_ASSESSMENT_PROBABILITY).unwrap_or(-1.0);
-        let json = private_of(t);
-        let js = |k: &str| json.as_ref().and_then(|j| j.get(k));
-        let bbox_json: Option<Vec<f64>> = js("bbox_mm")
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_f64()).collect());
-        let bbox_mm: [f64; 6] = std::array::from_fn(|i| {
-            exact(
-                bbox_json.as_ref().and_then(|b| b.get(i).copied()),
-                standard_box[i],
-            )
-        });
-        let (category, description, evidence) = match (
-            js("kind").and_then(|v| v.as_str()),
-            js("description").and_then(|v| v.as_str()),
-        ) {
-            (Some(kind), Some(desc))
-                if category_and_flag(kind).map(|c| c.0) == Some(code.as_str()) =>
-            {
-                (
-                    kind.to_string(),
-                    desc.to_string(),
-                    js("evidence")
-                        .and_then(|v| v.as_array())
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|s| s.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                )
-            }
-            _ => {
-                let known = KIND_MAPPING
-                    .iter()
-                    .find(|(k, c, _)| *c == code && text.starts_with(&format!("{k}: ")));
-                match known {
-                    Some((k, _, _)) => (k.to_string(), text[k.len() + 2..].to_string(), Vec::new()),
-                    None => {
-                        let name = DICOS_CATEGORIES
-                            .iter()
-                            .find(|(c, _)| *c == code)
-                            .map(|(_, n)| n.to_string())
-                            .unwrap_or_else(|| code.to_ascii_lowercase());
-                        (name, text.clone(), Vec::new())
-                    }
-                }
-            }
-        };
-        let optional = |tag: Tag, key: &str| -> Option<f64> {
-            let v = rep
-                .and_then(|r| get_number(r, tag))
-                .filter(|v| v.is_finite() && *v > 0.0)?;
-            Some(exact(js(key).and_then(|j| j.as_f64()), v))
-        };
-        objects.push(TdrThreat {
+        let nonneg = |v: Option<f64>| v.filter(|v| v.is_finite() && *v >= 0.0).unwrap_or(0.0);
+        let read = PtoRead {
             id,
-            category,
-            probability: exact(js("probability").and_then(|v| v.as_f64()), probability),
-            bbox_mm,
-            description,
-            evidence,
-            mass_g: optional(tags::MASS, "mass_g"),
-            density_g_per_cm3: optional(tags::DENSITY, "density_g_per_cm3"),
+            category: get_string(assessment, tags::THREAT_CATEGORY).unwrap_or_default(),
+            flag: get_string(assessment, tags::ATD_ASSESSMENT_FLAG).unwrap_or_default(),
+            probability: get_number(assessment, tags::ATD_ASSESSMENT_PROBABILITY)
+                .filter(|v| v.is_finite())
+                .unwrap_or(0.0)
+                .clamp(0.0, 1.0),
+            bbox,
+            mass: nonneg(rep.and_then(|r| get_number(r, tags::MASS))),
+            density: nonneg(rep.and_then(|r| get_number(r, tags::DENSITY))),
+            description: assessment
+                .get(tags::THREAT_CATEGORY_DESCRIPTION)
+                .and_then(|e| text_of(&e.value))
+                .unwrap_or_default(),
+        };
+        let private = private_of(t)
+            .and_then(|v| serde_json::from_value::<Finding>(v).ok())
+            .filter(|f| read.agrees_with(f));
+        exact &= private.is_some();
+        findings.push(private.unwrap_or_else(|| read.to_finding()));
+        assessments.push(PtoAssessment {
+            id,
+            category: read.category,
+            flag: read.flag,
+            description: read.description,
         });
     }
-    Ok(TdrReport {
-        alarm,
-        objects,
-        processing_time_ms,
-        referenced_sop_instance_uid,
-        referenced_sop_class_uid,
+
+    let verdict = if alarm {
+        Verdict::Inspect
+    } else {
+        Verdict::Clear
+    };
+    let top = private_of(&d)
+        .and_then(|v| serde_json::from_value::<ReportPrivate>(v).ok())
+        .filter(|p| {
+            p.schema_version == SCHEMA_VERSION
+                && p.verdict == verdict
+                && (p.timings.total_s * 1000.0) as f32 == total_ms as f32
+        });
+    exact &= top.is_some();
+    let report = match top {
+        Some(p) => Report {
+            schema_version: p.schema_version,
+            findings,
+            verdict,
+            threshold: p.threshold,
+            thresholds: p.thresholds,
+            volume_shape: p.volume_shape,
+            spacing_mm: p.spacing_mm,
+            timings: p.timings,
+        },
+        None => {
+            let defaults = DetectOptions::default();
+            Report {
+                schema_version: SCHEMA_VERSION,
+                findings,
+                verdict,
+                threshold: defaults.threshold,
+                thresholds: defaults.thresholds()?,
+                volume_shape: scan.map_or([0; 3], |s| s.shape),
+                spacing_mm: scan.map_or([0.0; 3], |s| s.spacing_mm),
+                timings: Timings {
+                    total_s: total_ms / 1000.0,
+                    ..Timings::default()
+                },
+            }
+        }
+    };
+    Ok(Tdr {
+        report,
+        assessments,
+        scan_sop_class_uid,
+        scan_sop_instance_uid,
+        scan_series_instance_uid,
+        study_instance_uid: get_string(&d, tags::STUDY_INSTANCE_UID).unwrap_or_default(),
         frame_of_reference_uid: get_string(&d, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
+        exact,
     })
 }
 

@@ -1,0 +1,108 @@
+//! `ctscreen detect … --tdr`: the DICOS Threat Detection Report next to report.json,
+//! read back with the library.
+use std::path::Path;
+use std::process::Command;
+
+use ctscreen::detect::{Kind, Report};
+use ctscreen::io::{self, dicos};
+use ctscreen::Volume;
+use ndarray::Array3;
+
+fn ctscreen(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ctscreen"))
+        .args(args)
+        .output()
+        .expect("run ctscreen")
+}
+
+/// A steel tube 100 mm long with a 9 mm bore (a barrel) in 1 mm voxels.
+fn barrel() -> Volume {
+    let a = Array3::from_shape_fn((40, 40, 130), |(k, j, i)| {
+        let r = ((k as f64 - 20.0).powi(2) + (j as f64 - 20.0).powi(2)).sqrt();
+        if (15..115).contains(&i) && (4.5..=10.0).contains(&r) {
+            0.6f32
+        } else {
+            0.0
+        }
+    });
+    Volume::centered(a, [1.0; 3]).unwrap()
+}
+
+fn detect_with_tdr(input: &Path, out: &Path, tdr: &Path) -> std::process::Output {
+    ctscreen(&[
+        "detect".as_ref(),
+        input.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--tdr".as_ref(),
+        tdr.as_os_str(),
+        "--quiet".as_ref(),
+    ])
+}
+
+fn report_json(out: &Path) -> Report {
+    Report::from_json(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn detect_writes_a_tdr_referencing_a_dicos_input() {
+    let dir = tempfile::tempdir().unwrap();
+    // A DICOS CT with a name that does not say so.
+    let scan_path = dir.path().join("scan.dcm");
+    io::save(dir.path().join("scan.dcs"), &barrel()).unwrap();
+    std::fs::rename(dir.path().join("scan.dcs"), &scan_path).unwrap();
+    let out = dir.path().join("out");
+    let tdr = dir.path().join("threats.dcs");
+    let run = detect_with_tdr(&scan_path, &out, &tdr);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let json = report_json(&out);
+    assert!(json.findings.iter().any(|f| f.kind == Kind::FirearmPart));
+    let back = dicos::load_tdr_with(&tdr, None).unwrap();
+    assert!(back.exact);
+    assert_eq!(back.report, json);
+    let scan = dicos::read_scan_reference(&scan_path).unwrap();
+    assert_eq!(back.scan_sop_instance_uid, scan.sop_instance_uid);
+    assert_eq!(back.scan_series_instance_uid, scan.series_instance_uid);
+    assert_eq!(back.frame_of_reference_uid, scan.frame_of_reference_uid);
+    // No temporary file left next to the TDR.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+}
+
+#[test]
+fn detect_writes_a_tdr_without_reference_for_other_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("scan.mha");
+    io::save(&input, &barrel()).unwrap();
+    let out = dir.path().join("out");
+    let tdr = dir.path().join("threats.dcs");
+    let run = detect_with_tdr(&input, &out, &tdr);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let back = dicos::load_tdr_with(&tdr, None).unwrap();
+    assert_eq!(back.report, report_json(&out));
+    assert!(back.scan_sop_instance_uid.is_empty());
+
+    // An unwritable TDR path: one line on stderr, exit code 1.
+    let bad = dir.path().join("no/such/dir/threats.dcs");
+    let run = detect_with_tdr(&input, &out, &bad);
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("threats.dcs"),
+        "{err}"
+    );
+    assert!(!bad.exists());
+}
