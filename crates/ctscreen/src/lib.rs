@@ -28,8 +28,8 @@
 //! * **Every public entry that computes from an array rejects non-finite values** with
 //!   [`Error::NonFinite`], which names the input and counts the offending values:
 //!   [`forward_project`], [`backproject`], [`Projector`]'s `apply`, `apply_adjoint` and
-//!   `backproject_voxel_driven`, [`recon::fbp`], [`recon::fdk`], [`recon::sirt`],
-//!   [`recon::sart`], [`recon::cgls`] and their `*_operator` forms,
+//!   `backproject_voxel_driven`, [`recon::fbp()`], [`recon::fdk()`], [`recon::sirt()`],
+//!   [`recon::sart`], [`recon::cgls`] and their `*_with` forms on any operator,
 //!   [`recon::filter_projections`], [`Volume::resample`], the thresholds and the
 //!   intensity statistics of [`segment`], and [`detect()`]. The check runs before any
 //!   work or allocation of the output.

@@ -306,7 +306,7 @@ pub fn slice(volume: &Volume, axis: usize, index: usize, window: Window) -> Resu
 
 /// The three central slices (axial, coronal, sagittal) side by side, 4 px apart.
 ///
-/// **Errors** never for a valid volume; kept fallible for symmetry with [`slice`].
+/// **Errors** never for a valid volume; kept fallible for symmetry with [`slice()`].
 pub fn orthogonal_slices(volume: &Volume, window: Window) -> Result<RgbImage> {
     let s = volume.shape();
     let a = slice(volume, 0, s[0] / 2, window)?;

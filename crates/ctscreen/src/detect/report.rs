@@ -1,4 +1,4 @@
-//! The detection report and its JSON form (schema in the [`crate::detect`] docs).
+//! The detection report and its JSON form (schema in the [`mod@crate::detect`] docs).
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
