@@ -26,6 +26,8 @@ cargo fmt --all --check
 if [ "${CTSCREEN_LINT:-0}" = 1 ]; then
   step "cargo clippy (CTSCREEN_LINT=1)"
   cargo clippy --workspace --all-targets --quiet -- -D warnings
+  step "cargo doc (CTSCREEN_LINT=1)"
+  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 fi
 
 step "maturin develop --release"
