@@ -841,7 +841,7 @@ pub(crate) fn distance_to_background(mask: &Array3<bool>, spacing: [f64; 3]) -> 
 
 /// One-dimensional squared distance transform of `f` (sites at positions `q · s` mm),
 /// with background sites (value 0) just outside both ends, into `out`.
-fn edt_1d(f: &[f64], s: f64, out: &mut [f64], v: &mut Vec<usize>, z: &mut Vec<f64>) {
+pub(crate) fn edt_1d(f: &[f64], s: f64, out: &mut [f64], v: &mut Vec<usize>, z: &mut Vec<f64>) {
     let n = f.len();
     // Sites: index 0 is the virtual site at position -1, n + 1 the one at position n.
     let val = |q: usize| -> f64 {

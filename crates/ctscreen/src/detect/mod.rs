@@ -96,6 +96,11 @@ pub struct DetectOptions {
     pub energy_kev: f64,
     /// μ of water (mm⁻¹) to state thresholds in HU; `None`: from `energy_kev`.
     pub water_mu: Option<f64>,
+    /// Effective energy (keV, 10–200) at which metals read in a reconstruction: the
+    /// beam through steel is much harder than through water, so a 120 kVp scan shows
+    /// steel near its 100 keV μ (0.29 mm⁻¹), not its μ at the water-equivalent energy.
+    /// Used for the material guess and as the steel reference of density cues.
+    pub metal_energy_kev: f64,
     /// Growing threshold of the hysteresis, mm⁻¹.
     pub low_mu: f32,
     /// Seeding threshold of the hysteresis, mm⁻¹ (≥ `low_mu`).
@@ -124,6 +129,7 @@ impl Default for DetectOptions {
         Self {
             energy_kev: 70.0,
             water_mu: None,
+            metal_energy_kev: 100.0,
             low_mu: 0.08,
             high_mu: 0.16,
             min_volume_mm3: 150.0,
@@ -144,6 +150,13 @@ impl DetectOptions {
     /// **Errors** naming the first field out of range.
     pub fn validate(&self) -> Result<()> {
         crate::volume::water_mu_per_mm(self.energy_kev)?;
+        if !self.metal_energy_kev.is_finite() || !(10.0..=200.0).contains(&self.metal_energy_kev) {
+            return Err(Error::invalid(
+                "metal_energy_kev",
+                self.metal_energy_kev,
+                "a finite energy in 10–200 keV",
+            ));
+        }
         if let Some(w) = self.water_mu {
             if !w.is_finite() || w <= 0.0 {
                 return Err(Error::invalid("water_mu", w, "a finite μ > 0 in mm⁻¹"));
