@@ -232,9 +232,10 @@ fn bolt_score(tp: &TwoPart) -> f64 {
 /// A pistol slide alone: a steel U-channel 150–215 mm long, 20–32 × 22–40 mm in section.
 fn slide_score(s: &Shape) -> f64 {
     let [l, w, t] = s.extents_mm;
+    let (small, large) = (w.min(t), w.max(t));
     band(l, 150.0, 215.0, 6.0)
-        * band(w, 22.0, 40.0, 1.5)
-        * band(t, 18.0, 34.0, 1.5)
+        * band(small, 18.0, 34.0, 1.5)
+        * band(large, 24.0, 44.0, 1.5)
         * up(s.channel, 0.18, 0.03)
 }
 
@@ -326,6 +327,24 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
         }
         c.set(Kind::Ammunition, packed);
     }
+    // Bullet cores: several blobs denser than any steel (lead, copper), of bullet size.
+    let (nb, vb) = s.dense_blobs;
+    c.feat("dense_blobs", nb as f64);
+    c.feat("dense_volume_mm3", vb);
+    let n_est = (nb as f64).max(vb / 700.0);
+    let cores = up(n_est, 1.6, 0.25) * up(vb / nb.max(1) as f64, 150.0, 30.0);
+    if cores >= 0.2 {
+        c.say(
+            cores,
+            Kind::Ammunition,
+            format!(
+                "{} lead-dense cores, {:.0} mm³ in all (bullets)",
+                nb.max(n_est.round() as usize),
+                vb
+            ),
+        );
+    }
+    c.set(Kind::Ammunition, cores);
     // Empty magazine.
     if let Some((b, sc)) = magazine_score(s) {
         c.feat("magazine_score", sc);
@@ -486,6 +505,43 @@ struct Group {
     call: Call,
 }
 
+/// A candidate's descriptors, and those of its other readings as several objects
+/// ([`super::candidates::Candidate::alternatives`]).
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// The candidate as one object.
+    pub whole: Descriptors,
+    /// Each other reading: the objects it finds.
+    pub alternatives: Vec<Vec<Descriptors>>,
+}
+
+/// Margin by which a reading's best threat score must beat the whole candidate's for
+/// its objects to be taken instead.
+const ALTERNATIVE_MARGIN: f64 = 0.1;
+
+/// Picks, per candidate, the reading with the strongest threat evidence (the whole
+/// unless another beats it by a margin), then classifies.
+pub fn classify_candidates(items: &[Described], options: &DetectOptions) -> Vec<Finding> {
+    let mut chosen: Vec<Descriptors> = Vec::new();
+    let best = |d: &Descriptors| call_single(d, options.metal_energy_kev).scores.best().1;
+    for it in items {
+        let mut pick: Option<&Vec<Descriptors>> = None;
+        let mut top = best(&it.whole) + ALTERNATIVE_MARGIN;
+        for reading in &it.alternatives {
+            let s = reading.iter().map(best).fold(0.0, f64::max);
+            if s > top {
+                top = s;
+                pick = Some(reading);
+            }
+        }
+        match pick {
+            Some(r) => chosen.extend(r.iter().cloned()),
+            None => chosen.push(it.whole.clone()),
+        }
+    }
+    classify(&chosen, options)
+}
+
 /// Classifies described candidates into findings (highest score first, ids from 1).
 pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> {
     let calls: Vec<Call> = descs
@@ -504,17 +560,37 @@ pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> 
             }
             if let Some(call) = pistol_pair(&descs[i], &descs[j]) {
                 let sc = call.scores.firearm;
-                let best_single = calls[i].scores.best().1.max(calls[j].scores.best().1);
-                if sc >= 0.2 && sc > best_single {
+                // A pair becomes one finding when its firearm score comes close to
+                // what its members score alone (a slide alone is a part; a slide with
+                // a grip at a pistol's angle is a pistol).
+                let geo = call.features.get("pistol_geometry").copied().unwrap_or(0.0);
+                if sc >= 0.3 && geo >= 0.4 {
                     pairs.push((sc, i, j, call));
                 }
             }
         }
     }
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    for (_, i, j, call) in pairs {
+    for (_, i, j, mut call) in pairs {
         if taken[i] || taken[j] {
             continue;
+        }
+        // Keep the members' own calls (a part stays a part if that is stronger) and
+        // raise the firearm score to the strongest member's when the geometry holds.
+        // A part (or a loaded magazine) held at a pistol's angle is explained by the
+        // firearm: its score passes to the firearm in proportion to the geometry.
+        let geo = call.features.get("pistol_geometry").copied().unwrap_or(0.0);
+        for m in [i, j] {
+            let s = calls[m].scores;
+            call.set(Kind::FirearmPart, s.firearm_part * (1.0 - 0.6 * geo));
+            call.set(Kind::Ammunition, s.ammunition * (1.0 - 0.6 * geo));
+            call.set(
+                Kind::Firearm,
+                s.firearm
+                    .max(s.firearm_part * (0.6 + 0.4 * geo))
+                    .max(s.ammunition * (0.5 + 0.4 * geo)),
+            );
+            call.evidence.extend(calls[m].evidence.iter().cloned());
         }
         taken[i] = true;
         taken[j] = true;
@@ -667,12 +743,20 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     let (angle, junction, gaps) = relate(&seg(sa), &seg(sb));
     let geo = pistol_geometry(angle, sa.extents_mm, sb.extents_mm, junction[1])
         * down(gaps[0].max(gaps[1]), 30.0, 5.0);
+    if std::env::var("CTSCREEN_DEBUG_PAIRS").is_ok() {
+        eprintln!("PAIR a {:?} b {:?} angle {angle:.0} junction {junction:?} gaps {gaps:?} geo {geo:.3}", sa.extents_mm.map(|x| x.round()), sb.extents_mm.map(|x| x.round()));
+    }
     if geo < 0.05 {
         return None;
     }
     let bore = best_barrel_relaxed(sa).map_or(0.0, |x| x.1);
+    let slide = slide_score(sa);
     let mag = magazine_score(sb).map_or(0.0, |x| x.1);
-    let fire = geo * (0.6 + 0.25 * bore + 0.15 * up(mag, 0.3, 0.1));
+    let loaded_b = up(sb.dense_blobs.0 as f64, 1.5, 0.25);
+    // The long limb being a slide or holding a barrel, or the short one a magazine or
+    // holding bullets (a loaded magazine), confirms the geometry.
+    let confirm = bore.max(slide).max(mag).max(0.8 * loaded_b);
+    let fire = geo * (0.6 + 0.4 * confirm);
     let mut call = Call::default();
     call.set(Kind::Firearm, fire);
     call.feat("two_part_angle_deg", angle);
@@ -680,6 +764,7 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     call.feat("two_part_length_b_mm", sb.extents_mm[0]);
     call.feat("pistol_geometry", geo);
     call.feat("slide_bore_score", bore);
+    call.feat("slide_score", slide);
     call.feat("grip_magazine_score", mag);
     call.say(
         fire,

@@ -318,6 +318,9 @@ pub struct Shape {
     /// Extents (mm, along t, u, v) of the dense core: cells at ≥ half the highest μ
     /// (a bullet inside its cartridge, clear of the streaks around it).
     pub core_extents_mm: [f64; 3],
+    /// Separate blobs (6-connected, ≥ 100 mm³) denser than twice the steel reference:
+    /// lead and copper bullet cores; and their total volume, mm³.
+    pub dense_blobs: (usize, f64),
     /// The longest bores along the main axis (up to four, longest first).
     pub bores: Vec<Bore>,
     /// The longest bore through the thinnest axis (a ring, an eye, a handle loop).
@@ -821,6 +824,58 @@ fn inscribed_circle(cells: &[usize], n2: usize, h: f64) -> ([f64; 2], f64) {
     ([sa / n * h, sb / n * h], (2.0 * best - h).max(h))
 }
 
+/// 6-connected blobs of cells at or above `dense_mu` of at least 100 mm³: (count,
+/// total volume in mm³).
+fn dense_blob_count(c: &Canon, dense_mu: f32) -> (usize, f64) {
+    let [nt, nu, nv] = c.dims;
+    let cell = c.h * c.h * c.h;
+    let min_cells = (100.0 / cell).ceil() as usize;
+    let mut seen = vec![false; c.mu.len()];
+    let mut stack = Vec::new();
+    let (mut n, mut vol) = (0usize, 0.0);
+    for start in 0..c.mu.len() {
+        if seen[start] || c.mu[start] < dense_mu {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut size = 0usize;
+        while let Some(i) = stack.pop() {
+            size += 1;
+            let (t, u, v) = (i / (nu * nv), (i / nv) % nu, i % nv);
+            let mut visit = |j: usize| {
+                if !seen[j] && c.mu[j] >= dense_mu {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            };
+            if t > 0 {
+                visit(i - nu * nv);
+            }
+            if t + 1 < nt {
+                visit(i + nu * nv);
+            }
+            if u > 0 {
+                visit(i - nv);
+            }
+            if u + 1 < nu {
+                visit(i + nv);
+            }
+            if v > 0 {
+                visit(i - 1);
+            }
+            if v + 1 < nv {
+                visit(i + 1);
+            }
+        }
+        if size >= min_cells {
+            n += 1;
+            vol += size as f64 * cell;
+        }
+    }
+    (n, vol)
+}
+
 /// Slices of the canonical grid perpendicular to `axis` (0 = t, 2 = v).
 fn slice_stats(c: &Canon, axis: usize) -> Vec<SliceStat> {
     let [nt, nu, nv] = c.dims;
@@ -858,11 +913,11 @@ struct Track {
 
 /// Links the enclosed holes of consecutive slices into tracks: a hole continues the
 /// nearest open track whose last hole's inscribed circle is centred within
-/// max(2 mm, 0.35 d) and 0.6–1.6× as wide; a track survives gaps of up to 2 mm (a
-/// streak can break one section). Inscribed circles keep a bore's track when the hole
+/// max(3 mm, 0.5 d, 1.5 cells) and 0.5–2× as wide (inscribed diameters move in steps
+/// of a cell); a track survives gaps of up to 3 mm (a streak can break a section). Inscribed circles keep a bore's track when the hole
 /// leaks into a slot beside it.
 fn track_holes(stats: &[SliceStat], h: f64) -> Vec<Track> {
-    let max_gap = ((2.0 / h).round() as usize).max(1);
+    let max_gap = ((3.0 / h).round() as usize).max(1);
     let mut tracks: Vec<Track> = Vec::new();
     let mut active: Vec<usize> = Vec::new();
     for (s, st) in stats.iter().enumerate() {
@@ -880,8 +935,8 @@ fn track_holes(stats: &[SliceStat], h: f64) -> Vec<Track> {
                     + (prev.c_in[1] - hole.c_in[1]).powi(2))
                 .sqrt();
                 let ratio = hole.d_in / prev.d_in;
-                if dist <= (0.35 * d).max(2.0)
-                    && (0.6..=1.6).contains(&ratio)
+                if dist <= (0.5 * d).max(3.0).max(1.5 * h)
+                    && (0.5..=2.0).contains(&ratio)
                     && best.is_none_or(|(_, bd)| dist < bd)
                 {
                     best = Some((ti, dist));
@@ -1037,12 +1092,17 @@ fn parallel_bores(bores: &[(Bore, usize, usize)], axis: usize) -> ParallelBores 
 }
 
 /// Analyses one piece. `None` if it has no voxels.
-pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32, level_cap: f64) -> Option<Shape> {
+pub(crate) fn shape_of(
+    piece: &Piece<'_>,
+    low_mu: f32,
+    level_cap: f64,
+    dense_mu: f64,
+) -> Option<Shape> {
     let (pts, vals) = piece.points();
     let frame = frame_of(&pts)?;
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
     let median_mu = median(&mut v64);
-    let p75 = quantile(&mut v64, 0.75);
+    let p75 = v64[((v64.len() - 1) as f64 * 0.75).round() as usize];
     let level = (low_mu as f64).max((0.5 * p75).min(level_cap)) as f32;
     let c = canonical(piece, &frame, &pts, level);
     let h = c.h;
@@ -1095,6 +1155,7 @@ pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32, level_cap: f64) -> Option
             end_density_ratio: 1.0,
             core_asymmetry: 0.0,
             core_extents_mm: ext,
+            dense_blobs: (0, 0.0),
             bores: Vec::new(),
             cross_bore: None,
             parallel_bores: ParallelBores::default(),
@@ -1167,6 +1228,7 @@ pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32, level_cap: f64) -> Option
     } else {
         0.0
     };
+    let dense_blobs = dense_blob_count(&c, dense_mu as f32);
     let core_extents_mm: [f64; 3] =
         std::array::from_fn(|a| (chi[a].saturating_sub(clo[a]) + 1) as f64 * h);
     let solid_t = |s: usize, cc: [f64; 2]| -> bool {
@@ -1210,6 +1272,7 @@ pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32, level_cap: f64) -> Option
         end_density_ratio,
         core_asymmetry,
         core_extents_mm,
+        dense_blobs,
         bores: bores_t.iter().take(4).map(|b| b.0).collect(),
         cross_bore: bores_v.first().map(|b| b.0),
         parallel_bores: parallel,
@@ -1350,16 +1413,75 @@ pub(crate) fn two_lines(
     let q = |v: &[f64], x: f64| quantile(&mut v.to_vec(), x);
     let (q03, q05, q07, q15) = (q(&p0, 0.3), q(&p0, 0.5), q(&p0, 0.7), q(&p1, 0.5));
     let split = |v: &[f64], at: f64| -> Vec<u8> { v.iter().map(|&t| u8::from(t > at)).collect() };
+    // Starts: cuts across the main axis, along the second, and along both diagonals
+    // of the main plane (an L's limbs lie on either side of one of them).
+    let (s0, s1) = (frame.variances[0].sqrt().max(1e-9), frame.variances[1].sqrt().max(1e-9));
+    let diag = |sign: f64| -> Vec<f64> {
+        p0.iter().zip(&p1).map(|(&a, &b)| a / s0 + sign * b / s1).collect()
+    };
+    let (dp, dm) = (diag(1.0), diag(-1.0));
+    let (qdp, qdm) = (q(&dp, 0.5), q(&dm, 0.5));
+    let q01 = q(&p0, 0.15);
+    let q09 = q(&p0, 0.85);
     let starts: Vec<Vec<u8>> = vec![
         split(&p0, q05),
         split(&p0, q03),
         split(&p0, q07),
+        split(&p0, q01),
+        split(&p0, q09),
         split(&p1, q15),
+        split(&dp, qdp),
+        split(&dm, qdm),
         p0.iter()
             .zip(&p1)
             .map(|(&a, &b)| u8::from(a * b > 0.0))
             .collect(),
     ];
+    // Geometric starts from extreme points: E1 farthest from the centroid, E2 farthest
+    // from E1, E3 farthest from the line E1E2 (an L's or V's three ends); each pair of
+    // them is tried as one limb, the third point's nearest approach as the other.
+    let mut starts = starts;
+    let far = |from: [f64; 3]| -> usize {
+        (0..n)
+            .max_by(|&a, &b| {
+                let da = dot(sub(sample[a], from), sub(sample[a], from));
+                let db = dot(sub(sample[b], from), sub(sample[b], from));
+                da.total_cmp(&db).then(b.cmp(&a))
+            })
+            .unwrap_or(0)
+    };
+    let e1 = sample[far(frame.centroid)];
+    let e2 = sample[far(e1)];
+    let seg_of = |a: [f64; 3], b: [f64; 3]| -> Option<Segment> {
+        let d = sub(b, a);
+        let l = dot(d, d).sqrt();
+        (l > 1e-6).then(|| Segment {
+            c: a,
+            d: [d[0] / l, d[1] / l, d[2] / l],
+            t0: 0.0,
+            t1: l,
+        })
+    };
+    if let Some(l12) = seg_of(e1, e2) {
+        let i3 = (0..n)
+            .max_by(|&a, &b| l12.dist2(sample[a]).total_cmp(&l12.dist2(sample[b])).then(b.cmp(&a)))
+            .unwrap_or(0);
+        let e3 = sample[i3];
+        for (p, q, r) in [(e1, e2, e3), (e1, e3, e2), (e2, e3, e1)] {
+            if let Some(la) = seg_of(p, q) {
+                let t = dot(sub(r, la.c), la.d).clamp(la.t0, la.t1);
+                let foot = [la.c[0] + t * la.d[0], la.c[1] + t * la.d[1], la.c[2] + t * la.d[2]];
+                if let Some(lb) = seg_of(foot, r) {
+                    starts.push(
+                        sample
+                            .iter()
+                            .map(|pt| u8::from(lb.dist2(*pt) < la.dist2(*pt)))
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
     let mut best: Option<(f64, [Segment; 2])> = None;
     for mut assign in starts {
         let mut segs: Option<[Segment; 2]> = None;
@@ -1424,6 +1546,12 @@ fn level_cap(options: &DetectOptions) -> f64 {
     0.5 * Material::Steel.mu_per_mm(options.metal_energy_kev)
 }
 
+/// Density (mm⁻¹) above which material reads as lead or copper rather than steel:
+/// twice the steel reference at the metal energy.
+pub(crate) fn dense_mu(options: &DetectOptions) -> f64 {
+    2.0 * Material::Steel.mu_per_mm(options.metal_energy_kev)
+}
+
 /// Shortest length (mm) for which the two-part analysis is run.
 const TWO_PART_MIN_LENGTH_MM: f64 = 60.0;
 
@@ -1440,7 +1568,7 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
         origin,
         spacing,
     };
-    let shape = shape_of(&piece, options.low_mu, level_cap(options))?;
+    let shape = shape_of(&piece, options.low_mu, level_cap(options), dense_mu(options))?;
     let (pts, vals) = piece.points();
     let mean_mu = vals.iter().map(|&v| f64::from(v)).sum::<f64>() / vals.len().max(1) as f64;
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
@@ -1538,7 +1666,7 @@ fn two_part_of(
                 origin: piece.origin,
                 spacing: piece.spacing,
             };
-            shape_of(&p, options.low_mu, level_cap(options))
+            shape_of(&p, options.low_mu, level_cap(options), dense_mu(options))
         };
         match (mk(0), mk(1)) {
             (Some(a), Some(b)) => Some(Box::new([a, b])),

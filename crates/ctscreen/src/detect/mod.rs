@@ -296,17 +296,30 @@ pub fn detect_with_progress(
     let (cands, _stats) = candidates::extract(volume, options, progress)?;
     let t1 = Instant::now();
     progress.start("detect: features", cands.len() as u64);
-    let descs: Vec<Descriptors> = cands
+    let described: Vec<classify::Described> = cands
         .par_iter()
         .filter_map(|c| {
-            let d = features::describe(volume, c, options);
+            let whole = features::describe(volume, c, options)?;
+            let alternatives = c
+                .alternatives
+                .iter()
+                .map(|reading| {
+                    reading
+                        .iter()
+                        .filter_map(|a| features::describe(volume, a, options))
+                        .collect()
+                })
+                .collect();
             progress.advance(1);
-            d
+            Some(classify::Described {
+                whole,
+                alternatives,
+            })
         })
         .collect();
     progress::check(progress)?;
     let t2 = Instant::now();
-    let findings = classify::classify(&descs, options);
+    let findings = classify::classify_candidates(&described, options);
     let t3 = Instant::now();
     let verdict = if findings.iter().any(|f| f.score >= options.threshold) {
         Verdict::Inspect
