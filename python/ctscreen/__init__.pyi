@@ -1,5 +1,5 @@
 import os
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -277,3 +277,231 @@ def simulate(
 def analytic_projections(
     scene: Union[Parcel, Phantom], geometry: Geometry, energy_kev: Optional[float] = None
 ) -> npt.NDArray[np.float32]: ...
+
+# --- scanner ---------------------------------------------------------------------------
+def scanner_geometry(
+    shape: Tuple[int, int, int] = (128, 128, 128), field_of_view_mm: float = 400.0, views: int = 0
+) -> "ConeBeamGeometry": ...
+def scan_parcel(
+    parcel: "Parcel",
+    shape: Tuple[int, int, int] = (128, 128, 128),
+    field_of_view_mm: Optional[float] = None,
+    views: int = 0,
+    spectrum_kvp: float = 120.0,
+    photons: float = 1e5,
+    seed: Optional[int] = None,
+) -> Volume: ...
+# --- segment ---------------------------------------------------------------
+
+def threshold_otsu(image: npt.ArrayLike, nbins: int = 256) -> float: ...
+def threshold_multiotsu(
+    image: npt.ArrayLike, classes: int = 3, nbins: int = 256
+) -> npt.NDArray[np.float32]: ...
+def hysteresis(
+    image: npt.ArrayLike, low: float, high: float, connectivity: int = 6
+) -> npt.NDArray[np.bool_]: ...
+def binary_erosion(
+    mask: npt.ArrayLike, structure: Optional[npt.ArrayLike] = None
+) -> npt.NDArray[np.bool_]: ...
+def binary_dilation(
+    mask: npt.ArrayLike, structure: Optional[npt.ArrayLike] = None
+) -> npt.NDArray[np.bool_]: ...
+def binary_opening(
+    mask: npt.ArrayLike, structure: Optional[npt.ArrayLike] = None
+) -> npt.NDArray[np.bool_]: ...
+def binary_closing(
+    mask: npt.ArrayLike, structure: Optional[npt.ArrayLike] = None
+) -> npt.NDArray[np.bool_]: ...
+def fill_holes(mask: npt.ArrayLike, connectivity: int = 6) -> npt.NDArray[np.bool_]: ...
+def ball(radius: int) -> npt.NDArray[np.uint8]: ...
+def cube(width: int) -> npt.NDArray[np.uint8]: ...
+def label(
+    mask: npt.ArrayLike, connectivity: int = 26
+) -> Tuple[npt.NDArray[np.uint32], int]: ...
+
+class RegionProps:
+    @property
+    def label(self) -> int: ...
+    @property
+    def num_voxels(self) -> int: ...
+    @property
+    def area(self) -> float: ...
+    @property
+    def volume_mm3(self) -> float: ...
+    @property
+    def bbox(self) -> list[int]: ...
+    @property
+    def bbox_mm(self) -> list[float]: ...
+    @property
+    def centroid(self) -> list[float]: ...
+    @property
+    def centroid_mm(self) -> list[float]: ...
+    @property
+    def intensity_mean(self) -> Optional[float]: ...
+    @property
+    def intensity_min(self) -> Optional[float]: ...
+    @property
+    def intensity_max(self) -> Optional[float]: ...
+    @property
+    def inertia_tensor(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def inertia_tensor_eigvals(self) -> list[float]: ...
+    @property
+    def inertia_tensor_mm(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def inertia_tensor_eigvals_mm(self) -> list[float]: ...
+    @property
+    def principal_axes(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def principal_variances_mm2(self) -> list[float]: ...
+    @property
+    def principal_extents_mm(self) -> list[float]: ...
+    @property
+    def extent(self) -> float: ...
+    @property
+    def exposed_faces(self) -> list[int]: ...
+    @property
+    def surface_area_mm2(self) -> Optional[float]: ...
+    @property
+    def perimeter_mm(self) -> Optional[float]: ...
+    @property
+    def euler_number(self) -> int: ...
+    @property
+    def ndim(self) -> int: ...
+
+def regionprops(
+    labels: npt.ArrayLike,
+    intensity: Volume | npt.ArrayLike | None = None,
+    spacing: Optional[Sequence[float]] = None,
+    origin: Optional[Sequence[float]] = None,
+) -> list[RegionProps]: ...
+
+# --- detect ----------------------------------------------------------------------------
+class Finding:
+    id: int
+    kind: str
+    score: float
+    bbox_mm: Tuple[float, float, float, float, float, float]
+    voxel_count: int
+    volume_mm3: float
+    mean_mu: float
+    material: str
+    mass_g: float
+    centroid_mm: Tuple[float, float, float]
+    principal_axes: list[list[float]]
+    extents_mm: Tuple[float, float, float]
+    evidence: list[str]
+    features: Dict[str, float]
+
+class Report:
+    @property
+    def findings(self) -> list[Finding]: ...
+    @property
+    def verdict(self) -> str: ...
+    @property
+    def threshold(self) -> float: ...
+    def to_json(self, indent: bool = False) -> str: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+    @staticmethod
+    def from_json(text: str) -> "Report": ...
+
+def detect(volume: Volume, energy_kev: float = 70.0, threshold: Optional[float] = None) -> Report: ...
+def evaluate(report: Report, parcel: "Parcel") -> Dict[str, Any]: ...
+# --- io_dicos: DICOS (NEMA IIC 1) CT volumes and Threat Detection Reports ---
+from os import PathLike
+from typing import Any, Dict, Literal, Union
+
+_Path = Union[str, "PathLike[str]"]
+
+def load_dicos(
+    path: _Path,
+    units: Literal["mu", "hu", "rescaled"] = "mu",
+    water_mu_per_mm: Optional[float] = None,
+) -> Volume: ...
+def load_dicos_ct(
+    path: _Path,
+    units: Literal["mu", "hu", "rescaled"] = "mu",
+    water_mu_per_mm: Optional[float] = None,
+) -> Tuple[Volume, Dict[str, Any]]: ...
+def save_dicos(
+    path: _Path,
+    volume: Volume,
+    water_mu_per_mm: Optional[float] = None,
+    compression: Optional[Literal["none", "rle", "jpeg-lossless", "jpeg-ls", "jpeg2000"]] = None,
+    uid_seed: Optional[int] = None,
+) -> Dict[str, Any]: ...
+def is_dicos(path: _Path) -> bool: ...
+def save_tdr_struct(
+    path: _Path,
+    report: Dict[str, Any],
+    scan: Dict[str, Any],
+    uid_seed: Optional[int] = None,
+) -> None: ...
+def load_tdr_struct(path: _Path, scan: Optional[Dict[str, Any]] = None) -> Dict[str, Any]: ...
+
+# --- recon ------------------------------------------------------------------------------
+
+def fbp(
+    sinogram: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int],
+    spacing_mm: Tuple[float, float] = (1.0, 1.0),
+    filter: str = "ram-lak",
+) -> npt.NDArray[np.float32]: ...
+def fdk(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    filter: str = "ram-lak",
+    short_scan: str = "auto",
+    progress: bool = False,
+) -> Volume: ...
+def sirt(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 50,
+    nonneg: bool = True,
+    relaxation: float = 1.0,
+    tol: float = 1e-5,
+    progress: bool = False,
+    return_residuals: bool = False,
+) -> Union[Volume, Tuple[Volume, list[float]]]: ...
+def sart(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 10,
+    subsets: int = 10,
+    nonneg: bool = True,
+    relaxation: float = 1.0,
+    tol: float = 1e-5,
+    progress: bool = False,
+    return_residuals: bool = False,
+) -> Union[Volume, Tuple[Volume, list[float]]]: ...
+def cgls(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    iterations: int = 20,
+    nonneg: bool = False,
+    tol: float = 1e-5,
+    progress: bool = False,
+    return_residuals: bool = False,
+) -> Union[Volume, Tuple[Volume, list[float]]]: ...
+def mar(
+    projections: npt.ArrayLike,
+    geometry: Geometry,
+    shape: Tuple[int, int, int],
+    spacing_mm: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+    method: str = "nmar",
+    metal_threshold: float = 0.08,
+    water_mu: float = 0.0193,
+    mask_dilation: int = 1,
+    filter: str = "ram-lak",
+    progress: bool = False,
+) -> Volume: ...

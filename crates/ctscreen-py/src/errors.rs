@@ -23,3 +23,8 @@ impl<T> IntoPyResult<T> for ctscreen::Result<T> {
         self.map_err(to_py)
     }
 }
+
+/// Converts a core result.
+pub fn to_result<T>(r: ctscreen::Result<T>) -> pyo3::PyResult<T> {
+    r.map_err(to_py)
+}

@@ -2,11 +2,17 @@
 //! over the core crate, nothing more. Built by maturin into `ctscreen._ctscreen`.
 use pyo3::prelude::*;
 
+mod detect;
+mod dicos;
 mod errors;
 mod geometry;
 mod io;
 mod phantom;
 mod project;
+mod recon;
+mod run;
+mod scanner;
+mod segment;
 mod volume;
 
 #[pymodule]
@@ -17,5 +23,10 @@ fn _ctscreen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     project::register(m)?;
     io::register(m)?;
     phantom::register(m)?;
+    scanner::register(m)?;
+    recon::register(m)?;
+    detect::register(m)?;
+    segment::register(m)?;
+    dicos::register(m)?;
     Ok(())
 }

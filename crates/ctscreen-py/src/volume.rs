@@ -129,13 +129,61 @@ impl PyVolume {
         )
     }
 
+    /// Rebuilds a volume from its pickled state (raw little-endian float32 bytes).
+    #[staticmethod]
+    fn _from_state(
+        data: &[u8],
+        shape: (usize, usize, usize),
+        spacing: (f64, f64, f64),
+        origin: (f64, f64, f64),
+        direction: [[f64; 3]; 3],
+    ) -> PyResult<Self> {
+        let n = shape.0 * shape.1 * shape.2;
+        if data.len() != n * 4 {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "invalid pickled volume: {} bytes for shape {shape:?} (expected {})",
+                data.len(),
+                n * 4
+            )));
+        }
+        let values: Vec<f32> = data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let array = ndarray::Array3::from_shape_vec([shape.0, shape.1, shape.2], values)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        let inner = ctscreen::Volume::new(
+            array,
+            [spacing.0, spacing.1, spacing.2],
+            [origin.0, origin.1, origin.2],
+        )
+        .and_then(|v| v.with_direction(direction))
+        .py()?;
+        Ok(Self { inner })
+    }
+
+    /// Pickles as raw bytes plus geometry: the state does not depend on numpy's
+    /// buffer alignment (Dask and multiprocessing may hand back unaligned buffers).
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let py = slf.py();
         let me = slf.get();
-        let args = (me.array(py), me.spacing(), me.origin(), me.direction())
-            .into_pyobject(py)?
-            .into_any();
-        Ok((py.get_type::<Self>().into_any(), args))
+        let bytes: Vec<u8> = me
+            .inner
+            .data()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let state = (
+            pyo3::types::PyBytes::new(py, &bytes),
+            me.shape(),
+            me.spacing(),
+            me.origin(),
+            me.direction(),
+        );
+        Ok((
+            py.get_type::<Self>().getattr("_from_state")?,
+            state.into_pyobject(py)?.into_any(),
+        ))
     }
 }
 

@@ -669,6 +669,13 @@ impl Spectrum {
             return Err(Error::invalid("spectrum weight", w, "finite weights ≥ 0"));
         }
         let total: f64 = weights.iter().sum();
+        if !total.is_finite() {
+            return Err(Error::invalid(
+                "spectrum weights",
+                "a sum that overflows",
+                "weights whose sum is finite",
+            ));
+        }
         if total <= 0.0 {
             return Err(Error::invalid(
                 "spectrum weights",
@@ -873,8 +880,9 @@ pub(crate) fn view_rng(seed: u64, view: usize) -> Pcg64 {
 /// themselves. Views are computed in parallel; view `i` draws its noise from a
 /// generator seeded by `(seed, i)`, so results do not depend on the thread count.
 ///
-/// **Errors** if an option is out of range (see [`SimulateOptions`]), the geometry is
-/// invalid, the output would be too large, or `progress` cancels (checked between
+/// **Errors** if an option is out of range (see [`SimulateOptions`]; NaN and ±inf are
+/// out of range), the phantom ([`crate::phantom::Phantom::validate`]) or the geometry
+/// is invalid, the output would be too large, or `progress` cancels (checked between
 /// views).
 ///
 /// # Example
@@ -913,11 +921,12 @@ pub fn simulate_spectrum(
     progress: &dyn Progress,
 ) -> Result<Projections> {
     options.validate()?;
+    phantom.validate()?;
     geometry.validate()?;
     let shape = geometry.projection_shape();
     crate::volume::ensure_allocatable(
         "simulated projections",
-        shape.iter().map(|&n| n as u128).product(),
+        crate::volume::element_count(&shape),
         4,
     )?;
     let scene = Scene::new(phantom);

@@ -101,7 +101,7 @@ pub trait LinearOperator: Sync {
 }
 
 fn count(shape: [usize; 3]) -> u128 {
-    shape.iter().map(|&n| n as u128).product()
+    crate::volume::element_count(&shape)
 }
 
 /// Joseph's projector between a voxel grid and a [`Geometry`]'s detector: a

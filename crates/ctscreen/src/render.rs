@@ -240,13 +240,24 @@ fn plane_axes(axis: usize) -> (usize, usize) {
 
 /// Renders a plane (rows along `row_axis` of the volume, columns along `col_axis`),
 /// with square pixels in mm and +z up when rows run along z.
-fn plane_image(plane: ArrayView2<f32>, volume: &Volume, axis: usize, window: Window) -> RgbImage {
+///
+/// **Errors** with [`Error::TooLarge`] if very anisotropic voxels would make the picture
+/// too large (its size grows with the ratio of the two spacings).
+fn plane_image(
+    plane: ArrayView2<f32>,
+    volume: &Volume,
+    axis: usize,
+    window: Window,
+) -> Result<RgbImage> {
     let (ra, ca) = plane_axes(axis);
     let sp = volume.spacing();
     let pix = sp[ra].min(sp[ca]);
     let (nr, nc) = plane.dim();
-    let h = ((nr as f64 * sp[ra] / pix).round() as usize).max(1);
-    let w = ((nc as f64 * sp[ca] / pix).round() as usize).max(1);
+    let hf = (nr as f64 * sp[ra] / pix).round().max(1.0);
+    let wf = (nc as f64 * sp[ca] / pix).round().max(1.0);
+    // f64 → u128 saturates, so an absurd ratio is refused instead of wrapping.
+    crate::volume::ensure_allocatable("picture (RGB pixels)", (hf * wf) as u128, 3)?;
+    let (h, w) = (hf as usize, wf as usize);
     let flip = ra == 0;
     let mut img = RgbImage::new(w, h);
     for y in 0..h {
@@ -261,7 +272,7 @@ fn plane_image(plane: ArrayView2<f32>, volume: &Volume, axis: usize, window: Win
             img.put(x as i64, y as i64, [g, g, g]);
         }
     }
-    img
+    Ok(img)
 }
 
 fn check_axis(axis: usize) -> Result<()> {
@@ -273,7 +284,8 @@ fn check_axis(axis: usize) -> Result<()> {
 
 /// The slice `index` normal to `axis` (0 = z axial, 1 = y coronal, 2 = x sagittal).
 ///
-/// **Errors** if `axis > 2` or `index` is outside the volume.
+/// **Errors** if `axis > 2` or `index` is outside the volume, or the picture would be
+/// too large ([`Error::TooLarge`]: voxels thousands of times longer than wide).
 pub fn slice(volume: &Volume, axis: usize, index: usize, window: Window) -> Result<RgbImage> {
     check_axis(axis)?;
     let n = volume.shape()[axis];
@@ -284,12 +296,12 @@ pub fn slice(volume: &Volume, axis: usize, index: usize, window: Window) -> Resu
             format!("an index below {n} along axis {axis}"),
         ));
     }
-    Ok(plane_image(
+    plane_image(
         volume.data().index_axis(Axis(axis), index),
         volume,
         axis,
         window,
-    ))
+    )
 }
 
 /// The three central slices (axial, coronal, sagittal) side by side, 4 px apart.
@@ -305,13 +317,13 @@ pub fn orthogonal_slices(volume: &Volume, window: Window) -> Result<RgbImage> {
 
 /// The maximum-intensity projection along `axis`.
 ///
-/// **Errors** if `axis > 2`.
+/// **Errors** if `axis > 2`, or the picture would be too large ([`Error::TooLarge`]).
 pub fn mip(volume: &Volume, axis: usize, window: Window) -> Result<RgbImage> {
     check_axis(axis)?;
     let m = volume.data().map_axis(Axis(axis), |lane| {
         lane.iter().copied().fold(f32::NEG_INFINITY, f32::max)
     });
-    Ok(plane_image(m.view(), volume, axis, window))
+    plane_image(m.view(), volume, axis, window)
 }
 
 /// A labelled box to draw over a picture of a volume.

@@ -1,5 +1,6 @@
 //! A model parcel CT scanner: the circular cone-beam geometry that covers a field of
-//! view, the polychromatic noisy scan of a phantom, and its reconstruction (FDK).
+//! view, the polychromatic noisy scan of a phantom, and its reconstruction (FDK, or normalised metal
+//! artifact reduction when dense metal is present).
 //!
 //! This is the arrow "Phantom → simulate → Projections + Geometry → reconstruct →
 //! Volume" of the data flow as one call, with the defaults the demo, the detection
@@ -17,7 +18,7 @@ use crate::geometry::{ConeBeamGeometry, Geometry};
 use crate::phantom::Phantom;
 use crate::physics::{simulate, SimulateOptions};
 use crate::progress::Progress;
-use crate::recon::{fdk, FdkOptions};
+use crate::recon::{fdk, mar, FdkOptions, MarOptions};
 use crate::volume::water_mu_per_mm;
 use crate::{Error, Projections, Result, Volume};
 
@@ -32,6 +33,9 @@ pub struct ScanOptions {
     pub views: usize,
     /// The X-ray source and detector physics (kVp, filtration, photons, seed, noise).
     pub simulate: SimulateOptions,
+    /// Reconstruct with NMAR when the FDK volume holds metal (μ above
+    /// [`MarOptions::metal_threshold`]); plain FDK otherwise. Default true.
+    pub metal_artifact_reduction: bool,
 }
 
 impl Default for ScanOptions {
@@ -41,6 +45,7 @@ impl Default for ScanOptions {
             field_of_view_mm: 400.0,
             views: 0,
             simulate: SimulateOptions::default(),
+            metal_artifact_reduction: true,
         }
     }
 }
@@ -129,7 +134,7 @@ pub fn scan(phantom: &Phantom, options: &ScanOptions, progress: &dyn Progress) -
     let water = water_mu_per_mm(effective_energy_kev)?;
     let voxel = options.voxel_mm();
     let spacing = [voxel; 3];
-    let volume = fdk(
+    let mut volume = fdk(
         &projections,
         &geometry,
         options.shape,
@@ -137,6 +142,25 @@ pub fn scan(phantom: &Phantom, options: &ScanOptions, progress: &dyn Progress) -
         &FdkOptions::default(),
         progress,
     )?;
+    let mar_options = MarOptions {
+        water_mu: water as f32,
+        ..MarOptions::default()
+    };
+    if options.metal_artifact_reduction
+        && volume
+            .data()
+            .iter()
+            .any(|&v| v > mar_options.metal_threshold)
+    {
+        volume = mar(
+            &projections,
+            &geometry,
+            options.shape,
+            spacing,
+            &mar_options,
+            progress,
+        )?;
+    }
     Ok(Scan {
         geometry,
         projections,

@@ -101,6 +101,21 @@ pub fn memory_limit_bytes() -> u128 {
     16u128 << 30
 }
 
+/// The number of elements of an array of `shape`, saturating at `u128::MAX` instead of
+/// overflowing (three `usize` dimensions can exceed `u128`), for [`ensure_allocatable`].
+///
+/// # Example
+/// ```
+/// use ctscreen::volume::element_count;
+/// assert_eq!(element_count(&[2, 3, 4]), 24);
+/// assert_eq!(element_count(&[usize::MAX; 3]), u128::MAX);
+/// ```
+pub fn element_count(shape: &[usize]) -> u128 {
+    shape
+        .iter()
+        .fold(1u128, |acc, &n| acc.saturating_mul(n as u128))
+}
+
 /// Refuses up front an allocation of `count` elements of `elem_bytes` bytes each that
 /// would exceed [`memory_limit_bytes`], instead of letting the process be killed.
 ///
@@ -314,6 +329,20 @@ impl Volume {
         })
     }
 
+    /// How many voxels are NaN or ±inf (file readers keep them as stored; processing
+    /// functions refuse them, see the crate docs on non-finite values).
+    ///
+    /// # Example
+    /// ```
+    /// use ctscreen::Volume;
+    /// let mut v = Volume::new(ndarray::Array3::zeros((1, 2, 2)), [1.0; 3], [0.0; 3]).unwrap();
+    /// v.data_mut()[[0, 1, 0]] = f32::NAN;
+    /// assert_eq!(v.count_non_finite(), 1);
+    /// ```
+    pub fn count_non_finite(&self) -> usize {
+        count_non_finite(self.data.iter())
+    }
+
     /// The minimum and maximum voxel value, ignoring NaN; `None` if every value is NaN.
     pub fn value_range(&self) -> Option<(f32, f32)> {
         let mut lo = f32::INFINITY;
@@ -331,7 +360,8 @@ impl Volume {
     /// (first and last voxel centres kept), so the spacing becomes
     /// `old_spacing · (old_n − 1) / (new_n − 1)` per axis (unchanged for `n = 1`).
     ///
-    /// **Errors** if a target dimension is zero or the output is too large.
+    /// **Errors** if a target dimension is zero, the output is too large
+    /// ([`Error::TooLarge`]), or the volume holds NaN or ±inf ([`Error::NonFinite`]).
     pub fn resample(&self, shape: [usize; 3]) -> Result<Volume> {
         if shape.contains(&0) {
             return Err(Error::invalid(
@@ -340,11 +370,9 @@ impl Volume {
                 "three sizes ≥ 1",
             ));
         }
-        ensure_allocatable(
-            "resampled volume",
-            shape.iter().map(|&n| n as u128).product(),
-            4,
-        )?;
+        ensure_allocatable("resampled volume", element_count(&shape), 4)?;
+        // Interpolation would smear NaN and ±inf into their neighbours.
+        ensure_finite("volume", self.data.iter())?;
         let old = self.shape();
         let scale: Vec<f64> = (0..3)
             .map(|a| {

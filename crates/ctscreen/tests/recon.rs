@@ -434,3 +434,415 @@ fn fdk_reports_progress_and_cancels() {
     let e = fdk(&p, &g, [4, 8, 8], [1.0; 3], &opts, &flag).unwrap_err();
     assert!(matches!(e, Error::Cancelled));
 }
+
+// ---------------------------------------------------------------- iterative solvers
+
+mod iterative {
+    use super::*;
+    use ctscreen::project::{LinearOperator, Projector};
+    use ctscreen::recon::iterative::{cgls_with, sart_with, sirt_with, OrderedSubsets};
+    use ctscreen::recon::{cgls, sart, sirt, IterativeOptions};
+    use ctscreen::CancelFlag;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    fn parallel_problem() -> (Geometry, Array3<f32>, Array3<f32>) {
+        let g: Geometry = ParallelBeamGeometry::new(angles(60, PI, 0.0), 64, 1.0, 1)
+            .unwrap()
+            .into();
+        let objects = shepp_logan(22.0, 0.02, 1.0);
+        let b = project(&g, &objects);
+        let truth = voxelize(&objects, [1, 48, 48], [1.0; 3], 3);
+        (g, b, truth)
+    }
+
+    fn nonincreasing(r: &[f64]) -> bool {
+        r.windows(2).all(|w| w[1] <= w[0] * (1.0 + 1e-6))
+    }
+
+    #[test]
+    fn sirt_and_cgls_residuals_decrease_monotonically() {
+        let (g, b, _) = parallel_problem();
+        let op = Projector::centered([1, 48, 48], [1.0; 3], &g).unwrap();
+        let opts = IterativeOptions {
+            iterations: 30,
+            tol: 0.0,
+            ..IterativeOptions::default()
+        };
+        let s = sirt_with(&op, b.view(), None, &opts, &NoProgress).unwrap();
+        assert_eq!(s.residuals.len(), 31);
+        assert!(nonincreasing(&s.residuals), "{:?}", s.residuals);
+        assert!(s.residuals[30] < 0.1 * s.residuals[0]);
+        let c = cgls_with(&op, b.view(), None, &opts, &NoProgress).unwrap();
+        assert_eq!(c.residuals.len(), 31);
+        assert!(nonincreasing(&c.residuals), "{:?}", c.residuals);
+        // CGLS reduces the residual faster than SIRT.
+        assert!(c.residuals[10] < s.residuals[10]);
+        // The recorded CGLS residual is the true one (without the final clipping).
+        let free = IterativeOptions {
+            nonneg: false,
+            ..opts
+        };
+        let c = cgls_with(&op, b.view(), None, &free, &NoProgress).unwrap();
+        let ax = op.apply_new(c.x.view(), &NoProgress).unwrap();
+        let true_res = (&b - &ax)
+            .iter()
+            .map(|v| f64::from(*v).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            (true_res - c.residuals[30]).abs() < 1e-3 * c.residuals[0],
+            "{true_res} vs {}",
+            c.residuals[30]
+        );
+    }
+
+    #[test]
+    fn early_stop_on_tolerance() {
+        let (g, b, _) = parallel_problem();
+        let op = Projector::centered([1, 48, 48], [1.0; 3], &g).unwrap();
+        let opts = IterativeOptions {
+            iterations: 500,
+            tol: 1e-2,
+            ..IterativeOptions::default()
+        };
+        let s = sirt_with(&op, b.view(), None, &opts, &NoProgress).unwrap();
+        assert!(s.converged && s.iterations < 500, "{}", s.iterations);
+        let r = &s.residuals;
+        let n = r.len();
+        assert!((r[n - 2] - r[n - 1]).abs() <= 1e-2 * r[n - 2]);
+    }
+
+    fn cone_small(n: usize) -> Geometry {
+        ConeBeamGeometry::new(
+            angles(n, 2.0 * PI, 0.2),
+            300.0,
+            600.0,
+            (24, 72),
+            (1.0, 1.0),
+            (0.0, 0.0),
+        )
+        .unwrap()
+        .into()
+    }
+
+    const SHAPE_S: [usize; 3] = [12, 36, 36];
+
+    fn small_phantom() -> Vec<Object> {
+        vec![
+            ellipsoid([0.0, 0.0, 0.0], [5.0, 15.0, 12.0], 0.3, 0.02),
+            ellipsoid([1.0, 3.0, -3.0], [3.0, 4.0, 4.0], 0.0, 0.02),
+            ellipsoid([-1.0, -6.0, 4.0], [3.0, 2.5, 2.5], 0.0, -0.015),
+        ]
+    }
+
+    #[test]
+    fn few_noisy_views_iterative_beats_fdk() {
+        let g = cone_small(30);
+        let objects = small_phantom();
+        let truth = voxelize(&objects, SHAPE_S, [1.0; 3], 2);
+        let mut data = project(&g, &objects);
+        // Poisson-like noise for 10⁴ photons per pixel: σ = 1 / √(I0 e^{−p}).
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+        for v in data.iter_mut() {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            *v += (z / (1e4 * (-f64::from(*v)).exp()).sqrt()) as f32;
+        }
+        let p = Projections::new(data).unwrap();
+        let rmse = |a: &Array3<f32>| rmse_where(a.iter(), truth.iter(), truth.iter().map(|_| true));
+        let e_fdk = rmse(
+            fdk(
+                &p,
+                &g,
+                SHAPE_S,
+                [1.0; 3],
+                &FdkOptions::default(),
+                &NoProgress,
+            )
+            .unwrap()
+            .data(),
+        );
+        let opts = IterativeOptions {
+            iterations: 60,
+            tol: 0.0,
+            ..IterativeOptions::default()
+        };
+        let r_sirt = sirt(&p, &g, SHAPE_S, [1.0; 3], &opts, &NoProgress).unwrap();
+        let e_sirt = rmse(r_sirt.volume.data());
+        let cg_opts = IterativeOptions {
+            iterations: 12,
+            ..opts
+        };
+        let e_cgls = rmse(
+            cgls(&p, &g, SHAPE_S, [1.0; 3], &cg_opts, &NoProgress)
+                .unwrap()
+                .volume
+                .data(),
+        );
+        let sart_opts = IterativeOptions {
+            iterations: 8,
+            subsets: 6,
+            ..opts
+        };
+        let e_sart = rmse(
+            sart(&p, &g, SHAPE_S, [1.0; 3], &sart_opts, &NoProgress)
+                .unwrap()
+                .volume
+                .data(),
+        );
+        assert!(e_sirt < e_fdk, "sirt {e_sirt} vs fdk {e_fdk}");
+        assert!(e_cgls < e_fdk, "cgls {e_cgls} vs fdk {e_fdk}");
+        assert!(e_sart < e_fdk, "sart {e_sart} vs fdk {e_fdk}");
+    }
+
+    #[test]
+    fn sart_converges_faster_than_sirt_per_sweep() {
+        let (g, b, truth) = parallel_problem();
+        let p = Projections::new(b).unwrap();
+        let opts = IterativeOptions {
+            iterations: 4,
+            tol: 0.0,
+            subsets: 10,
+            ..IterativeOptions::default()
+        };
+        let rmse = |a: &Array3<f32>| rmse_where(a.iter(), truth.iter(), truth.iter().map(|_| true));
+        let e_sirt = rmse(
+            sirt(&p, &g, [1, 48, 48], [1.0; 3], &opts, &NoProgress)
+                .unwrap()
+                .volume
+                .data(),
+        );
+        let r = sart(&p, &g, [1, 48, 48], [1.0; 3], &opts, &NoProgress).unwrap();
+        assert_eq!(r.residuals.len(), 4);
+        assert!(nonincreasing(&r.residuals), "{:?}", r.residuals);
+        let e_sart = rmse(r.volume.data());
+        assert!(e_sart < 0.7 * e_sirt, "sart {e_sart} vs sirt {e_sirt}");
+    }
+
+    #[test]
+    fn iterative_results_do_not_depend_on_the_thread_count() {
+        let g = cone_small(10);
+        let p = Projections::new(project(&g, &small_phantom())).unwrap();
+        let opts = IterativeOptions {
+            iterations: 3,
+            subsets: 3,
+            ..IterativeOptions::default()
+        };
+        type Solver = fn(
+            &Projections,
+            &Geometry,
+            [usize; 3],
+            [f64; 3],
+            &IterativeOptions,
+            &dyn ctscreen::Progress,
+        ) -> ctscreen::Result<ctscreen::recon::Reconstruction>;
+        for solver in [sirt as Solver, cgls as Solver, sart as Solver] {
+            let run = |threads| {
+                pool(threads)
+                    .install(|| solver(&p, &g, SHAPE_S, [1.0; 3], &opts, &NoProgress).unwrap())
+            };
+            let (a, b) = (run(1), run(2));
+            assert_eq!(a.volume, b.volume);
+            assert_eq!(a.residuals, b.residuals);
+        }
+    }
+
+    #[test]
+    fn iterative_errors_and_cancellation() {
+        let (g, b, _) = parallel_problem();
+        let op = Projector::centered([1, 48, 48], [1.0; 3], &g).unwrap();
+        let opts = IterativeOptions::default();
+        let wrong = Array3::<f32>::zeros((59, 1, 64));
+        let e = sirt_with(&op, wrong.view(), None, &opts, &NoProgress).unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
+        let mut nan = b.clone();
+        nan[[3, 0, 3]] = f32::NAN;
+        nan[[4, 0, 3]] = f32::INFINITY;
+        let e = cgls_with(&op, nan.view(), None, &opts, &NoProgress).unwrap_err();
+        assert!(matches!(e, Error::NonFinite { count: 2, .. }), "{e}");
+        let bad = IterativeOptions {
+            relaxation: 2.5,
+            ..opts
+        };
+        let e = sirt_with(&op, b.view(), None, &bad, &NoProgress).unwrap_err();
+        assert!(e.to_string().contains("relaxation"), "{e}");
+        let x0 = Array3::<f32>::zeros((1, 47, 48));
+        let e = sirt_with(&op, b.view(), Some(x0.view()), &opts, &NoProgress).unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
+        // Subsets must partition the views.
+        let half = ctscreen::recon::iterative::geometry_subset(&g, &[0, 2, 4]).unwrap();
+        let op_half = Projector::centered([1, 48, 48], [1.0; 3], &half).unwrap();
+        assert!(
+            OrderedSubsets::new(&op, vec![(vec![0, 2, 4], &op_half as &dyn LinearOperator)])
+                .is_err()
+        );
+        // Cancellation stops between iterations; progress counts iterations.
+        let flag = CancelFlag::new();
+        let few = IterativeOptions {
+            iterations: 3,
+            tol: 0.0,
+            ..opts
+        };
+        sirt_with(&op, b.view(), None, &few, &flag).unwrap();
+        assert_eq!(flag.done(), 3);
+        flag.cancel();
+        let e = sirt_with(&op, b.view(), None, &few, &flag).unwrap_err();
+        assert!(matches!(e, Error::Cancelled));
+        let subsets = OrderedSubsets::new(&op, vec![]);
+        assert!(subsets.is_err());
+        let _ = sart_with;
+    }
+}
+
+// ---------------------------------------------------------------- metal artifact reduction
+
+mod metal {
+    use super::*;
+    use common::{cylinder, Shape};
+    use ctscreen::geometry::ray;
+    use ctscreen::recon::{mar, MarMethod, MarOptions};
+
+    /// Two-energy (60 and 100 keV, equal weights) line integrals of a water cylinder
+    /// holding steel rods: −ln Σ wₑ exp(−μw(E) Lw − μs(E) Ls). Beam hardening in the
+    /// steel makes the data inconsistent, as real metal does.
+    fn polychromatic(g: &Geometry, water: &Shape, steel: &[Shape]) -> Array3<f32> {
+        let (mu_w, mu_s) = ([0.0206, 0.0171], [0.948, 0.293]);
+        let views = g.view_vectors();
+        let (rows, cols) = g.detector_shape();
+        Array3::from_shape_fn((views.len(), rows, cols), |(v, r, c)| {
+            let (p, d) = ray(g.beam(), &views[v], rows, cols, r as f64, c as f64);
+            let ls: f64 = steel.iter().map(|s| s.chord(p, d)).sum();
+            let lw = (water.chord(p, d) - ls).max(0.0);
+            let i: f64 = (0..2)
+                .map(|e| 0.5 * (-mu_w[e] * lw - mu_s[e] * ls).exp())
+                .sum();
+            (-i.ln()) as f32
+        })
+    }
+
+    const SHAPE_M: [usize; 3] = [4, 96, 96];
+
+    /// RMS difference over `ring` voxels.
+    fn ring_rms(a: &Array3<f32>, b: &Array3<f32>, ring: &[bool]) -> f64 {
+        rmse_where(a.iter(), b.iter(), ring.iter().copied())
+    }
+
+    /// True when every voxel where the masks differ touches (26-neighbourhood) a voxel of
+    /// the other mask: the boundary moved by at most one voxel.
+    fn within_one_voxel(a: &Array3<bool>, b: &Array3<bool>) -> bool {
+        let (nz, ny, nx) = a.dim();
+        let near = |m: &Array3<bool>, k: usize, j: usize, i: usize| {
+            (k.saturating_sub(1)..(k + 2).min(nz)).any(|kk| {
+                (j.saturating_sub(1)..(j + 2).min(ny))
+                    .any(|jj| (i.saturating_sub(1)..(i + 2).min(nx)).any(|ii| m[[kk, jj, ii]]))
+            })
+        };
+        a.indexed_iter().all(|((k, j, i), &va)| {
+            let vb = b[[k, j, i]];
+            va == vb || (va && near(b, k, j, i)) || (vb && near(a, k, j, i))
+        })
+    }
+
+    #[test]
+    fn mar_reduces_streaks_and_keeps_metal_boundaries() {
+        let g: Geometry = ConeBeamGeometry::new(
+            angles(180, 2.0 * PI, 0.0),
+            300.0,
+            600.0,
+            (8, 192),
+            (1.0, 1.0),
+            (0.0, 0.0),
+        )
+        .unwrap()
+        .into();
+        let water = cylinder([0.0; 3], 40.0, 100.0, 1.0).shape;
+        let rods = [
+            cylinder([0.0, 0.0, -15.0], 4.0, 100.0, 1.0).shape,
+            cylinder([0.0, 6.0, 15.0], 4.0, 100.0, 1.0).shape,
+        ];
+        let with_metal = Projections::new(polychromatic(&g, &water, &rods)).unwrap();
+        let without = Projections::new(polychromatic(&g, &water, &[])).unwrap();
+        let spacing = [1.0; 3];
+        let reference = fdk(
+            &without,
+            &g,
+            SHAPE_M,
+            spacing,
+            &FdkOptions::default(),
+            &NoProgress,
+        )
+        .unwrap()
+        .into_data();
+        let plain = fdk(
+            &with_metal,
+            &g,
+            SHAPE_M,
+            spacing,
+            &FdkOptions::default(),
+            &NoProgress,
+        )
+        .unwrap()
+        .into_data();
+        // Ring: inside the water, 3 to 25 mm from a rod's surface.
+        let ring: Vec<bool> = reference
+            .indexed_iter()
+            .map(|((_, j, i), _)| {
+                let y = j as f64 - 47.5;
+                let x = i as f64 - 47.5;
+                let d = [(0.0, -15.0), (6.0, 15.0)]
+                    .iter()
+                    .map(|(cy, cx)| ((y - cy).powi(2) + (x - cx).powi(2)).sqrt() - 4.0)
+                    .fold(f64::INFINITY, f64::min);
+                (3.0..25.0).contains(&d) && x * x + y * y < 36.0 * 36.0
+            })
+            .collect();
+        let e_plain = ring_rms(&plain, &reference, &ring);
+        let options = MarOptions::default();
+        let truth_metal = voxelize(
+            &rods
+                .iter()
+                .map(|&shape| Object { shape, mu: 1.0 })
+                .collect::<Vec<_>>(),
+            SHAPE_M,
+            spacing,
+            1,
+        )
+        .mapv(|v| v > 0.5);
+        let plain_mask = plain.mapv(|v| v > options.metal_threshold);
+        assert!(
+            within_one_voxel(&plain_mask, &truth_metal),
+            "plain FDK finds the rods"
+        );
+        for method in [MarMethod::Linear, MarMethod::Normalized] {
+            let opts = MarOptions { method, ..options };
+            let out = mar(&with_metal, &g, SHAPE_M, spacing, &opts, &NoProgress)
+                .unwrap()
+                .into_data();
+            let e = ring_rms(&out, &reference, &ring);
+            assert!(
+                e <= 0.6 * e_plain,
+                "{method:?}: streak energy {e} vs plain {e_plain}"
+            );
+            let mask = out.mapv(|v| v > opts.metal_threshold);
+            assert!(
+                within_one_voxel(&mask, &plain_mask),
+                "{method:?} moved the metal boundary"
+            );
+            assert!(
+                within_one_voxel(&mask, &truth_metal),
+                "{method:?} vs true rods"
+            );
+            eprintln!("{method:?}: streak energy {e:.5} (plain FDK {e_plain:.5})");
+        }
+        // Without metal, MAR is plain FDK.
+        let clean = mar(&without, &g, SHAPE_M, spacing, &options, &NoProgress).unwrap();
+        assert_eq!(clean.data(), &reference);
+        // Bad options are named.
+        let bad = MarOptions {
+            metal_threshold: f32::NAN,
+            ..options
+        };
+        let e = mar(&with_metal, &g, SHAPE_M, spacing, &bad, &NoProgress).unwrap_err();
+        assert!(e.to_string().contains("metal_threshold"), "{e}");
+    }
+}

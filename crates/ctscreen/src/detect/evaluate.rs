@@ -808,3 +808,36 @@ mod tests {
         assert_eq!(iou(&a, &[5.0, 5.0, 5.0, 6.0, 6.0, 6.0]), 0.0);
     }
 }
+
+/// The scoring truth of a generated parcel: its threat objects with their classes and
+/// its benign metal (class [`TruthClass::Benign`]); containers and low-density
+/// clutter are left out (the detector looks at dense metal only).
+pub fn truth_of_parcel(parcel: &crate::phantom::Parcel) -> Vec<TruthObject> {
+    use crate::phantom::ObjectClass;
+    parcel
+        .objects
+        .iter()
+        .filter_map(|o| {
+            let class = match o.class {
+                ObjectClass::Firearm => TruthClass::Firearm,
+                ObjectClass::FirearmPart => TruthClass::FirearmPart,
+                ObjectClass::Ammunition => TruthClass::Ammunition,
+                ObjectClass::Blade => TruthClass::Blade,
+                ObjectClass::MetalOther => TruthClass::Benign,
+                _ => return None,
+            };
+            Some(TruthObject {
+                label: o.label,
+                class,
+                name: o.kind.clone(),
+                bbox_mm: o.bbox_mm,
+            })
+        })
+        .collect()
+}
+
+/// Scores `report` against a generated parcel at the report's own threshold
+/// ([`evaluate_truth`] with [`truth_of_parcel`]).
+pub fn evaluate_parcel(report: &Report, parcel: &crate::phantom::Parcel) -> Scores {
+    evaluate_truth(report, &truth_of_parcel(parcel), report.threshold)
+}

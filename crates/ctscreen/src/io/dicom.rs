@@ -167,8 +167,50 @@ impl Walker<'_> {
         Some((u32::from(self.u16(pos)?) << 16) | u32::from(self.u16(pos + 2)?))
     }
 
-    /// `(tag, value length, header length)` of the element at `pos`.
+    /// `(tag, value length, header length)` of the element at `pos`, with the length
+    /// checked against the element's value size ([`Walker::value_size`]).
     fn header(&self, pos: usize, end: usize) -> std::result::Result<(u32, u32, usize), String> {
+        let (tag, len, hdr) = self.raw_header(pos, end)?;
+        let size = self.value_size(pos, tag);
+        if len != UNDEFINED && size > 1 && len % size != 0 {
+            return Err(format!(
+                "element {tag:08X} at byte {pos} declares {len} bytes, not a multiple of its {size}-byte values"
+            ));
+        }
+        Ok((tag, len, hdr))
+    }
+
+    /// The size of one value of the element at `pos`: 2, 4 or 8 for binary numbers
+    /// (and 2 for word data), 1 otherwise. The parser reads `len / size` values and
+    /// would lose its place in the stream on a remainder, reading garbage as the next
+    /// element's length (a fuzzed file made it allocate 4 GB that way).
+    fn value_size(&self, pos: usize, tag: u32) -> u32 {
+        if tag >> 16 == 0xFFFE {
+            return 1;
+        }
+        let vr: Option<[u8; 2]> = if self.explicit {
+            Some([self.b[pos + 4], self.b[pos + 5]])
+        } else if tag & 0xFFFF == 0 {
+            Some(*b"UL") // group length
+        } else {
+            let t = Tag((tag >> 16) as u16, tag as u16);
+            match StandardDataDictionary.by_tag(t).map(|e| e.vr()) {
+                Some(VirtualVr::Exact(vr)) => Some(vr.to_bytes()),
+                // US/SS, or US/OW, or OB/OW: words either way, or bytes of even length.
+                Some(VirtualVr::Xs | VirtualVr::Lt | VirtualVr::Ox | VirtualVr::Px) => Some(*b"OW"),
+                _ => None,
+            }
+        };
+        match vr.as_ref().map(|v| &v[..]) {
+            Some(b"US" | b"SS" | b"OW") => 2,
+            Some(b"UL" | b"SL" | b"FL" | b"AT" | b"OL" | b"OF") => 4,
+            Some(b"FD" | b"OD" | b"SV" | b"UV" | b"OV") => 8,
+            _ => 1,
+        }
+    }
+
+    /// `(tag, value length, header length)` of the element at `pos`, as stored.
+    fn raw_header(&self, pos: usize, end: usize) -> std::result::Result<(u32, u32, usize), String> {
         let short = || format!("element header at byte {pos} runs past its container");
         let tag = self.tag(pos).filter(|_| pos + 8 <= end).ok_or_else(short)?;
         if tag >> 16 == 0xFFFE || !self.explicit {
@@ -673,7 +715,27 @@ pub(super) fn read_info(path: &Path, series_uid: Option<&str>) -> Result<FileInf
 pub(super) fn load(path: &Path, series_uid: Option<&str>) -> Result<Volume> {
     let Series { slices, info } = select(path, series_uid)?;
     let [n, rows, cols] = info.shape;
-    let count = n as u128 * rows as u128 * cols as u128;
+    // Uncompressed pixel data cannot be larger than its file: a header claiming
+    // 65535 × 65535 pixels over a few bytes of data is refused before any allocation.
+    for s in &slices {
+        if NATIVE_TS.contains(&s.transfer_syntax.as_str()) {
+            let need = crate::volume::element_count(&[s.rows, s.cols])
+                .saturating_mul(s.data_type.size() as u128);
+            let len = std::fs::metadata(&s.path)
+                .map_err(|e| Error::io(&s.path, e))?
+                .len();
+            if need > u128::from(len) {
+                return Err(Error::format(
+                    &s.path,
+                    format!(
+                        "truncated: Rows × Columns = {} × {} of {} need {need} bytes of pixel data, the file has {len} bytes",
+                        s.rows, s.cols, s.data_type
+                    ),
+                ));
+            }
+        }
+    }
+    let count = crate::volume::element_count(&info.shape);
     crate::volume::ensure_allocatable("DICOM volume", count, 4)?;
     let mut data = Array3::<f32>::zeros((n, rows, cols));
     // Slices decode in parallel, each into its own plane; the first error in slice
@@ -713,7 +775,7 @@ fn decode_slice(s: &Slice) -> Result<Vec<f64>> {
     let values: Vec<f64> = decoded
         .to_vec_with_options(&opts)
         .map_err(|e| Error::format(&s.path, format!("cannot convert the pixel data: {e}")))?;
-    if values.len() != s.rows * s.cols {
+    if values.len() as u128 != crate::volume::element_count(&[s.rows, s.cols]) {
         return Err(Error::format(
             &s.path,
             format!(
@@ -721,7 +783,7 @@ fn decode_slice(s: &Slice) -> Result<Vec<f64>> {
                 values.len(),
                 s.rows,
                 s.cols,
-                s.rows * s.cols
+                crate::volume::element_count(&[s.rows, s.cols])
             ),
         ));
     }

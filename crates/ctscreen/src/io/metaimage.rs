@@ -115,7 +115,8 @@ struct Header {
 
 impl Header {
     fn count(&self) -> u128 {
-        self.dims.iter().map(|&n| n as u128).product()
+        // Saturating: three 64-bit DimSize values overflow even u128.
+        crate::volume::element_count(&self.dims)
     }
 }
 
@@ -418,7 +419,7 @@ pub(super) fn load(path: &Path) -> Result<Volume> {
     let info = info_of(&h);
     let count = h.count();
     let size = h.data_type.size() as u128;
-    let nbytes = count * size;
+    let nbytes = count.saturating_mul(size);
     let (dpath, start) = match &h.data {
         DataFile::Local(off) => (path.to_path_buf(), *off),
         DataFile::External(p) => (p.clone(), 0),

@@ -540,8 +540,9 @@ pub(super) fn load(path: &Path) -> Result<Volume> {
     let h = &o.header;
     let (dtype, ntype) = h.data_type(path)?;
     let shape_xyz = [info.shape[2], info.shape[1], info.shape[0]];
-    let count: u128 = shape_xyz.iter().map(|&n| n as u128).product();
-    let nbytes = count * dtype.size() as u128;
+    // Saturating: three NIfTI-2 dimensions of up to 2^63 overflow even u128.
+    let count = crate::volume::element_count(&shape_xyz);
+    let nbytes = count.saturating_mul(dtype.size() as u128);
     let scaling = h.scaling(path)?;
     // Raw bytes + the f32 result (+ an f64 intermediate when scaling).
     let per_voxel = dtype.size() as u128 + 4 + if scaling.is_some() { 8 } else { 0 };
@@ -551,7 +552,7 @@ pub(super) fn load(path: &Path) -> Result<Volume> {
         let len = std::fs::metadata(dpath)
             .map_err(|e| Error::io(dpath, e))?
             .len();
-        if u128::from(offset) + nbytes > u128::from(len) {
+        if u128::from(offset).saturating_add(nbytes) > u128::from(len) {
             return Err(Error::format(
                 dpath,
                 format!(

@@ -310,7 +310,8 @@ impl Phantom {
     /// samples (1 = centre only; 2–3 is plenty), so partial-volume voxels get
     /// fractional values. Parallel over z-slices, identical on any thread count.
     ///
-    /// **Errors** if a dimension is zero, a spacing not finite and positive, the
+    /// **Errors** if the phantom is invalid ([`Phantom::validate`]: NaN or ±inf sizes,
+    /// centres or μ), a dimension is zero, a spacing not finite and positive, the
     /// energy outside 20–200 keV, `supersample` not in 1–8, or the volume too large.
     ///
     /// # Example
@@ -327,6 +328,7 @@ impl Phantom {
         energy_kev: f64,
         supersample: usize,
     ) -> Result<Volume> {
+        self.validate()?;
         check_grid(shape, spacing_mm)?;
         if !energy_kev.is_finite()
             || !(crate::physics::MIN_ENERGY_KEV..=crate::physics::MAX_ENERGY_KEV)
@@ -345,11 +347,7 @@ impl Phantom {
                 "1 to 8 samples per axis",
             ));
         }
-        ensure_allocatable(
-            "voxelized phantom",
-            shape.iter().map(|&n| n as u128).product(),
-            4,
-        )?;
+        ensure_allocatable("voxelized phantom", crate::volume::element_count(&shape), 4)?;
         let origin = centered_origin(shape, spacing_mm);
         let values: Vec<f64> = self
             .objects
@@ -410,14 +408,11 @@ impl Phantom {
     /// Ground-truth labels on the grid of [`Phantom::voxelize`]: each voxel gets the
     /// label of the last object containing its centre, 0 where none does.
     ///
-    /// **Errors** as [`Phantom::voxelize`] for the grid.
+    /// **Errors** as [`Phantom::voxelize`] for the phantom and the grid.
     pub fn voxelize_labels(&self, shape: [usize; 3], spacing_mm: [f64; 3]) -> Result<Array3<u32>> {
+        self.validate()?;
         check_grid(shape, spacing_mm)?;
-        ensure_allocatable(
-            "label volume",
-            shape.iter().map(|&n| n as u128).product(),
-            4,
-        )?;
+        ensure_allocatable("label volume", crate::volume::element_count(&shape), 4)?;
         let origin = centered_origin(shape, spacing_mm);
         let boxes: Vec<[Vec3; 2]> = self.objects.iter().map(|o| o.primitive.aabb()).collect();
         let mut data = Array3::<u32>::zeros(shape);
@@ -497,8 +492,8 @@ fn voxel_range(
 /// every detector pixel centre of `geometry`, `(views, rows, cols)`. Parallel over
 /// views.
 ///
-/// **Errors** if the geometry is invalid, the energy outside 20–200 keV, or the output
-/// too large.
+/// **Errors** if the phantom ([`Phantom::validate`]) or the geometry is invalid, the
+/// energy outside 20–200 keV, or the output too large.
 ///
 /// # Example
 /// ```
@@ -514,6 +509,7 @@ pub fn analytic_projections(
     geometry: &Geometry,
     energy_kev: f64,
 ) -> Result<Projections> {
+    phantom.validate()?;
     geometry.validate()?;
     if !energy_kev.is_finite()
         || !(crate::physics::MIN_ENERGY_KEV..=crate::physics::MAX_ENERGY_KEV).contains(&energy_kev)
@@ -525,7 +521,7 @@ pub fn analytic_projections(
         ));
     }
     let shape = geometry.projection_shape();
-    ensure_allocatable("projections", shape.iter().map(|&n| n as u128).product(), 4)?;
+    ensure_allocatable("projections", crate::volume::element_count(&shape), 4)?;
     let scene = raycast::Scene::new(phantom);
     let mu: Vec<f64> = scene
         .materials()

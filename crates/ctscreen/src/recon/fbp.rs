@@ -4,7 +4,7 @@
 //! detector pitch, weighted by its angular step `Δθ` and backprojected along
 //! `s = x cos θ + y sin θ` (the detector coordinate of pixel `(x, y)`, minus the column
 //! offset) with linear interpolation. Fan beam (flat detector): the one-row case of
-//! [`crate::recon::fdk`]: cosine pre-weighting, ramp filter at the isocentre pitch,
+//! [`crate::recon::fdk()`]: cosine pre-weighting, ramp filter at the isocentre pitch,
 //! `1/U²` distance weighting in the backprojection, Parker weights for short scans.
 //!
 //! Rows of the output are backprojected in parallel, each summing the views in their

@@ -25,25 +25,37 @@
 //! The hot loop works on columns of voxels along the rotation axis z: for one column and
 //! one view the detector column `u` (and its interpolation weights) and the distance
 //! weight are shared by the whole column, and the detector row is linear in z. So the two
-//! detector columns around `u` are blended once (weights included) into a 1D line, the
-//! valid z range is clipped once (RabbitCT-style line clipping), and the inner loop is a
-//! 1D linear interpolation along the line, vectorised across z (AVX2 + FMA gathers where
-//! the CPU has them, a scalar loop otherwise). Filtered views are stored transposed
+//! detector columns around `u`, their interpolation weights times the distance weight,
+//! the start row and the row step are computed once per column and view, the valid z
+//! range is clipped once (RabbitCT-style line clipping), and the inner loop interpolates
+//! along the two columns, vectorised across z (AVX2 + FMA where the CPU has them, chosen
+//! at run time; a scalar loop otherwise). Filtered views are stored transposed
 //! (`(cols, rows)`, rows contiguous) with zero borders. Work is split over rayon tasks
 //! by slabs of y rows; each task walks x tiles of its slab and, for every tile, passes over
 //! sub-blocks of 8 views so the tile's accumulators and the views' detector footprint stay
-//! in cache. Every voxel is written by one task and sums the views in their fixed order,
+//! in cache. The inner loop fetches the detector samples of eight consecutive voxels with
+//! one or two unaligned loads and a permute when they span at most 16 rows (voxels no
+//! more than twice the magnified row pitch along z), with 64-bit gathers otherwise. Every voxel is written by one task and sums the views in their fixed order,
 //! so results are bit-identical on any number of threads.
+//!
+//! The rate depends mostly on `s`, the detector rows stepped per voxel along z
+//! (`dz · magnification / row pitch`): with `s < 1` (voxels no coarser than the
+//! magnified detector pixels) every 8 voxels are served by a few contiguous loads; with
+//! `s ≥ 2` the kernel falls back to gathers and streams detector rows it does not use,
+//! so a volume much coarser than the detector reconstructs at a lower rate per voxel
+//! update (bin the detector rows first if the z resolution allows it). The criterion
+//! bench `recon` reports voxel updates per second.
 //!
 //! ## Memory
 //!
 //! Besides the output volume (`nz · ny · nx · 4` bytes) FDK holds one block of filtered
-//! projections, at most `view_block · (cols + 2) · (rows + 4) · 4` bytes
-//! ([`FdkOptions::view_block`], default 32 views), and per worker thread a tile buffer of
-//! `4 · 16 · nz · 4` bytes plus a few rows of scratch. The input projections are only
-//! read.
+//! projections, `B · (cols + 2) · (rows + 4) · 4` bytes for a block of `B` views
+//! ([`FdkOptions::view_block`]; by default as many views as fit in 64 MiB, from 8 to
+//! 64),
+//! and per worker thread a tile buffer of `4 · 16 · nz · 4` bytes plus a few rows of
+//! filter scratch. The input projections are only read.
 
-use ndarray::{Array3, ArrayView3, Axis};
+use ndarray::{s, Array3, ArrayView3, Axis};
 use rayon::prelude::*;
 
 use super::filter::{Filter, RampFilter};
@@ -61,7 +73,8 @@ pub struct FdkOptions {
     /// Full or short scan (default: detect from the angles).
     pub short_scan: ShortScan,
     /// Views filtered and backprojected per block; bounds the memory for filtered
-    /// projections (see the module docs). 0 means the default, 32.
+    /// projections (see the module docs). 0 (the default) picks as many views as fit
+    /// in 64 MiB, at least 8 and at most 64.
     pub view_block: usize,
 }
 
@@ -70,7 +83,7 @@ impl Default for FdkOptions {
         Self {
             filter: Filter::RamLak,
             short_scan: ShortScan::Auto,
-            view_block: 32,
+            view_block: 0,
         }
     }
 }
@@ -143,7 +156,7 @@ pub(crate) fn check_grid(shape: &[usize], spacing_mm: &[f64], what: &str) -> Res
             "finite voxel spacings > 0 mm",
         ));
     }
-    ensure_allocatable(what, shape.iter().map(|&n| n as u128).product(), 4)
+    ensure_allocatable(what, crate::volume::element_count(shape), 4)
 }
 
 /// Checks projections against a geometry: shape and finiteness.
@@ -221,9 +234,12 @@ struct Setup {
     cols: usize,
     /// Padded rows per stored column: rows + 4 (two zero rows on each side).
     ld: usize,
-    /// World z of voxel row 0 and the z spacing, mm.
+    /// World z of voxel row 0, mm.
     z0: f64,
-    dz: f64,
+    /// z spacing over the row pitch.
+    dz_over_dv: f64,
+    /// depth × this = 1 / (row step per voxel) = depth · dv / (SDD · dz).
+    inv_slope_factor: f64,
 }
 
 /// Padding of the transposed views: one zero column each side, two zero rows each side.
@@ -233,6 +249,12 @@ const ROW_PAD: usize = 2;
 const TILE_Y: usize = 4;
 const TILE_X: usize = 16;
 const VIEW_PASS: usize = 8;
+/// Default budget for the block of filtered views, bytes, and the least block size.
+const BLOCK_BYTES: usize = 64 << 20;
+const MIN_BLOCK: usize = 8;
+/// At most this many views per block by default, so progress and cancellation stay
+/// responsive.
+const MAX_BLOCK: usize = 64;
 
 /// The FDK pipeline on raw arrays; the caller has validated everything.
 pub(crate) fn fdk_core(
@@ -246,14 +268,14 @@ pub(crate) fn fdk_core(
     let (n_views, rows, cols) = data.dim();
     let det = circ.det;
     let weights = fan_weights(circ.angles, circ.fan_angle(), options.short_scan)?;
+    let ld = rows + 2 * ROW_PAD;
+    let view_len = (cols + 2 * COL_PAD) * ld;
     let block = if options.view_block == 0 {
-        32
+        (BLOCK_BYTES / (4 * view_len)).clamp(MIN_BLOCK, MAX_BLOCK)
     } else {
         options.view_block
     }
     .min(n_views);
-    let ld = rows + 2 * ROW_PAD;
-    let view_len = (cols + 2 * COL_PAD) * ld;
     ensure_allocatable(
         "filtered projection block",
         (block as u128) * (view_len as u128),
@@ -277,7 +299,8 @@ pub(crate) fn fdk_core(
         cols,
         ld,
         z0: -(nz as f64 - 1.0) / 2.0 * spacing_mm[0],
-        dz: spacing_mm[0],
+        dz_over_dv: spacing_mm[0] / det.row_spacing_mm,
+        inv_slope_factor: det.row_spacing_mm / (circ.sdd * spacing_mm[0]),
     };
     let grid = Grid {
         x0: -(nx as f64 - 1.0) / 2.0 * spacing_mm[2],
@@ -285,8 +308,9 @@ pub(crate) fn fdk_core(
         y0: -(ny as f64 - 1.0) / 2.0 * spacing_mm[1],
         dy: spacing_mm[1],
     };
+    let pre = PreWeights::new(circ, rows, cols);
     let mut out = Array3::<f32>::zeros((nz, ny, nx));
-    let mut filtered = vec![0.0f32; block * view_len];
+    let mut filtered = vec![0.0f32; block * view_len + SLACK];
     progress.start("fdk", n_views as u64);
     let kernel = select_kernel();
     let mut first = 0;
@@ -297,6 +321,7 @@ pub(crate) fn fdk_core(
             &data,
             circ,
             &weights,
+            &pre,
             &ramp,
             first,
             &mut filtered[..count * view_len],
@@ -306,16 +331,18 @@ pub(crate) fn fdk_core(
             .iter()
             .map(|a| a.sin_cos())
             .collect();
-        let views = &filtered[..count * view_len];
+        let views = &filtered[..count * view_len + SLACK];
         out.axis_chunks_iter_mut(Axis(1), TILE_Y)
             .into_par_iter()
             .enumerate()
             .for_each_init(
                 || Scratch {
                     tile: vec![0.0; TILE_Y * TILE_X * nz],
-                    line: vec![0.0; ld],
                 },
                 |scratch, (chunk_index, mut slab)| {
+                    if progress.is_cancelled() {
+                        return; // the check after the block reports it
+                    }
                     let y_first = chunk_index * TILE_Y;
                     let ty = slab.dim().1;
                     let mut x_first = 0;
@@ -323,11 +350,11 @@ pub(crate) fn fdk_core(
                         let tx = TILE_X.min(nx - x_first);
                         let tile = &mut scratch.tile[..ty * tx * nz];
                         // Gather the tile into z-contiguous columns.
-                        for j in 0..ty {
-                            for i in 0..tx {
-                                let col = &mut tile[(j * tx + i) * nz..(j * tx + i + 1) * nz];
-                                for (k, c) in col.iter_mut().enumerate() {
-                                    *c = slab[[k, j, x_first + i]];
+                        for k in 0..nz {
+                            for j in 0..ty {
+                                let row = slab.slice(s![k, j, x_first..x_first + tx]);
+                                for (i, v) in row.iter().enumerate() {
+                                    tile[(j * tx + i) * nz + k] = *v;
                                 }
                             }
                         }
@@ -341,21 +368,12 @@ pub(crate) fn fdk_core(
                                 })
                             })
                             .collect();
-                        kernel(
-                            tile,
-                            nz,
-                            &cols_xy,
-                            views,
-                            view_len,
-                            &trig,
-                            &setup,
-                            &mut scratch.line,
-                        );
-                        for j in 0..ty {
-                            for i in 0..tx {
-                                let col = &tile[(j * tx + i) * nz..(j * tx + i + 1) * nz];
-                                for (k, c) in col.iter().enumerate() {
-                                    slab[[k, j, x_first + i]] = *c;
+                        kernel(tile, nz, &cols_xy, views, view_len, &trig, &setup);
+                        for k in 0..nz {
+                            for j in 0..ty {
+                                let mut row = slab.slice_mut(s![k, j, x_first..x_first + tx]);
+                                for (i, v) in row.iter_mut().enumerate() {
+                                    *v = tile[(j * tx + i) * nz + k];
                                 }
                             }
                         }
@@ -363,6 +381,7 @@ pub(crate) fn fdk_core(
                     }
                 },
             );
+        check(progress)?;
         progress.advance(count as u64);
         first += count;
     }
@@ -379,8 +398,40 @@ struct Grid {
 
 struct Scratch {
     tile: Vec<f32>,
-    line: Vec<f32>,
 }
+
+/// View-independent pre-weights: the Feldkamp cosine weight of every detector pixel
+/// (`(rows, cols)`, row-major) and Parker's fan angle γ of every column.
+struct PreWeights {
+    cosine: Vec<f32>,
+    gamma: Vec<f64>,
+}
+
+impl PreWeights {
+    fn new(circ: &Circular<'_>, rows: usize, cols: usize) -> Self {
+        let det = circ.det;
+        let u_of = |c: usize| {
+            (c as f64 - (cols as f64 - 1.0) / 2.0) * det.col_spacing_mm + det.col_offset_mm
+        };
+        let v_of = |r: usize| {
+            (r as f64 - (rows as f64 - 1.0) / 2.0) * det.row_spacing_mm + det.row_offset_mm
+        };
+        let sdd2 = circ.sdd * circ.sdd;
+        let cosine = (0..rows * cols)
+            .map(|p| {
+                let (u, v) = (u_of(p % cols), v_of(p / cols));
+                (circ.sdd / (sdd2 + u * u + v * v).sqrt()) as f32
+            })
+            .collect();
+        // Parker's γ is minus the column's fan angle in this frame: the ray through
+        // column offset u travels at angle θ + π/2 − atan(u / SDD).
+        let gamma = (0..cols).map(|c| -(u_of(c) / circ.sdd).atan()).collect();
+        Self { cosine, gamma }
+    }
+}
+
+/// Rows filtered together before their transposed write (16 floats = one cache line).
+const ROW_CHUNK: usize = 16;
 
 /// Weights, filters and transposes views `first .. first + count` into `out`
 /// (`count` views of `(cols + 2, rows + 4)`, zero borders kept zero).
@@ -388,46 +439,50 @@ fn filter_block(
     data: &ArrayView3<'_, f32>,
     circ: &Circular<'_>,
     weights: &FanWeights,
+    pre: &PreWeights,
     ramp: &RampFilter,
     first: usize,
     out: &mut [f32],
     view_len: usize,
 ) {
     let (_, rows, cols) = data.dim();
-    let det = circ.det;
     let ld = rows + 2 * ROW_PAD;
-    let sdd2 = circ.sdd * circ.sdd;
-    let u_of =
-        |c: usize| (c as f64 - (cols as f64 - 1.0) / 2.0) * det.col_spacing_mm + det.col_offset_mm;
-    let v_of =
-        |r: usize| (r as f64 - (rows as f64 - 1.0) / 2.0) * det.row_spacing_mm + det.row_offset_mm;
     out.par_chunks_mut(view_len).enumerate().for_each_init(
-        || (ramp.scratch(), vec![0.0f32; cols], vec![0.0f64; cols]),
-        |(scratch, line, col_weight), (b, view_out)| {
+        || {
+            (
+                ramp.scratch(),
+                vec![0.0f32; ROW_CHUNK * cols],
+                vec![0.0f32; cols],
+            )
+        },
+        |(scratch, chunk, col_weight), (b, view_out)| {
             let view = first + b;
             let theta = circ.angles[view];
             let step = weights.step[view];
-            for (c, w) in col_weight.iter_mut().enumerate() {
-                // Parker's γ is minus the column's fan angle in this frame: a ray at
-                // column offset u travels at angle θ + π/2 − atan(u / SDD).
-                let parker = match weights.parker {
-                    Some(p) => p.weight(theta, -(u_of(c) / circ.sdd).atan()),
-                    None => 1.0,
-                };
-                *w = step * parker;
+            for (w, &g) in col_weight.iter_mut().zip(&pre.gamma) {
+                let parker = weights.parker.map_or(1.0, |p| p.weight(theta, g));
+                *w = (step * parker) as f32;
             }
-            for r in 0..rows {
-                let v = v_of(r);
-                let src = data.slice(ndarray::s![view, r, ..]);
-                for (c, (l, p)) in line.iter_mut().zip(src.iter()).enumerate() {
-                    let u = u_of(c);
-                    let cosine = circ.sdd / (sdd2 + u * u + v * v).sqrt();
-                    *l = (f64::from(*p) * cosine * col_weight[c]) as f32;
+            let mut r0 = 0;
+            while r0 < rows {
+                let n = ROW_CHUNK.min(rows - r0);
+                for (dr, line) in chunk.chunks_exact_mut(cols).take(n).enumerate() {
+                    let r = r0 + dr;
+                    let src = data.slice(s![view, r, ..]);
+                    let cosine = &pre.cosine[r * cols..(r + 1) * cols];
+                    for (((l, p), cw), w) in line.iter_mut().zip(src).zip(cosine).zip(&*col_weight)
+                    {
+                        *l = p * cw * w;
+                    }
+                    ramp.filter_line(line, scratch);
                 }
-                ramp.filter_line(line, scratch);
-                for (c, l) in line.iter().enumerate() {
-                    view_out[(c + COL_PAD) * ld + r + ROW_PAD] = *l;
+                for c in 0..cols {
+                    let dst = (c + COL_PAD) * ld + r0 + ROW_PAD;
+                    for (dr, o) in view_out[dst..dst + n].iter_mut().enumerate() {
+                        *o = chunk[dr * cols + c];
+                    }
                 }
+                r0 += n;
             }
         },
     );
@@ -445,7 +500,7 @@ pub(crate) fn clip_range(a: f64, s: f64, lo: f64, hi: f64, n: usize) -> (usize, 
     };
     let k0 = t0.ceil().max(0.0);
     let k1 = (t1.floor() + 1.0).min(n as f64);
-    if !(k0 < k1) {
+    if k0.partial_cmp(&k1) != Some(std::cmp::Ordering::Less) {
         return (0, 0);
     }
     (k0 as usize, k1 as usize)
@@ -460,7 +515,6 @@ type TileKernel = fn(
     view_len: usize,
     trig: &[(f64, f64)],
     setup: &Setup,
-    line: &mut [f32],
 );
 
 fn select_kernel() -> TileKernel {
@@ -483,11 +537,10 @@ fn tile_avx2(
     view_len: usize,
     trig: &[(f64, f64)],
     setup: &Setup,
-    line: &mut [f32],
 ) {
     // SAFETY: `select_kernel` returns this function only when the CPU reports AVX2 and
     // FMA, the features `tile_avx2_impl` is compiled for.
-    unsafe { tile_avx2_impl(tile, nz, columns, views, view_len, trig, setup, line) }
+    unsafe { tile_avx2_impl(tile, nz, columns, views, view_len, trig, setup) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -500,7 +553,6 @@ fn tile_avx2_impl(
     view_len: usize,
     trig: &[(f64, f64)],
     setup: &Setup,
-    line: &mut [f32],
 ) {
     tile_generic(
         tile,
@@ -510,11 +562,10 @@ fn tile_avx2_impl(
         view_len,
         trig,
         setup,
-        line,
-        |acc, line, a, s| {
+        |acc, pair, ld, a, s, wa, wb, k0, k1| {
             // SAFETY: this closure runs inside a function compiled for AVX2 and FMA,
             // which is only called after the CPU reported both.
-            unsafe { lerp_accumulate_avx2(acc, line, a, s) }
+            unsafe { bilerp_avx2(acc, pair, ld, a, s, wa, wb, k0, k1) }
         },
     );
 }
@@ -527,7 +578,6 @@ fn tile_scalar(
     view_len: usize,
     trig: &[(f64, f64)],
     setup: &Setup,
-    line: &mut [f32],
 ) {
     tile_generic(
         tile,
@@ -537,10 +587,13 @@ fn tile_scalar(
         view_len,
         trig,
         setup,
-        line,
-        lerp_accumulate_scalar,
+        bilerp_scalar,
     );
 }
+
+/// Extra zero floats after the last stored view, so the vector kernels may load whole
+/// registers past the end of a detector column (see [`bilerp_avx2`]).
+pub(crate) const SLACK: usize = 32;
 
 #[inline(always)]
 fn tile_generic(
@@ -551,10 +604,10 @@ fn tile_generic(
     view_len: usize,
     trig: &[(f64, f64)],
     s: &Setup,
-    line: &mut [f32],
-    lerp: impl Fn(&mut [f32], &[f32], f32, f32),
+    bilerp: impl Fn(&mut [f32], &[f32], usize, f32, f32, f32, f32, usize, usize),
 ) {
     let ld = s.ld;
+    let row_hi = (ld - ROW_PAD) as f64;
     let n_views = trig.len();
     let mut pass = 0;
     while pass < n_views {
@@ -563,49 +616,275 @@ fn tile_generic(
             let acc = &mut tile[col_index * nz..(col_index + 1) * nz];
             for b in pass..pass_end {
                 let (sin, cos) = trig[b];
-                let view = &views[b * view_len..(b + 1) * view_len];
-                // Depth of the column along the central ray, over SOD.
+                // Depth of the column along the central ray.
                 let depth = s.sod + y * cos - x * sin;
                 if depth <= 1e-6 * s.sod {
                     continue; // at or behind the source
                 }
-                let mag = s.sdd / depth;
+                let inv_depth = 1.0 / depth;
+                let mag = s.sdd * inv_depth;
                 let ui = (mag * (x * cos + y * sin) - s.col_off) * s.inv_du + s.col_centre;
                 if !(ui > 0.0 && ui < (s.cols + 1) as f64) {
                     continue; // misses the detector (zero borders included)
                 }
                 let c = ui as usize; // ui > 0: truncation is floor
                 let fu = ui - c as f64;
-                let u_scale = s.sod / depth;
+                let u_scale = s.sod * inv_depth;
                 let w = u_scale * u_scale; // 1 / U²
-                let wa = (w * (1.0 - fu)) as f32;
-                let wb = (w * fu) as f32;
+                                           // Padded detector row of voxel k: a + k · slope; valid in [1, rows + 2].
                 let a = (mag * s.z0 - s.row_off) * s.inv_dv + s.row_centre;
-                let slope = mag * s.dz * s.inv_dv;
-                let (k0, k1) = clip_range(a, slope, 1.0, (ld - ROW_PAD) as f64, nz);
-                if k0 >= k1 {
+                let slope = mag * s.dz_over_dv;
+                let inv_slope = depth * s.inv_slope_factor;
+                let k0 = ((1.0 - a) * inv_slope).ceil().max(0.0);
+                let k1 = (((row_hi - a) * inv_slope).floor() + 1.0).min(nz as f64);
+                if k0.partial_cmp(&k1) != Some(std::cmp::Ordering::Less) {
                     continue;
                 }
-                let v_lo = a + k0 as f64 * slope;
-                let v_hi = a + (k1 - 1) as f64 * slope;
-                let r0 = (v_lo.floor() as usize).saturating_sub(1);
-                let r1 = ((v_hi.floor() as usize) + 3).min(ld);
-                let p0 = &view[c * ld + r0..c * ld + r1];
-                let p1 = &view[(c + 1) * ld + r0..(c + 1) * ld + r1];
-                let blend = &mut line[r0..r1];
-                for ((t, &q0), &q1) in blend.iter_mut().zip(p0).zip(p1) {
-                    *t = wa * q0 + wb * q1;
-                }
-                lerp(
-                    &mut acc[k0..k1],
-                    &line[..r1],
-                    (a + k0 as f64 * slope) as f32,
+                // Columns c and c + 1 of view b, plus the slack the vector loads may touch.
+                let start = b * view_len + c * ld;
+                bilerp(
+                    acc,
+                    &views[start..start + 2 * ld + SLACK],
+                    ld,
+                    a as f32,
                     slope as f32,
+                    (w * (1.0 - fu)) as f32,
+                    (w * fu) as f32,
+                    k0 as usize,
+                    k1 as usize,
                 );
             }
         }
         pass = pass_end;
     }
+}
+
+/// Bilinear interpolate-and-accumulate along a z column, for voxels `k0 .. k1`:
+/// `acc[k] += wa · lerp(col0, x) + wb · lerp(col1, x)` with `x = a + k s`, where `col0`
+/// and `col1` are `pair[..ld]` and `pair[ld..2 ld]`, `lerp(col, x) = col[i] + f (col[i+1] −
+/// col[i])`, `i = ⌊x⌋` clamped to `0 ..= ld − 2`, `f = x − i`.
+#[inline(always)]
+pub(crate) fn bilerp_scalar(
+    acc: &mut [f32],
+    pair: &[f32],
+    ld: usize,
+    a: f32,
+    s: f32,
+    wa: f32,
+    wb: f32,
+    k0: usize,
+    k1: usize,
+) {
+    let (col0, col1) = pair[..2 * ld].split_at(ld);
+    let last = ld - 2;
+    for (k, out) in acc.iter_mut().enumerate().take(k1).skip(k0) {
+        let x = a + k as f32 * s;
+        let i = (x.max(0.0) as usize).min(last);
+        let f = x - i as f32;
+        let p = col0[i] + f * (col0[i + 1] - col0[i]);
+        let q = col1[i] + f * (col1[i + 1] - col1[i]);
+        *out += wa * p + wb * q;
+    }
+}
+
+/// AVX2 + FMA version of [`bilerp_scalar`], eight voxels per step. The detector samples
+/// of eight consecutive voxels span `⌈7 s⌉ + 2` rows, so for `s < 1` one unaligned
+/// 8-float load per column and row offset, permuted into place, fetches them; for
+/// `s < 2` two loads and a blend; steeper slopes gather pairs of neighbouring rows with
+/// 64-bit gathers. Requires `pair.len() ≥ 2 ld + SLACK`, `2 ≤ ld < 2²⁹`, `s ≥ 0`.
+///
+/// The vector loop covers whole blocks of 8 voxels (`8 j .. 8 j + 8`) from the one
+/// holding `k0` to the one holding `k1 − 1`, so it also touches voxels outside
+/// `k0 .. k1`; they add exactly zero, because their clamped rows are the zero rows that
+/// pad every stored detector column (two above, two below). A partial last block of
+/// the column (when `acc.len()` is not a multiple of 8) is done by the scalar loop.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn bilerp_avx2(
+    acc: &mut [f32],
+    pair: &[f32],
+    ld: usize,
+    a: f32,
+    s: f32,
+    wa: f32,
+    wb: f32,
+    k0: usize,
+    k1: usize,
+) {
+    use std::arch::x86_64::*;
+    assert!((2..(1 << 29)).contains(&ld) && pair.len() >= 2 * ld + SLACK && s >= 0.0);
+    let k1 = k1.min(acc.len());
+    let first = k0 / 8;
+    let steps = k1.div_ceil(8).min(acc.len() / 8);
+    let c = Consts {
+        lanes: _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0),
+        vs: _mm256_set1_ps(s),
+        va: _mm256_set1_ps(a),
+        wa: _mm256_set1_ps(wa),
+        wb: _mm256_set1_ps(wb),
+        last: _mm256_set1_epi32(ld as i32 - 2),
+    };
+    let col0 = pair.as_ptr();
+    let out = acc.as_mut_ptr();
+    // Window loads read 8 floats from row i0 + off of column 0 or 1 (offset ld), with
+    // i0 ≤ ld − 2 and off ≤ 9: the last float read is at index 2 ld + 14 < pair.len().
+    // Gathers read rows i and i + 1 ≤ ld − 1 of either column. Stores write
+    // acc[8 j .. 8 j + 8] with j < steps ≤ acc.len() / 8. So every access is in bounds.
+    if s < 0.99 {
+        for j in first..steps {
+            // SAFETY: see the bounds argument above.
+            unsafe {
+                let (i, f) = c.index(j);
+                let (i0, rel) = relative(i);
+                let p0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(col0.add(i0)), rel);
+                let p1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(col0.add(i0 + 1)), rel);
+                let q0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(col0.add(ld + i0)), rel);
+                let q1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(col0.add(ld + i0 + 1)), rel);
+                c.accumulate(out.add(8 * j), f, p0, p1, q0, q1);
+            }
+        }
+    } else if s < 2.0 {
+        let seven = _mm256_set1_epi32(7);
+        for j in first..steps {
+            // SAFETY: see the bounds argument above.
+            unsafe {
+                let (i, f) = c.index(j);
+                let (i0, rel) = relative(i);
+                let hi = _mm256_castsi256_ps(_mm256_cmpgt_epi32(rel, seven));
+                let p0 = pick16(col0.add(i0), rel, hi);
+                let p1 = pick16(col0.add(i0 + 1), rel, hi);
+                let q0 = pick16(col0.add(ld + i0), rel, hi);
+                let q1 = pick16(col0.add(ld + i0 + 1), rel, hi);
+                c.accumulate(out.add(8 * j), f, p0, p1, q0, q1);
+            }
+        }
+    } else {
+        for j in first..steps {
+            // SAFETY: see the bounds argument above.
+            unsafe {
+                let (i, f) = c.index(j);
+                let (p0, p1) = gather_pairs(col0, i);
+                let (q0, q1) = gather_pairs(col0.add(ld), i);
+                c.accumulate(out.add(8 * j), f, p0, p1, q0, q1);
+            }
+        }
+    }
+    bilerp_scalar(acc, pair, ld, a, s, wa, wb, k0.max(8 * steps), k1);
+}
+
+/// Loop constants of [`bilerp_avx2`].
+#[cfg(target_arch = "x86_64")]
+struct Consts {
+    lanes: std::arch::x86_64::__m256,
+    vs: std::arch::x86_64::__m256,
+    va: std::arch::x86_64::__m256,
+    wa: std::arch::x86_64::__m256,
+    wb: std::arch::x86_64::__m256,
+    last: std::arch::x86_64::__m256i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Consts {
+    /// Row indices (clamped to `0 ..= ld − 2`; NaN and out-of-range values land on an
+    /// end) and fractions of voxels `8 j .. 8 j + 8`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn index(&self, j: usize) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256) {
+        use std::arch::x86_64::*;
+        let kk = _mm256_add_ps(_mm256_set1_ps((8 * j) as f32), self.lanes);
+        let x = _mm256_fmadd_ps(kk, self.vs, self.va);
+        let i = _mm256_min_epi32(
+            _mm256_max_epi32(_mm256_cvttps_epi32(x), _mm256_setzero_si256()),
+            self.last,
+        );
+        (i, _mm256_sub_ps(x, _mm256_cvtepi32_ps(i)))
+    }
+
+    /// `acc[0..8] += wa · lerp(p0, p1) + wb · lerp(q0, q1)`.
+    ///
+    /// # Safety
+    /// `out` must point at 8 writable floats.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn accumulate(
+        &self,
+        out: *mut f32,
+        f: std::arch::x86_64::__m256,
+        p0: std::arch::x86_64::__m256,
+        p1: std::arch::x86_64::__m256,
+        q0: std::arch::x86_64::__m256,
+        q1: std::arch::x86_64::__m256,
+    ) {
+        use std::arch::x86_64::*;
+        let p = _mm256_fmadd_ps(f, _mm256_sub_ps(p1, p0), p0);
+        let q = _mm256_fmadd_ps(f, _mm256_sub_ps(q1, q0), q0);
+        let v = _mm256_fmadd_ps(self.wb, q, _mm256_mul_ps(self.wa, p));
+        // SAFETY: the caller guarantees 8 floats at `out`.
+        unsafe { _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), v)) };
+    }
+}
+
+/// The first lane's index (the smallest: x grows with k) and every lane's offset from it.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn relative(i: std::arch::x86_64::__m256i) -> (usize, std::arch::x86_64::__m256i) {
+    use std::arch::x86_64::*;
+    let i0 = _mm256_cvtsi256_si32(i);
+    (i0 as usize, _mm256_sub_epi32(i, _mm256_set1_epi32(i0)))
+}
+
+/// Lanes `rel` (0 ..= 15) of the 16 floats at `p`: two loads, two permutes, a blend.
+///
+/// # Safety
+/// 16 floats at `p` must be readable.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn pick16(
+    p: *const f32,
+    rel: std::arch::x86_64::__m256i,
+    hi: std::arch::x86_64::__m256,
+) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller guarantees 16 readable floats at `p`.
+    let (w0, w1) = unsafe { (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))) };
+    _mm256_blendv_ps(
+        _mm256_permutevar8x32_ps(w0, rel),
+        _mm256_permutevar8x32_ps(w1, rel),
+        hi,
+    )
+}
+
+/// `(col[i], col[i + 1])` for the eight indices of `i`, as two vectors, with two
+/// 4-lane 64-bit gathers.
+///
+/// # Safety
+/// AVX2 must be available and every `col + i` must point at two readable floats.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gather_pairs(
+    col: *const f32,
+    i: std::arch::x86_64::__m256i,
+) -> (std::arch::x86_64::__m256, std::arch::x86_64::__m256) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller guarantees 8 readable bytes at col + 4 i for every lane.
+    let (lo, hi) = unsafe {
+        (
+            _mm256_i32gather_pd::<4>(col as *const f64, _mm256_castsi256_si128(i)),
+            _mm256_i32gather_pd::<4>(col as *const f64, _mm256_extracti128_si256::<1>(i)),
+        )
+    };
+    let (lo, hi) = (_mm256_castpd_ps(lo), _mm256_castpd_ps(hi));
+    // lo = a0 b0 a1 b1 | a2 b2 a3 b3, hi = a4 b4 a5 b5 | a6 b6 a7 b7
+    let evens = _mm256_shuffle_ps::<0x88>(lo, hi); // a0 a1 a4 a5 | a2 a3 a6 a7
+    let odds = _mm256_shuffle_ps::<0xDD>(lo, hi);
+    let order = |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(v)));
+    (order(evens), order(odds))
 }
 
 /// `acc[k] += line[i] + f · (line[i + 1] − line[i])` with `x = a + k s`, `i = ⌊x⌋`
@@ -683,6 +962,51 @@ mod tests {
                     (1.0..=12.0).contains(&x),
                     "{a} {s} {k}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn vector_and_scalar_bilerp_agree() {
+        // Two stored detector columns of ld rows with their zero padding rows.
+        let ld = 53;
+        let mut pair: Vec<f32> = (0..2 * ld + SLACK)
+            .map(|i| ((i * 29 % 17) as f32) * 0.25 - 1.5)
+            .collect();
+        for col in 0..2 {
+            for r in [0, 1, ld - 2, ld - 1] {
+                pair[col * ld + r] = 0.0;
+            }
+        }
+        // Slopes for each vector path (permute, permute + blend, gather), and edges.
+        for &(a, s) in &[
+            (1.2f64, 0.83f64),
+            (2.5, 0.0),
+            (0.0, 0.98),
+            (-2.0, 1.5),
+            (3.3, 1.99),
+            (0.0, 2.6),
+            (1.0, 7.0),
+            (-3.0, 0.7),
+            (40.0, 0.9),
+        ] {
+            for n in [1usize, 8, 19, 40] {
+                let (k0, k1) = clip_range(a, s, 1.0, (ld - ROW_PAD) as f64, n);
+                let mut want = vec![1.0f32; n];
+                bilerp_scalar(&mut want, &pair, ld, a as f32, s as f32, 0.3, 0.9, k0, k1);
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    let mut got = vec![1.0f32; n];
+                    // SAFETY: the CPU has AVX2 and FMA (checked above).
+                    unsafe {
+                        bilerp_avx2(&mut got, &pair, ld, a as f32, s as f32, 0.3, 0.9, k0, k1)
+                    };
+                    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                        assert!((g - w).abs() < 1e-4, "a {a} s {s} n {n} k {k}: {g} vs {w}");
+                    }
+                }
             }
         }
     }

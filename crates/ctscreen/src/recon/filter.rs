@@ -130,11 +130,24 @@ impl FromStr for Filter {
     }
 }
 
-/// The zero-padded FFT length used for rows of `cols` samples: the next power of two
-/// that is at least `2 · cols` (and at least 64), so the circular convolution of the
-/// filter never wraps a row onto itself.
+/// The zero-padded FFT length used for rows of `cols` samples: the smallest even
+/// number ≥ 2 · cols (and ≥ 64) whose only prime factors are 2, 3 and 5 (a size the
+/// FFT handles fast), so the circular convolution never wraps a row onto itself.
 pub fn padded_len(cols: usize) -> usize {
-    cols.saturating_mul(2).max(64).next_power_of_two()
+    let target = cols.saturating_mul(2).max(64);
+    let mut n = target + (target & 1);
+    loop {
+        let mut m = n;
+        for p in [2, 3, 5] {
+            while m % p == 0 {
+                m /= p;
+            }
+        }
+        if m == 1 {
+            return n;
+        }
+        n += 2;
+    }
 }
 
 /// The discrete ramp response (before windowing) at every bin `k = 0 ..= n/2` of an
@@ -198,9 +211,9 @@ impl RampFilter {
     /// ```
     /// use ctscreen::recon::filter::{Filter, RampFilter};
     /// let f = RampFilter::new(Filter::RamLak, 100, 0.5).unwrap();
-    /// assert_eq!(f.fft_len(), 256);
+    /// assert_eq!(f.fft_len(), 200);
     /// // Near Nyquist the ramp is ≈ f / τ = 0.5 cycles/sample / 0.5 mm = 1 mm⁻¹.
-    /// assert!((f.response()[128] - 1.0).abs() < 0.01);
+    /// assert!((f.response()[100] - 1.0).abs() < 0.01);
     /// ```
     pub fn new(filter: Filter, cols: usize, sample_spacing_mm: f64) -> Result<Self> {
         if cols == 0 {
@@ -304,7 +317,8 @@ impl RampFilter {
 ///
 /// Runs in parallel over views; the result does not depend on the thread count.
 ///
-/// **Errors** if the projections are empty or the spacing is not finite and positive.
+/// **Errors** if the projections are empty, hold NaN or ±inf ([`Error::NonFinite`]), or
+/// the spacing is not finite and positive.
 ///
 /// # Example
 /// ```
@@ -329,6 +343,7 @@ pub fn filter_projections(
             "(views, rows, cols) all ≥ 1",
         ));
     }
+    crate::volume::ensure_finite("projections", projections.iter())?;
     let plan = RampFilter::new(filter, cols, col_spacing_mm)?;
     projections
         .axis_iter_mut(Axis(0))
@@ -370,7 +385,7 @@ mod tests {
             let tau = 0.7;
             let f = RampFilter::new(filter, 50, tau).unwrap();
             let n = f.fft_len();
-            assert_eq!(n, 128);
+            assert_eq!(n, 100);
             for (k, &r) in f.response().iter().enumerate() {
                 let freq = k as f64 / n as f64;
                 let want = closed_form(n, k) * filter.window(freq) / tau;
@@ -414,6 +429,18 @@ mod tests {
             }
             want /= tau;
             assert!((q[i] as f64 - want).abs() < 1e-4, "{i}: {} vs {want}", q[i]);
+        }
+    }
+
+    #[test]
+    fn padded_lengths_are_fast_and_long_enough() {
+        assert_eq!(padded_len(1), 64);
+        assert_eq!(padded_len(384), 768);
+        assert_eq!(padded_len(512), 1024);
+        assert_eq!(padded_len(37), 80);
+        for cols in 1..600 {
+            let n = padded_len(cols);
+            assert!(n >= 2 * cols && n % 2 == 0);
         }
     }
 

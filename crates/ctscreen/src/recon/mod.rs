@@ -25,10 +25,14 @@
 pub mod fbp;
 pub mod fdk;
 pub mod filter;
+pub mod iterative;
+pub mod mar;
 
 pub use fbp::fbp;
 pub use fdk::{fdk, FdkOptions};
 pub use filter::{filter_projections, Filter};
+pub use iterative::{cgls, sart, sirt, IterativeOptions, Reconstruction};
+pub use mar::{mar, MarMethod, MarOptions};
 
 use std::f64::consts::PI;
 

@@ -1,0 +1,244 @@
+//! Detection bindings: `detect`, `Report`, `Finding`, `evaluate`.
+use ctscreen::detect::{detect_with_progress, evaluate::evaluate_parcel, DetectOptions, Report};
+use pyo3::prelude::*;
+
+use crate::errors::IntoPyResult;
+use crate::phantom::PyParcel;
+use crate::project::run_cancellable;
+use crate::volume::PyVolume;
+
+fn json_to_py(py: Python<'_>, text: &str) -> PyResult<Py<PyAny>> {
+    Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+}
+
+/// One dense object (or group) and what the detector makes of it.
+///
+/// Attributes
+/// ----------
+/// id : int
+/// kind : str
+///     "firearm", "firearm_part", "ammunition", "blade" or "metal_other".
+/// score : float
+///     Best threat score in [0, 1].
+/// bbox_mm : tuple of 6 float
+///     (z0, y0, x0, z1, y1, x1) world mm, min and max corners.
+/// voxel_count : int
+/// volume_mm3 : float
+/// mean_mu : float
+///     Mean μ in mm⁻¹.
+/// material : str
+/// mass_g : float
+/// centroid_mm : tuple of 3 float
+/// principal_axes : list of 3 tuples
+///     Unit vectors (z, y, x), longest first.
+/// extents_mm : tuple of 3 float
+/// evidence : list of str
+///     The measurements that drove the call.
+/// features : dict
+///     Numeric features by name (units in the names).
+#[pyclass(name = "Finding", module = "ctscreen", frozen, get_all)]
+#[derive(Clone)]
+pub struct PyFinding {
+    id: u32,
+    kind: String,
+    score: f64,
+    bbox_mm: (f64, f64, f64, f64, f64, f64),
+    voxel_count: u64,
+    volume_mm3: f64,
+    mean_mu: f64,
+    material: String,
+    mass_g: f64,
+    centroid_mm: (f64, f64, f64),
+    principal_axes: Vec<[f64; 3]>,
+    extents_mm: (f64, f64, f64),
+    evidence: Vec<String>,
+    features: std::collections::BTreeMap<String, f64>,
+}
+
+#[pymethods]
+impl PyFinding {
+    fn __repr__(&self) -> String {
+        format!(
+            "Finding(id={}, kind={:?}, score={:.2}, evidence={:?})",
+            self.id, self.kind, self.score, self.evidence
+        )
+    }
+}
+
+/// The result of :func:`detect`: findings, verdict and the thresholds used.
+///
+/// Pickles, and converts to and from versioned JSON (``to_json`` / ``Report.from_json``).
+#[pyclass(name = "Report", module = "ctscreen", frozen)]
+pub struct PyReport {
+    pub inner: Report,
+}
+
+#[pymethods]
+impl PyReport {
+    /// list of Finding : highest score first.
+    #[getter]
+    fn findings(&self) -> Vec<PyFinding> {
+        self.inner
+            .findings
+            .iter()
+            .map(|f| PyFinding {
+                id: f.id,
+                kind: f.kind.as_str().to_string(),
+                score: f.score,
+                bbox_mm: (
+                    f.bbox_mm[0],
+                    f.bbox_mm[1],
+                    f.bbox_mm[2],
+                    f.bbox_mm[3],
+                    f.bbox_mm[4],
+                    f.bbox_mm[5],
+                ),
+                voxel_count: f.voxel_count,
+                volume_mm3: f.volume_mm3,
+                mean_mu: f.mean_mu,
+                material: f.material.clone(),
+                mass_g: f.mass_g,
+                centroid_mm: (f.centroid_mm[0], f.centroid_mm[1], f.centroid_mm[2]),
+                principal_axes: f.principal_axes.to_vec(),
+                extents_mm: (f.extents_mm[0], f.extents_mm[1], f.extents_mm[2]),
+                evidence: f.evidence.clone(),
+                features: f.features.clone(),
+            })
+            .collect()
+    }
+
+    /// str : "clear" or "inspect".
+    #[getter]
+    fn verdict(&self) -> PyResult<String> {
+        let v = serde_json::to_value(self.inner.verdict)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok(v.as_str().unwrap_or("").to_string())
+    }
+
+    /// float : decision threshold on the score.
+    #[getter]
+    fn threshold(&self) -> f64 {
+        self.inner.threshold
+    }
+
+    /// The report as JSON text (versioned schema).
+    #[pyo3(signature = (indent = false))]
+    fn to_json(&self, indent: bool) -> PyResult<String> {
+        if indent {
+            self.inner.to_json_pretty()
+        } else {
+            self.inner.to_json()
+        }
+        .py()
+    }
+
+    /// The report as plain Python data (``json.loads(report.to_json())``).
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        json_to_py(py, &self.inner.to_json().py()?)
+    }
+
+    /// Reads a report from JSON text written by ``to_json``.
+    ///
+    /// Raises
+    /// ------
+    /// ValueError
+    ///     On malformed JSON or another schema version.
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        Ok(Self {
+            inner: Report::from_json(text).py()?,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Report(verdict={:?}, findings={}, threats={})",
+            self.verdict().unwrap_or_default(),
+            self.inner.findings.len(),
+            self.inner.threats().count()
+        )
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        let py = slf.py();
+        let text = slf.get().inner.to_json().py()?;
+        Ok((py.get_type::<Self>().getattr("from_json")?, (text,)))
+    }
+}
+
+/// Finds dense metal in a volume and classifies each object as firearm, firearm part,
+/// ammunition, blade or other metal, with the evidence for each call.
+///
+/// Parameters
+/// ----------
+/// volume : Volume
+///     μ in mm⁻¹ (a reconstruction or a voxelised phantom).
+/// energy_kev : float
+///     Effective energy of the scan (HU equivalents, material guess). Default 70.
+/// threshold : float, optional
+///     Decision threshold on the score (default: the detector's own).
+///
+/// Returns
+/// -------
+/// Report
+///
+/// Raises
+/// ------
+/// ValueError
+///     If the volume holds NaN voxels (the message gives how many) or an option is invalid.
+#[pyfunction]
+#[pyo3(signature = (volume, energy_kev = 70.0, threshold = None))]
+fn detect(
+    py: Python<'_>,
+    volume: &Bound<'_, PyVolume>,
+    energy_kev: f64,
+    threshold: Option<f64>,
+) -> PyResult<PyReport> {
+    let vol = &volume.get().inner;
+    let mut options = DetectOptions {
+        energy_kev,
+        ..DetectOptions::default()
+    };
+    if let Some(t) = threshold {
+        options.threshold = t;
+    }
+    let inner = run_cancellable(py, |flag| detect_with_progress(vol, &options, flag))?;
+    Ok(PyReport { inner })
+}
+
+/// Scores a report against a generated parcel's ground truth.
+///
+/// A threat object is detected when an alarmed finding (score ≥ threshold) overlaps it
+/// (see the Rust docs of ``detect::evaluate`` for the matching rule); a false alarm is an
+/// alarmed finding that matches no threat.
+///
+/// Parameters
+/// ----------
+/// report : Report
+/// parcel : Parcel
+///
+/// Returns
+/// -------
+/// dict
+///     ``per_class`` (total, detected, classified per class), ``false_alarms``,
+///     ``benign_scene``, ``verdict``, ``confusion``, ``matches``, ``threshold``.
+#[pyfunction]
+fn evaluate(
+    py: Python<'_>,
+    report: &Bound<'_, PyReport>,
+    parcel: &Bound<'_, PyParcel>,
+) -> PyResult<Py<PyAny>> {
+    let scores = evaluate_parcel(&report.get().inner, &parcel.get().inner);
+    let text = serde_json::to_string(&scores)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    json_to_py(py, &text)
+}
+
+/// Registers the classes and functions.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyReport>()?;
+    m.add_class::<PyFinding>()?;
+    m.add_function(wrap_pyfunction!(detect, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluate, m)?)?;
+    Ok(())
+}
