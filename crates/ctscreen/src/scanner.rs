@@ -18,7 +18,7 @@ use crate::geometry::{ConeBeamGeometry, Geometry};
 use crate::phantom::Phantom;
 use crate::physics::{simulate, SimulateOptions};
 use crate::progress::Progress;
-use crate::recon::{fdk, mar, FdkOptions, MarOptions};
+use crate::recon::{fdk, mar, FdkOptions, MarMethod, MarOptions};
 use crate::volume::water_mu_per_mm;
 use crate::{Error, Projections, Result, Volume};
 
@@ -33,8 +33,16 @@ pub struct ScanOptions {
     pub views: usize,
     /// The X-ray source and detector physics (kVp, filtration, photons, seed, noise).
     pub simulate: SimulateOptions,
-    /// Reconstruct with NMAR when the FDK volume holds metal (μ above
-    /// [`MarOptions::metal_threshold`]); plain FDK otherwise. Default true.
+    /// Reconstruct with linear-interpolation MAR when the FDK volume holds metal (μ
+    /// above [`MarOptions::metal_threshold`]); plain FDK otherwise. Default true.
+    ///
+    /// Not NMAR: a parcel's rays often cross little but air beside the metal (a padded
+    /// envelope is 40–80 mm thick), so the NMAR prior's projections next to a metal
+    /// trace are near zero and dividing by them amplifies the noise there by up to
+    /// 1/ε; interpolated into the trace and multiplied back, that filled 8 % of the
+    /// demo parcel's 128³ volume with false "metal" (μ from −1.6 to 3.4 mm⁻¹), where
+    /// linear interpolation leaves the metal fraction of plain FDK (0.6 %) and removes
+    /// the dark streaks.
     pub metal_artifact_reduction: bool,
 }
 
@@ -143,6 +151,7 @@ pub fn scan(phantom: &Phantom, options: &ScanOptions, progress: &dyn Progress) -
         progress,
     )?;
     let mar_options = MarOptions {
+        method: MarMethod::Linear,
         water_mu: water as f32,
         ..MarOptions::default()
     };

@@ -690,7 +690,11 @@ fn split_by_level(
                 p[1] as isize + o[1],
                 p[2] as isize + o[2],
             ];
-            if q.iter().any(|&x| x < 0) || q[0] >= nz as isize || q[1] >= ny as isize || q[2] >= nx as isize {
+            if q.iter().any(|&x| x < 0)
+                || q[0] >= nz as isize
+                || q[1] >= ny as isize
+                || q[2] >= nx as isize
+            {
                 continue;
             }
             let q = [q[0] as usize, q[1] as usize, q[2] as usize];
@@ -1117,7 +1121,12 @@ mod tests {
         }
         let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
         let (c, _) = extract(&v, &opts(), &crate::NoProgress).unwrap();
-        assert_eq!(c.len(), 2, "{:?}", c.iter().map(|c| c.voxel_count).collect::<Vec<_>>());
+        assert_eq!(
+            c.len(),
+            2,
+            "{:?}",
+            c.iter().map(|c| c.voxel_count).collect::<Vec<_>>()
+        );
         // The balls are one candidate whose split reading has two (nearly) equal halves.
         let halves = &c[0].alternatives[0];
         assert_eq!(halves.len(), 2);
@@ -1164,7 +1173,10 @@ mod tests {
         assert_eq!(c.len(), 1);
         let level = c[0].alternatives.last().expect("a level reading");
         assert_eq!(level.len(), 2);
-        assert_eq!(level[0].voxel_count + level[1].voxel_count, c[0].voxel_count);
+        assert_eq!(
+            level[0].voxel_count + level[1].voxel_count,
+            c[0].voxel_count
+        );
     }
 
     #[test]

@@ -345,6 +345,27 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
         );
     }
     c.set(Kind::Ammunition, cores);
+    // A loaded firearm in one piece: a barrel-like bore and bullet cores joined in one
+    // steel object of a handgun's or a carbine's length. At coarse voxels a pistol's
+    // slide, barrel and loaded magazine blur into one object whose L can be hidden by
+    // what touches it; the barrel and the rounds inside it are not.
+    let mut loaded = 0.0;
+    if let Some((b, bore)) = best_barrel_relaxed(s) {
+        loaded = bore.min(cores) * band(l, 120.0, 320.0, 8.0);
+        c.feat("loaded_firearm", loaded);
+        c.set(Kind::Firearm, loaded);
+        if loaded >= 0.2 {
+            c.say(
+                loaded,
+                Kind::Firearm,
+                format!(
+                    "barrel ({}) and {} bullet cores in one {l:.0} mm steel object (loaded firearm)",
+                    bore_text(&b),
+                    nb.max(n_est.round() as usize)
+                ),
+            );
+        }
+    }
     // Empty magazine.
     if let Some((b, sc)) = magazine_score(s) {
         c.feat("magazine_score", sc);
@@ -496,6 +517,12 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
             );
         }
     }
+    // The bore and the rounds of a loaded firearm are explained by it (as in a
+    // two-object pistol): their part and ammunition scores yield to the firearm's.
+    if loaded > 0.0 {
+        c.scores.firearm_part *= 1.0 - 0.6 * loaded;
+        c.scores.ammunition *= 1.0 - 0.6 * loaded;
+    }
     c
 }
 
@@ -515,22 +542,40 @@ pub struct Described {
     pub alternatives: Vec<Vec<Descriptors>>,
 }
 
-/// Margin by which a reading's best threat score must beat the whole candidate's for
-/// its objects to be taken instead.
+/// Margin by which a reading's value must beat the whole candidate's (and any reading
+/// already preferred) for its objects to be taken instead.
 const ALTERNATIVE_MARGIN: f64 = 0.1;
 
-/// Picks, per candidate, the reading with the strongest threat evidence (the whole
-/// unless another beats it by a margin), then classifies.
+/// What a reading of a candidate says, for choosing between readings: a firearm that
+/// alarms counts above everything else (a pistol is a slide, a barrel and a loaded
+/// magazine together, so a firearm reading explains the parts and cartridges the other
+/// readings see), then the best threat score of its findings.
+fn reading_value(findings: &[Finding], threshold: f64) -> f64 {
+    let fire = findings
+        .iter()
+        .map(|f| f.class_scores.firearm)
+        .fold(0.0, f64::max);
+    let best = findings.iter().map(|f| f.score).fold(0.0, f64::max);
+    if fire >= threshold {
+        1.0 + fire
+    } else {
+        best
+    }
+}
+
+/// Picks, per candidate, the reading whose classification (pairs and clusters
+/// included) says the most (see [`reading_value`]): the whole unless another beats it
+/// by a margin; then classifies the chosen objects of all candidates together.
 pub fn classify_candidates(items: &[Described], options: &DetectOptions) -> Vec<Finding> {
     let mut chosen: Vec<Descriptors> = Vec::new();
-    let best = |d: &Descriptors| call_single(d, options.metal_energy_kev).scores.best().1;
     for it in items {
         let mut pick: Option<&Vec<Descriptors>> = None;
-        let mut top = best(&it.whole) + ALTERNATIVE_MARGIN;
+        let whole = classify(std::slice::from_ref(&it.whole), options);
+        let mut top = reading_value(&whole, options.threshold) + ALTERNATIVE_MARGIN;
         for reading in &it.alternatives {
-            let s = reading.iter().map(best).fold(0.0, f64::max);
-            if s > top {
-                top = s;
+            let v = reading_value(&classify(reading, options), options.threshold);
+            if v > top {
+                top = v + ALTERNATIVE_MARGIN;
                 pick = Some(reading);
             }
         }
@@ -744,7 +789,11 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     let geo = pistol_geometry(angle, sa.extents_mm, sb.extents_mm, junction[1])
         * down(gaps[0].max(gaps[1]), 30.0, 5.0);
     if std::env::var("CTSCREEN_DEBUG_PAIRS").is_ok() {
-        eprintln!("PAIR a {:?} b {:?} angle {angle:.0} junction {junction:?} gaps {gaps:?} geo {geo:.3}", sa.extents_mm.map(|x| x.round()), sb.extents_mm.map(|x| x.round()));
+        eprintln!(
+            "PAIR a {:?} b {:?} angle {angle:.0} junction {junction:?} gaps {gaps:?} geo {geo:.3}",
+            sa.extents_mm.map(|x| x.round()),
+            sb.extents_mm.map(|x| x.round())
+        );
     }
     if geo < 0.05 {
         return None;

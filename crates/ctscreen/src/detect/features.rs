@@ -1415,9 +1415,15 @@ pub(crate) fn two_lines(
     let split = |v: &[f64], at: f64| -> Vec<u8> { v.iter().map(|&t| u8::from(t > at)).collect() };
     // Starts: cuts across the main axis, along the second, and along both diagonals
     // of the main plane (an L's limbs lie on either side of one of them).
-    let (s0, s1) = (frame.variances[0].sqrt().max(1e-9), frame.variances[1].sqrt().max(1e-9));
+    let (s0, s1) = (
+        frame.variances[0].sqrt().max(1e-9),
+        frame.variances[1].sqrt().max(1e-9),
+    );
     let diag = |sign: f64| -> Vec<f64> {
-        p0.iter().zip(&p1).map(|(&a, &b)| a / s0 + sign * b / s1).collect()
+        p0.iter()
+            .zip(&p1)
+            .map(|(&a, &b)| a / s0 + sign * b / s1)
+            .collect()
     };
     let (dp, dm) = (diag(1.0), diag(-1.0));
     let (qdp, qdm) = (q(&dp, 0.5), q(&dm, 0.5));
@@ -1464,13 +1470,21 @@ pub(crate) fn two_lines(
     };
     if let Some(l12) = seg_of(e1, e2) {
         let i3 = (0..n)
-            .max_by(|&a, &b| l12.dist2(sample[a]).total_cmp(&l12.dist2(sample[b])).then(b.cmp(&a)))
+            .max_by(|&a, &b| {
+                l12.dist2(sample[a])
+                    .total_cmp(&l12.dist2(sample[b]))
+                    .then(b.cmp(&a))
+            })
             .unwrap_or(0);
         let e3 = sample[i3];
         for (p, q, r) in [(e1, e2, e3), (e1, e3, e2), (e2, e3, e1)] {
             if let Some(la) = seg_of(p, q) {
                 let t = dot(sub(r, la.c), la.d).clamp(la.t0, la.t1);
-                let foot = [la.c[0] + t * la.d[0], la.c[1] + t * la.d[1], la.c[2] + t * la.d[2]];
+                let foot = [
+                    la.c[0] + t * la.d[0],
+                    la.c[1] + t * la.d[1],
+                    la.c[2] + t * la.d[2],
+                ];
                 if let Some(lb) = seg_of(foot, r) {
                     starts.push(
                         sample
@@ -1568,7 +1582,12 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
         origin,
         spacing,
     };
-    let shape = shape_of(&piece, options.low_mu, level_cap(options), dense_mu(options))?;
+    let shape = shape_of(
+        &piece,
+        options.low_mu,
+        level_cap(options),
+        dense_mu(options),
+    )?;
     let (pts, vals) = piece.points();
     let mean_mu = vals.iter().map(|&v| f64::from(v)).sum::<f64>() / vals.len().max(1) as f64;
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();

@@ -17,8 +17,9 @@
 //!    that drove it;
 //! 4. the [`Report`]: findings (highest score first) and the verdict.
 //!
-//! [`evaluate`] scores a report against a generated parcel's ground truth and runs
-//! seeded batches (recall per class, false alarms per benign parcel, confusion
+//! [`evaluate`] scores a report against a generated parcel's ground truth
+//! ([`evaluate_parcel`]) and runs seeded evaluation sets through the whole pipeline
+//! ([`evaluate_set`]: recall per class, false alarms per benign parcel, confusion
 //! matrix, ROC).
 //!
 //! # Report JSON schema (`schema_version` 1)
@@ -72,6 +73,7 @@ pub mod features;
 pub mod report;
 
 pub use candidates::Candidate;
+pub use evaluate::{evaluate_parcel, evaluate_set, Evaluation, EvaluationOptions};
 pub use features::{Descriptors, Material};
 pub use report::{ClassScores, Finding, Kind, Report, Thresholds, Timings, Verdict};
 
