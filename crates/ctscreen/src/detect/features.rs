@@ -1781,7 +1781,7 @@ mod tests {
             let q = sub(p, c);
             let t = dot(q, d);
             let r2 = dot(q, q) - t * t;
-            t.abs() <= 60.0 && r2 <= 100.0 && r2 >= 4.5 * 4.5
+            t.abs() <= 60.0 && (4.5 * 4.5..=100.0).contains(&r2)
         });
         let desc = only(&vol(a, sp));
         let b = desc.shape.bores[0];
