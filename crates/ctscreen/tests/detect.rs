@@ -437,3 +437,29 @@ fn reports_do_not_depend_on_the_thread_count() {
     assert_eq!(a, b);
     assert!(a.findings.len() >= 3);
 }
+
+#[test]
+fn evaluation_sets_do_not_depend_on_the_thread_count() {
+    use ctscreen::detect::evaluate::{evaluate_set, EvaluationOptions, ScanMode};
+    let options = EvaluationOptions {
+        parcels: 2,
+        size: 40,
+        mode: ScanMode::Truth {
+            energy_kev: 100.0,
+            noise_mu: 0.005,
+        },
+        ..Default::default()
+    };
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| evaluate_set(&options, &ctscreen::NoProgress).unwrap())
+            .without_timings()
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one.per_parcel.len(), 2);
+    assert_eq!(one.benign_parcels + one.threat_parcels, 2);
+}
