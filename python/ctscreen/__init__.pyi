@@ -377,6 +377,7 @@ def regionprops(
 ) -> list[RegionProps]: ...
 
 # --- detect ----------------------------------------------------------------------------
+from typing import Literal
 class Finding:
     id: int
     kind: str
@@ -407,6 +408,16 @@ class Report:
 
 def detect(volume: Volume, energy_kev: float = 70.0, threshold: Optional[float] = None) -> Report: ...
 def evaluate(report: Report, parcel: "Parcel") -> Dict[str, Any]: ...
+def evaluate_set(
+    parcels: int = 200,
+    size: int = 128,
+    seed: int = 1000000,
+    threat_fraction: float = 0.5,
+    max_extent_mm: float = 300.0,
+    threshold: Optional[float] = None,
+    mode: Literal["scan", "truth"] = "scan",
+    progress: bool = False,
+) -> Dict[str, Any]: ...
 # --- io.dicos: DICOS (NEMA IIC 1) CT volumes and Threat Detection Reports ---
 # (load / save / read_info above also read and write DICOS CT: ".dcs")
 from os import PathLike

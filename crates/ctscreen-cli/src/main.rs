@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod detect;
+mod evaluate;
 mod info;
 mod progress;
 mod reconstruct;
@@ -32,6 +33,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Reconstruct a volume from projections and their geometry.
     Reconstruct(reconstruct::Args),
+    /// Score the detector on a seeded set of generated, scanned parcels: recall, false alarms, ROC.
+    Evaluate(evaluate::Args),
 }
 
 /// What a subcommand returns: any error, shown to the user as one line.
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Reconstruct(args) => reconstruct::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -90,7 +90,6 @@ fn demo_writes_every_output() {
 }
 
 #[test]
-#[ignore = "the detector does not yet call the demo's pistol a firearm at 128³ (2.6 mm voxels); run with --ignored"]
 fn demo_finds_the_pistol() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
@@ -115,6 +114,35 @@ fn demo_finds_the_pistol() {
         "no firearm finding overlaps the pistol at {pistol_box:?}: {}",
         report["findings"]
     );
+    let alarmed: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["score"].as_f64().unwrap() >= threshold)
+        .collect();
+    // The loose cartridges are still called ammunition.
+    let cartridges: Vec<[f64; 6]> = truth
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["class"] == "ammunition")
+        .map(|o| bbox(&o["bbox_mm"]))
+        .collect();
+    assert!(!cartridges.is_empty());
+    assert!(
+        alarmed.iter().any(|f| f["kind"] == "ammunition"
+            && cartridges.iter().any(|c| overlaps(&bbox(&f["bbox_mm"]), c))),
+        "no ammunition finding on the cartridges"
+    );
+    // No firearm away from the pistol (on the benign metal).
+    for f in &alarmed {
+        if f["kind"] == "firearm" {
+            assert!(
+                overlaps(&bbox(&f["bbox_mm"]), &pistol_box),
+                "a firearm finding away from the pistol: {f}"
+            );
+        }
+    }
 }
 
 fn assert_clean_failure(args: &[&str], needle: &str) {

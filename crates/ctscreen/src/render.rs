@@ -115,6 +115,14 @@ impl RgbImage {
         }
     }
 
+    /// Draws a one-pixel line from `a` to `b` (pixel coordinates), clipped to the image.
+    pub fn draw_line(&mut self, a: (i64, i64), b: (i64, i64), color: [u8; 3]) {
+        let n = (b.0 - a.0).abs().max((b.1 - a.1).abs()).max(1);
+        for i in 0..=n {
+            self.put(a.0 + (b.0 - a.0) * i / n, a.1 + (b.1 - a.1) * i / n, color);
+        }
+    }
+
     /// Places `other` to the right of `self`, separated by `gap` black pixels; the
     /// taller of the two sets the height.
     pub fn hstack(&self, other: &RgbImage, gap: usize) -> RgbImage {
@@ -390,6 +398,69 @@ pub fn mip_with_overlays(
     Ok(img)
 }
 
+/// One polyline of a [`plot_curves`] chart, in data coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Points `(x, y)`, drawn joined in the given order.
+    pub points: Vec<(f64, f64)>,
+    /// Line colour.
+    pub color: [u8; 3],
+}
+
+/// A line chart over the unit square `[0, 1] × [0, 1]` (rates, shares, recalls):
+/// a 480 × 400 picture with a frame, grid lines every 0.25, tick labels, axis labels,
+/// a title, each curve as a polyline (points outside the square are clipped) and an
+/// optional marker (a small square) at a data point.
+pub fn plot_curves(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    curves: &[Curve],
+    marker: Option<((f64, f64), [u8; 3])>,
+) -> RgbImage {
+    let (w, h) = (480i64, 400i64);
+    let (left, right, top, bottom) = (56i64, 20i64, 36i64, 48i64);
+    let mut img = RgbImage::new(w as usize, h as usize);
+    let white = [255, 255, 255];
+    let grey = [90, 90, 90];
+    let px = |x: f64| left + (x.clamp(0.0, 1.0) * (w - left - right) as f64).round() as i64;
+    let py = |y: f64| h - bottom - (y.clamp(0.0, 1.0) * (h - top - bottom) as f64).round() as i64;
+    for k in 1..4 {
+        let t = k as f64 / 4.0;
+        for x in (left..w - right).step_by(4) {
+            img.put(x, py(t), grey);
+        }
+        for y in (top..h - bottom).step_by(4) {
+            img.put(px(t), y, grey);
+        }
+    }
+    img.draw_rect(px(0.0), py(1.0), px(1.0), py(0.0), [170, 170, 170], 1);
+    for c in curves {
+        for seg in c.points.windows(2) {
+            let (a, b) = (seg[0], seg[1]);
+            if ![a.0, a.1, b.0, b.1].iter().all(|v| v.is_finite()) {
+                continue;
+            }
+            img.draw_line((px(a.0), py(a.1)), (px(b.0), py(b.1)), c.color);
+        }
+    }
+    if let Some(((x, y), color)) = marker {
+        if x.is_finite() && y.is_finite() {
+            img.draw_rect(px(x) - 3, py(y) - 3, px(x) + 3, py(y) + 3, color, 2);
+        }
+    }
+    for k in 0..=4 {
+        let t = k as f64 / 4.0;
+        let label = format!("{t:.2}");
+        img.draw_text(px(t) - 12, h - bottom + 8, &label, white, 1);
+        img.draw_text(8, py(t) - 3, &label, white, 1);
+    }
+    img.draw_text(left, 12, title, white, 1);
+    img.draw_text(left + 60, h - 18, x_label, white, 1);
+    img.draw_text(left + 4, top + 4, y_label, white, 1);
+    img
+}
+
 fn glyph(ch: char) -> [u8; 7] {
     match ch.to_ascii_uppercase() {
         '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
@@ -459,6 +530,28 @@ mod tests {
             }
         }
         Volume::new(a, [2.0, 1.0, 1.0], [0.0; 3]).unwrap()
+    }
+
+    #[test]
+    fn plot_draws_the_diagonal_through_the_frame_corners() {
+        let red = [255, 0, 0];
+        let img = plot_curves(
+            "t",
+            "x",
+            "y",
+            &[Curve {
+                points: vec![(0.0, 0.0), (1.0, 1.0)],
+                color: red,
+            }],
+            None,
+        );
+        assert_eq!((img.width(), img.height()), (480, 400));
+        // Frame corners: x 56..460, y 36..352 (y up); the diagonal joins them.
+        assert_eq!(img.get(56, 352), Some(red));
+        assert_eq!(img.get(460, 36), Some(red));
+        assert_eq!(img.get(258, 194), Some(red));
+        // Nothing red off the diagonal.
+        assert_ne!(img.get(258, 300), Some(red));
     }
 
     #[test]

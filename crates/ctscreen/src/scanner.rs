@@ -18,7 +18,7 @@ use crate::geometry::{ConeBeamGeometry, Geometry};
 use crate::phantom::Phantom;
 use crate::physics::{simulate, SimulateOptions};
 use crate::progress::Progress;
-use crate::recon::{fdk, mar, FdkOptions, MarOptions};
+use crate::recon::{fdk, mar, FdkOptions, MarMethod, MarOptions};
 use crate::volume::water_mu_per_mm;
 use crate::{Error, Projections, Result, Volume};
 
@@ -33,8 +33,16 @@ pub struct ScanOptions {
     pub views: usize,
     /// The X-ray source and detector physics (kVp, filtration, photons, seed, noise).
     pub simulate: SimulateOptions,
-    /// Reconstruct with NMAR when the FDK volume holds metal (μ above
-    /// [`MarOptions::metal_threshold`]); plain FDK otherwise. Default true.
+    /// Reconstruct with linear-interpolation MAR when the FDK volume holds metal (μ
+    /// above [`MarOptions::metal_threshold`]); plain FDK otherwise. Default true.
+    ///
+    /// Linear interpolation rather than NMAR: a parcel's rays often cross little but
+    /// air beside the metal (a padded envelope is 40–80 mm thick), where the NMAR
+    /// prior's projections are near zero. Before NMAR floored them (see
+    /// [`crate::recon::mar`]) that filled 8 % of the demo parcel's 128³ volume with
+    /// false metal; with the floor, NMAR and linear interpolation agree equally well
+    /// with the truth on generated parcels, and the detector's thresholds and the
+    /// evaluation figures were measured on linear-interpolation reconstructions.
     pub metal_artifact_reduction: bool,
 }
 
@@ -143,6 +151,7 @@ pub fn scan(phantom: &Phantom, options: &ScanOptions, progress: &dyn Progress) -
         progress,
     )?;
     let mar_options = MarOptions {
+        method: MarMethod::Linear,
         water_mu: water as f32,
         ..MarOptions::default()
     };

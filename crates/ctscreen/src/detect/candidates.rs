@@ -17,7 +17,8 @@
 //! 3. **Optional opening** with a ball of `opening_radius_mm` (erosion and dilation by
 //!    thresholding exact Euclidean distance maps), which cuts thin bridges made by
 //!    streaks; pieces are relabelled.
-//! 4. **Splitting touching objects** (a "watershed-lite" on the distance to background):
+//! 4. **Objects that blur together, split at narrow necks**, as an alternative reading
+//!    (a "watershed-lite" on the distance to background):
 //!    inside each component the exact Euclidean distance to the background is computed
 //!    over its bounding box, voxels are flooded from the deepest down, and two flooded
 //!    basins stay apart when both are deep (peak ≥ `split_min_core_mm`) and the voxel
@@ -27,7 +28,17 @@
 //!    split; a spanner's handle is not a neck (its depth is close to the heads'). The
 //!    voxels are then shared out by a priority flood from each body's deep core, and a
 //!    piece smaller than `split_min_volume_mm3` rejoins the neighbour it touches most
-//!    (a split separates whole objects; it does not chip a bullet off its case).
+//!    (a split separates whole objects; it does not chip a bullet off its case). The
+//!    pieces are kept as one of the [`Candidate::alternatives`]: two thick blocks
+//!    joined by thin plates (a stamped receiver's trunnions) also look like this.
+//! 5. **Bodies at the solid level, as an alternative.** Each candidate is relabelled
+//!    at its own solid level (half the 75th percentile of its μ, capped at half of
+//!    steel's μ at the metal energy); if that leaves two or more bodies of at least
+//!    `split_min_volume_mm3`, each voxel goes to the body a breadth-first flood through
+//!    the candidate reaches first, and the bodies are kept as
+//!    [`Candidate::alternatives`]. Objects a millimetre or two apart merge through blur
+//!    at `low_mu` but part at half their density, while thin walls read near that
+//!    level and would fall apart, so the classifier weighs every reading.
 use ndarray::{Array3, ArrayView3, Axis};
 use rayon::prelude::*;
 
@@ -45,6 +56,10 @@ pub struct Candidate {
     pub mask: Array3<bool>,
     /// Number of voxels in the mask.
     pub voxel_count: usize,
+    /// Other readings of the same voxels as several objects (module docs, steps 4 and
+    /// 5): the pieces of the split at narrow necks, and the bodies at the solid level,
+    /// each when it gives two or more. The classifier may prefer one to the whole.
+    pub alternatives: Vec<Vec<Candidate>>,
 }
 
 impl Candidate {
@@ -82,6 +97,7 @@ impl Candidate {
             lo: [lo[0] + a[0], lo[1] + a[1], lo[2] + a[2]],
             mask: sub,
             voxel_count: count,
+            alternatives: Vec::new(),
         })
     }
 }
@@ -428,6 +444,7 @@ pub fn extract(
                 lo: comp.lo,
                 mask,
                 voxel_count: comp.count as usize,
+                alternatives: Vec::new(),
             };
             refine(cand, view, spacing, options)
         })
@@ -453,17 +470,26 @@ fn refine(
             .flat_map(|c| open_and_relabel(c, spacing, options))
             .collect();
     }
-    if options.split_touching {
-        pieces = pieces
-            .into_iter()
-            .flat_map(|c| split_touching(c, spacing, options))
-            .collect();
-    }
+    let keep = |c: &Candidate| {
+        c.voxel_count as f64 * voxel_mm3 >= options.min_volume_mm3
+            && has_high(c, data, options.high_mu)
+    };
     pieces
         .into_iter()
-        .filter(|c| {
-            c.voxel_count as f64 * voxel_mm3 >= options.min_volume_mm3
-                && has_high(c, data, options.high_mu)
+        .filter(|c| keep(c))
+        .map(|mut c| {
+            if options.split_touching {
+                for reading in [
+                    split_touching(&c, spacing, options),
+                    split_by_level(&c, data, spacing, options),
+                ] {
+                    let reading: Vec<Candidate> = reading.into_iter().filter(|b| keep(b)).collect();
+                    if reading.len() >= 2 {
+                        c.alternatives.push(reading);
+                    }
+                }
+            }
+            c
         })
         .collect()
 }
@@ -595,16 +621,112 @@ pub(crate) fn local_components(mask: &Array3<bool>, connectivity: u8) -> (Array3
     (labels, n as usize)
 }
 
-/// The watershed-lite split described in the module docs.
-fn split_touching(c: Candidate, spacing: [f64; 3], options: &DetectOptions) -> Vec<Candidate> {
+/// The solid level of a set of μ values: half their 75th percentile, at least
+/// `low_mu`, at most half of steel's μ at the metal energy (shared with the shape
+/// descriptors, so that a lead bullet does not lift the level above its brass case).
+pub(crate) fn solid_level(values: &mut [f32], options: &DetectOptions) -> f32 {
+    if values.is_empty() {
+        return options.low_mu;
+    }
+    let k = ((values.len() - 1) as f64 * 0.75).round() as usize;
+    let (_, p75, _) = values.select_nth_unstable_by(k, f32::total_cmp);
+    let cap = 0.5 * crate::physics::Material::Steel.mu_per_mm(options.metal_energy_kev);
+    options.low_mu.max((0.5 * f64::from(*p75)).min(cap) as f32)
+}
+
+/// Splits a component into the bodies it holds at its own solid level (see the module
+/// docs): bodies of at least `split_min_volume_mm3` seed a breadth-first flood through
+/// the component's other voxels.
+fn split_by_level(
+    c: &Candidate,
+    data: ArrayView3<'_, f32>,
+    spacing: [f64; 3],
+    options: &DetectOptions,
+) -> Vec<Candidate> {
     if c.voxel_count > MAX_REFINE_VOXELS || c.voxel_count < 16 {
-        return vec![c];
+        return Vec::new();
+    }
+    let (nz, ny, nx) = c.mask.dim();
+    let value = |k: usize, j: usize, i: usize| data[[c.lo[0] + k, c.lo[1] + j, c.lo[2] + i]];
+    let mut vals: Vec<f32> = c
+        .mask
+        .indexed_iter()
+        .filter(|(_, &m)| m)
+        .map(|((k, j, i), _)| value(k, j, i))
+        .collect();
+    let level = solid_level(&mut vals, options);
+    let solid = Array3::from_shape_fn((nz, ny, nx), |(k, j, i)| {
+        c.mask[[k, j, i]] && value(k, j, i) >= level
+    });
+    let (labels, n) = local_components(&solid, options.connectivity);
+    if n < 2 {
+        return Vec::new();
+    }
+    let voxel_mm3: f64 = spacing.iter().product();
+    let mut size = vec![0usize; n + 1];
+    for &l in labels.iter() {
+        size[l as usize] += 1;
+    }
+    let min_vox = (options.split_min_volume_mm3 / voxel_mm3).ceil() as usize;
+    let big: Vec<bool> = (0..=n).map(|l| l > 0 && size[l] >= min_vox).collect();
+    if big.iter().filter(|&&b| b).count() < 2 {
+        return Vec::new();
+    }
+    // Breadth-first flood from the big bodies through the rest of the component.
+    let mut owner = Array3::<u32>::zeros((nz, ny, nx));
+    let mut queue = std::collections::VecDeque::new();
+    for ((k, j, i), &l) in labels.indexed_iter() {
+        if l > 0 && big[l as usize] {
+            owner[[k, j, i]] = l;
+            queue.push_back([k, j, i]);
+        }
+    }
+    let offs = neighbour_offsets(options.connectivity);
+    while let Some(p) = queue.pop_front() {
+        let l = owner[p];
+        for o in &offs {
+            let q = [
+                p[0] as isize + o[0],
+                p[1] as isize + o[1],
+                p[2] as isize + o[2],
+            ];
+            if q.iter().any(|&x| x < 0)
+                || q[0] >= nz as isize
+                || q[1] >= ny as isize
+                || q[2] >= nx as isize
+            {
+                continue;
+            }
+            let q = [q[0] as usize, q[1] as usize, q[2] as usize];
+            if c.mask[q] && owner[q] == 0 {
+                owner[q] = l;
+                queue.push_back(q);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for l in 1..=n as u32 {
+        if !big[l as usize] {
+            continue;
+        }
+        let m = owner.mapv(|o| o == l);
+        if let Some(p) = Candidate::from_mask(c.lo, &m) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The watershed-lite split described in the module docs.
+fn split_touching(c: &Candidate, spacing: [f64; 3], options: &DetectOptions) -> Vec<Candidate> {
+    if c.voxel_count > MAX_REFINE_VOXELS || c.voxel_count < 16 {
+        return Vec::new();
     }
     let depth = distance_to_background(&c.mask, spacing);
     let min_core = options.split_min_core_mm as f32;
     let max_depth = depth.iter().fold(0.0f32, |a, &b| a.max(b));
     if max_depth < min_core {
-        return vec![c];
+        return Vec::new();
     }
     let (nz, ny, nx) = c.mask.dim();
     let lin = |k: usize, j: usize, i: usize| (k * ny + j) * nx + i;
@@ -692,7 +814,7 @@ fn split_touching(c: Candidate, spacing: [f64; 3], options: &DetectOptions) -> V
         }
     }
     if nlab <= 1 {
-        return vec![c];
+        return Vec::new();
     }
     // The flooding decides which bodies are separate; the voxels are then shared out
     // by a priority flood from each body's deep core (depth ≥ 0.7 × its peak), deepest
@@ -841,7 +963,7 @@ pub(crate) fn distance_to_background(mask: &Array3<bool>, spacing: [f64; 3]) -> 
 
 /// One-dimensional squared distance transform of `f` (sites at positions `q · s` mm),
 /// with background sites (value 0) just outside both ends, into `out`.
-fn edt_1d(f: &[f64], s: f64, out: &mut [f64], v: &mut Vec<usize>, z: &mut Vec<f64>) {
+pub(crate) fn edt_1d(f: &[f64], s: f64, out: &mut [f64], v: &mut Vec<usize>, z: &mut Vec<f64>) {
     let n = f.len();
     // Sites: index 0 is the virtual site at position -1, n + 1 the one at position n.
     let val = |q: usize| -> f64 {
@@ -1001,14 +1123,19 @@ mod tests {
         let (c, _) = extract(&v, &opts(), &crate::NoProgress).unwrap();
         assert_eq!(
             c.len(),
-            3,
+            2,
             "{:?}",
             c.iter().map(|c| c.voxel_count).collect::<Vec<_>>()
         );
-        // The two balls have (nearly) equal halves.
-        let (n0, n1) = (c[0].voxel_count as f64, c[1].voxel_count as f64);
+        // The balls are one candidate whose split reading has two (nearly) equal halves.
+        let halves = &c[0].alternatives[0];
+        assert_eq!(halves.len(), 2);
+        let (n0, n1) = (halves[0].voxel_count as f64, halves[1].voxel_count as f64);
         assert!((n0 - n1).abs() / (n0 + n1) < 0.1, "{n0} {n1}");
-        assert_eq!(c[2].voxel_count, 4 * 4 * 38);
+        assert_eq!(n0 + n1, c[0].voxel_count as f64);
+        // The bar has no other reading.
+        assert_eq!(c[1].voxel_count, 4 * 4 * 38);
+        assert!(c[1].alternatives.is_empty());
     }
 
     #[test]
@@ -1026,9 +1153,30 @@ mod tests {
         let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
         let mut o = opts();
         o.split_min_core_mm = 3.0;
-        assert_eq!(extract(&v, &o, &crate::NoProgress).unwrap().0.len(), 1);
+        let (c, _) = extract(&v, &o, &crate::NoProgress).unwrap();
+        assert_eq!(c.len(), 1);
+        assert!(c[0].alternatives.is_empty());
         o.split_min_volume_mm3 = 100.0;
-        assert_eq!(extract(&v, &o, &crate::NoProgress).unwrap().0.len(), 2);
+        let (c, _) = extract(&v, &o, &crate::NoProgress).unwrap();
+        assert_eq!(c[0].alternatives[0].len(), 2);
+    }
+
+    #[test]
+    fn bodies_apart_at_their_level_are_an_alternative_reading() {
+        // Two steel blocks 2 mm apart, joined through blur at a level of 0.1.
+        let mut a = Array3::<f32>::zeros((20, 20, 40));
+        a.slice_mut(s![4..16, 4..16, 4..18]).fill(0.5);
+        a.slice_mut(s![4..16, 4..16, 20..34]).fill(0.5);
+        a.slice_mut(s![4..16, 4..16, 18..20]).fill(0.1);
+        let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
+        let (c, _) = extract(&v, &opts(), &crate::NoProgress).unwrap();
+        assert_eq!(c.len(), 1);
+        let level = c[0].alternatives.last().expect("a level reading");
+        assert_eq!(level.len(), 2);
+        assert_eq!(
+            level[0].voxel_count + level[1].voxel_count,
+            c[0].voxel_count
+        );
     }
 
     #[test]

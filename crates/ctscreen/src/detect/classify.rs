@@ -94,10 +94,10 @@ fn bore_text(b: &Bore) -> String {
     )
 }
 
-/// Barrel membership of a bore: a round hole 4–14 mm across, ≥ 70 mm and ≥ 7.5
-/// diameters long, along most of the object, open at an end, with a real wall.
+/// Barrel membership of a bore: a round hole 4–14 mm across (inscribed circle), ≥ 70
+/// mm and ≥ 7.5 diameters long, along most of the object, open at an end.
 fn barrel_score(b: &Bore) -> f64 {
-    let d = b.diameter_mm;
+    let d = b.inscribed_mm;
     let open = match b.open_ends {
         0 => 0.1,
         1 => 0.9,
@@ -107,8 +107,8 @@ fn barrel_score(b: &Bore) -> f64 {
         * up(b.length_mm, 70.0, 5.0)
         * up(b.length_mm / d.max(1e-3), 7.5, 0.5)
         * up(b.length_fraction, 0.45, 0.06)
-        * band(b.wall_mm, 1.5, 12.0, 0.4)
-        * down(b.aspect, 1.6, 0.12)
+        * band(b.wall_mm, 0.8, 14.0, 0.3)
+        * down(b.diameter_mm / d.max(1e-3), 1.35, 0.06)
         * open
 }
 
@@ -120,14 +120,14 @@ fn best_barrel(s: &Shape) -> Option<(Bore, f64)> {
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
-/// A barrel inside a slide (or a revolver's frame) may be shorter than its limb.
+/// A barrel inside a slide (or a revolver's frame) may be shorter than its limb, and
+/// its bore may leak into the channel beside it: only the inscribed circle counts.
 fn best_barrel_relaxed(s: &Shape) -> Option<(Bore, f64)> {
     s.bores
         .iter()
         .map(|b| {
-            let sc = band(b.diameter_mm, 4.0, 14.0, 0.7)
+            let sc = band(b.inscribed_mm, 4.0, 14.0, 0.7)
                 * up(b.length_mm, 35.0, 5.0)
-                * down(b.aspect, 1.6, 0.12)
                 * if b.open_ends > 0 { 1.0 } else { 0.3 };
             (*b, sc)
         })
@@ -151,16 +151,28 @@ fn magazine_score(s: &Shape) -> Option<(Bore, f64)> {
         .max_by(|a, b| a.1.total_cmp(&b.1))
 }
 
-/// Cartridge membership of one shape: (score, cylinder, bullet, case).
-fn cartridge_score(s: &Shape) -> (f64, f64, f64, f64) {
+/// Cartridge membership of one candidate: (score, cylinder, bullet, case). The case is
+/// thin brass around powder, so at coarse voxels little of it is solid: the envelope
+/// (a short round cylinder) and the bullet (lead or copper, reading at least 1.8× the
+/// steel reference, as a core on one side of the length) carry the call.
+fn cartridge_score(s: &Shape, peak_mu: f64, steel_ref: f64) -> (f64, f64, f64, f64) {
     let [l, w, t] = s.extents_mm;
+    let bullet = up(peak_mu / steel_ref.max(1e-6), 1.8, 0.15)
+        * up(s.core_asymmetry, 0.18, 0.04)
+        * down(s.core_extents_mm[0] / l.max(1e-3), 0.75, 0.05);
+    // With a bullet, its core gives the calibre (streaks around lead widen the rest).
+    let (cw, ct) = (s.core_extents_mm[1], s.core_extents_mm[2]);
+    let (w, t) = if bullet > 0.5 {
+        (cw.min(w), ct.min(t))
+    } else {
+        (w, t)
+    };
     let d = (w * t).sqrt();
     let cyl = band(d, 4.5, 14.5, 0.5)
         * band(l, 15.0, 85.0, 2.5)
         * band(l / d.max(1e-3), 1.6, 7.5, 0.25)
-        * up(t / w.max(1e-3), 0.72, 0.05)
-        * up(s.fill, 0.4, 0.05);
-    let bullet = up(s.end_density_ratio, 1.4, 0.08);
+        * up(t.min(w) / t.max(w).max(1e-3), 0.72, 0.05)
+        * up(s.fill, 0.2, 0.04);
     let case = s
         .bores
         .iter()
@@ -188,12 +200,17 @@ fn blade_parts(s: &Shape) -> (f64, f64, f64) {
 }
 
 /// A pistol or revolver from the geometry of two limbs: the angle between them, the
-/// long limb (slide or barrel + frame) and the short one (grip) joined by its end.
-fn pistol_geometry(angle: f64, la: f64, wa: f64, lb: f64, junction_b: f64) -> f64 {
+/// long limb (slide or barrel + frame: 100–260 mm, a chunky 14–55 mm section) and the
+/// short one (grip or magazine: 45–170 mm, ≥ 9 mm thick) joined by its end. Hand tools
+/// lying across each other fail on the sections (spanners, screwdrivers, pliers are
+/// under 15 mm thick).
+fn pistol_geometry(angle: f64, a: [f64; 3], b: [f64; 3], junction_b: f64) -> f64 {
     band(angle, 95.0, 130.0, 3.0)
-        * band(la, 100.0, 260.0, 10.0)
-        * band(wa, 14.0, 55.0, 2.5)
-        * band(lb, 45.0, 170.0, 6.0)
+        * band(a[0], 100.0, 260.0, 10.0)
+        * band(a[1], 14.0, 55.0, 2.5)
+        * band(a[2], 14.0, 55.0, 2.0)
+        * band(b[0], 45.0, 170.0, 6.0)
+        * band(b[2], 9.0, 50.0, 1.5)
         * down(junction_b, 0.3, 0.05)
 }
 
@@ -215,13 +232,14 @@ fn bolt_score(tp: &TwoPart) -> f64 {
 /// A pistol slide alone: a steel U-channel 150–215 mm long, 20–32 × 22–40 mm in section.
 fn slide_score(s: &Shape) -> f64 {
     let [l, w, t] = s.extents_mm;
+    let (small, large) = (w.min(t), w.max(t));
     band(l, 150.0, 215.0, 6.0)
-        * band(w, 22.0, 40.0, 1.5)
-        * band(t, 18.0, 34.0, 1.5)
+        * band(small, 18.0, 34.0, 1.5)
+        * band(large, 24.0, 44.0, 1.5)
         * up(s.channel, 0.18, 0.03)
 }
 
-fn call_single(d: &Descriptors) -> Call {
+fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
     let mut c = Call::default();
     let s = &d.shape;
     let [l, w, t] = s.extents_mm;
@@ -309,6 +327,45 @@ fn call_single(d: &Descriptors) -> Call {
         }
         c.set(Kind::Ammunition, packed);
     }
+    // Bullet cores: several blobs denser than any steel (lead, copper), of bullet size.
+    let (nb, vb) = s.dense_blobs;
+    c.feat("dense_blobs", nb as f64);
+    c.feat("dense_volume_mm3", vb);
+    let n_est = (nb as f64).max(vb / 700.0);
+    let cores = up(n_est, 1.6, 0.25) * up(vb / nb.max(1) as f64, 150.0, 30.0);
+    if cores >= 0.2 {
+        c.say(
+            cores,
+            Kind::Ammunition,
+            format!(
+                "{} lead-dense cores, {:.0} mm³ in all (bullets)",
+                nb.max(n_est.round() as usize),
+                vb
+            ),
+        );
+    }
+    c.set(Kind::Ammunition, cores);
+    // A loaded firearm in one piece: a barrel-like bore and bullet cores joined in one
+    // steel object of a handgun's or a carbine's length. At coarse voxels a pistol's
+    // slide, barrel and loaded magazine blur into one object whose L can be hidden by
+    // what touches it; the barrel and the rounds inside it are not.
+    let mut loaded = 0.0;
+    if let Some((b, bore)) = best_barrel_relaxed(s) {
+        loaded = bore.min(cores) * band(l, 120.0, 320.0, 8.0);
+        c.feat("loaded_firearm", loaded);
+        c.set(Kind::Firearm, loaded);
+        if loaded >= 0.2 {
+            c.say(
+                loaded,
+                Kind::Firearm,
+                format!(
+                    "barrel ({}) and {} bullet cores in one {l:.0} mm steel object (loaded firearm)",
+                    bore_text(&b),
+                    nb.max(n_est.round() as usize)
+                ),
+            );
+        }
+    }
     // Empty magazine.
     if let Some((b, sc)) = magazine_score(s) {
         c.feat("magazine_score", sc);
@@ -339,16 +396,23 @@ fn call_single(d: &Descriptors) -> Call {
         );
     }
     // Cartridge.
-    let (cart, cyl, bullet, case) = cartridge_score(s);
+    let steel_ref = super::features::Material::Steel.mu_per_mm(metal_energy_kev);
+    let (cart, cyl, bullet, case) = cartridge_score(s, d.peak_mu, steel_ref);
     c.feat("cartridge_score", cart);
     c.feat("cylinder_score", cyl);
     c.set(Kind::Ammunition, cart);
     if cart >= 0.2 {
-        let mut parts = vec![format!("cylinder {:.0} × {l:.0} mm", (w * t).sqrt())];
+        let core = s.core_extents_mm;
+        let d_cal = if bullet > 0.5 {
+            (core[1].min(w) * core[2].min(t)).sqrt()
+        } else {
+            (w * t).sqrt()
+        };
+        let mut parts = vec![format!("cylinder {d_cal:.0} × {l:.0} mm")];
         if bullet > 0.5 {
             parts.push(format!(
-                "one end {:.1}× denser (bullet)",
-                s.end_density_ratio
+                "dense end reading {:.1}× steel (lead/copper bullet)",
+                d.peak_mu / steel_ref
             ));
         }
         if case > 0.5 {
@@ -388,14 +452,19 @@ fn call_single(d: &Descriptors) -> Call {
         c.feat("two_part_length_a_mm", tp.lengths_mm[0]);
         c.feat("two_part_length_b_mm", tp.lengths_mm[1]);
         c.feat("two_part_junction_b", tp.junction[1]);
-        let geo = pistol_geometry(
-            tp.angle_deg,
-            tp.lengths_mm[0],
-            tp.widths_mm[0],
-            tp.lengths_mm[1],
-            tp.junction[1],
-        ) * up(tp.fit_gain, 1.4, 0.12)
-            * down(tp.gap_mm[0].max(tp.gap_mm[1]), 25.0, 4.0);
+        let geo = match &tp.parts {
+            Some(parts) => {
+                let (ea, eb) = (parts[0].extents_mm, parts[1].extents_mm);
+                pistol_geometry(
+                    tp.angle_deg,
+                    [tp.lengths_mm[0], ea[1], ea[2]],
+                    [tp.lengths_mm[1], eb[1], eb[2]],
+                    tp.junction[1],
+                ) * up(tp.fit_gain, 1.4, 0.12)
+                    * down(tp.gap_mm[0].max(tp.gap_mm[1]), 25.0, 4.0)
+            }
+            None => 0.0,
+        };
         let mut bore_a = 0.0;
         let mut chambers = 0.0;
         if let Some(parts) = &tp.parts {
@@ -448,6 +517,12 @@ fn call_single(d: &Descriptors) -> Call {
             );
         }
     }
+    // The bore and the rounds of a loaded firearm are explained by it (as in a
+    // two-object pistol): their part and ammunition scores yield to the firearm's.
+    if loaded > 0.0 {
+        c.scores.firearm_part *= 1.0 - 0.6 * loaded;
+        c.scores.ammunition *= 1.0 - 0.6 * loaded;
+    }
     c
 }
 
@@ -457,9 +532,67 @@ struct Group {
     call: Call,
 }
 
+/// A candidate's descriptors, and those of its other readings as several objects
+/// ([`super::candidates::Candidate::alternatives`]).
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// The candidate as one object.
+    pub whole: Descriptors,
+    /// Each other reading: the objects it finds.
+    pub alternatives: Vec<Vec<Descriptors>>,
+}
+
+/// Margin by which a reading's value must beat the whole candidate's (and any reading
+/// already preferred) for its objects to be taken instead.
+const ALTERNATIVE_MARGIN: f64 = 0.1;
+
+/// What a reading of a candidate says, for choosing between readings: a firearm that
+/// alarms counts above everything else (a pistol is a slide, a barrel and a loaded
+/// magazine together, so a firearm reading explains the parts and cartridges the other
+/// readings see), then the best threat score of its findings.
+fn reading_value(findings: &[Finding], threshold: f64) -> f64 {
+    let fire = findings
+        .iter()
+        .map(|f| f.class_scores.firearm)
+        .fold(0.0, f64::max);
+    let best = findings.iter().map(|f| f.score).fold(0.0, f64::max);
+    if fire >= threshold {
+        1.0 + fire
+    } else {
+        best
+    }
+}
+
+/// Picks, per candidate, the reading whose classification (pairs and clusters
+/// included) says the most (see [`reading_value`]): the whole unless another beats it
+/// by a margin; then classifies the chosen objects of all candidates together.
+pub fn classify_candidates(items: &[Described], options: &DetectOptions) -> Vec<Finding> {
+    let mut chosen: Vec<Descriptors> = Vec::new();
+    for it in items {
+        let mut pick: Option<&Vec<Descriptors>> = None;
+        let whole = classify(std::slice::from_ref(&it.whole), options);
+        let mut top = reading_value(&whole, options.threshold) + ALTERNATIVE_MARGIN;
+        for reading in &it.alternatives {
+            let v = reading_value(&classify(reading, options), options.threshold);
+            if v > top {
+                top = v + ALTERNATIVE_MARGIN;
+                pick = Some(reading);
+            }
+        }
+        match pick {
+            Some(r) => chosen.extend(r.iter().cloned()),
+            None => chosen.push(it.whole.clone()),
+        }
+    }
+    classify(&chosen, options)
+}
+
 /// Classifies described candidates into findings (highest score first, ids from 1).
 pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> {
-    let calls: Vec<Call> = descs.iter().map(call_single).collect();
+    let calls: Vec<Call> = descs
+        .iter()
+        .map(|d| call_single(d, options.metal_energy_kev))
+        .collect();
     let mut taken = vec![false; descs.len()];
     let mut groups: Vec<Group> = Vec::new();
 
@@ -472,17 +605,37 @@ pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> 
             }
             if let Some(call) = pistol_pair(&descs[i], &descs[j]) {
                 let sc = call.scores.firearm;
-                let best_single = calls[i].scores.best().1.max(calls[j].scores.best().1);
-                if sc >= 0.2 && sc > best_single {
+                // A pair becomes one finding when its firearm score comes close to
+                // what its members score alone (a slide alone is a part; a slide with
+                // a grip at a pistol's angle is a pistol).
+                let geo = call.features.get("pistol_geometry").copied().unwrap_or(0.0);
+                if sc >= 0.3 && geo >= 0.4 {
                     pairs.push((sc, i, j, call));
                 }
             }
         }
     }
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    for (_, i, j, call) in pairs {
+    for (_, i, j, mut call) in pairs {
         if taken[i] || taken[j] {
             continue;
+        }
+        // Keep the members' own calls (a part stays a part if that is stronger) and
+        // raise the firearm score to the strongest member's when the geometry holds.
+        // A part (or a loaded magazine) held at a pistol's angle is explained by the
+        // firearm: its score passes to the firearm in proportion to the geometry.
+        let geo = call.features.get("pistol_geometry").copied().unwrap_or(0.0);
+        for m in [i, j] {
+            let s = calls[m].scores;
+            call.set(Kind::FirearmPart, s.firearm_part * (1.0 - 0.6 * geo));
+            call.set(Kind::Ammunition, s.ammunition * (1.0 - 0.6 * geo));
+            call.set(
+                Kind::Firearm,
+                s.firearm
+                    .max(s.firearm_part * (0.6 + 0.4 * geo))
+                    .max(s.ammunition * (0.5 + 0.4 * geo)),
+            );
+            call.evidence.extend(calls[m].evidence.iter().cloned());
         }
         taken[i] = true;
         taken[j] = true;
@@ -496,9 +649,15 @@ pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> 
     let cart: Vec<(f64, f64, f64)> = descs
         .iter()
         .map(|d| {
-            let (s, cyl, _, _) = cartridge_score(&d.shape);
+            let steel_ref = super::features::Material::Steel.mu_per_mm(options.metal_energy_kev);
+            let (_, cyl, bullet, _) = cartridge_score(&d.shape, d.peak_mu, steel_ref);
             let e = d.shape.extents_mm;
-            let _ = s;
+            let core = d.shape.core_extents_mm;
+            let e = if bullet > 0.5 {
+                [e[0], core[1].min(e[1]), core[2].min(e[2])]
+            } else {
+                e
+            };
             (cyl, e[0], (e[1] * e[2]).sqrt())
         })
         .collect();
@@ -627,19 +786,26 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
         Segment::from_frame(&s.frame, -h, h)
     };
     let (angle, junction, gaps) = relate(&seg(sa), &seg(sb));
-    let geo = pistol_geometry(
-        angle,
-        sa.extents_mm[0],
-        sa.extents_mm[1],
-        sb.extents_mm[0],
-        junction[1],
-    ) * down(gaps[0].max(gaps[1]), 30.0, 5.0);
+    let geo = pistol_geometry(angle, sa.extents_mm, sb.extents_mm, junction[1])
+        * down(gaps[0].max(gaps[1]), 30.0, 5.0);
+    if std::env::var("CTSCREEN_DEBUG_PAIRS").is_ok() {
+        eprintln!(
+            "PAIR a {:?} b {:?} angle {angle:.0} junction {junction:?} gaps {gaps:?} geo {geo:.3}",
+            sa.extents_mm.map(|x| x.round()),
+            sb.extents_mm.map(|x| x.round())
+        );
+    }
     if geo < 0.05 {
         return None;
     }
     let bore = best_barrel_relaxed(sa).map_or(0.0, |x| x.1);
+    let slide = slide_score(sa);
     let mag = magazine_score(sb).map_or(0.0, |x| x.1);
-    let fire = geo * (0.6 + 0.25 * bore + 0.15 * up(mag, 0.3, 0.1));
+    let loaded_b = up(sb.dense_blobs.0 as f64, 1.5, 0.25);
+    // The long limb being a slide or holding a barrel, or the short one a magazine or
+    // holding bullets (a loaded magazine), confirms the geometry.
+    let confirm = bore.max(slide).max(mag).max(0.8 * loaded_b);
+    let fire = geo * (0.6 + 0.4 * confirm);
     let mut call = Call::default();
     call.set(Kind::Firearm, fire);
     call.feat("two_part_angle_deg", angle);
@@ -647,6 +813,7 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     call.feat("two_part_length_b_mm", sb.extents_mm[0]);
     call.feat("pistol_geometry", geo);
     call.feat("slide_bore_score", bore);
+    call.feat("slide_score", slide);
     call.feat("grip_magazine_score", mag);
     call.say(
         fire,

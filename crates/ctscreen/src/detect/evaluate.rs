@@ -1,4 +1,4 @@
-//! Scoring reports against ground truth.
+//! Scoring reports against ground truth, and the evaluation harness.
 //!
 //! **Matching rule.** A finding *alarms* at threshold τ when its score ≥ τ. An alarmed
 //! finding *matches* a ground-truth threat object when their boxes overlap with
@@ -8,11 +8,55 @@
 //! when an alarmed finding matches it, and **classified** when a matching alarmed
 //! finding has the object's own kind. A **false alarm** is an alarmed finding that
 //! matches no threat object. Benign objects never make a finding a hit.
+//!
+//! **Ground truth of a parcel** ([`truth_of_parcel`]): every firearm, firearm part and
+//! blade is one object; the cartridges of one batch (a handful scattered together, or a
+//! box) are one ammunition object whose box covers them all, so that a box of 50 rounds
+//! counts once, like a pistol; benign metal objects are kept for the confusion matrix.
+//!
+//! **Evaluation sets** ([`evaluate_set`]): `parcels` generated parcels with seeds
+//! `seed, seed + 1, …`; parcel `i` holds threats when the running count
+//! ⌊(i + 1) f⌋ of the threat fraction f steps up (every other parcel at f = ½), its
+//! kind taken in turn from [`ThreatKind::ALL`] (pistols, revolver, barrel, slide,
+//! bolt, magazine, receiver, loose and boxed cartridges, knife), with a second kind
+//! drawn from the seed one time in three. Every parcel carries hard benign metal
+//! (tools, cutlery, coins, keys, bearings, pipe fittings, motor housings, batteries)
+//! and hides a threat in benign metal with the generator's default probability. Each
+//! parcel is scanned with [`crate::scanner::scan`] (120 kVp polychromatic, Poisson
+//! noise, cone beam, FDK with metal artefact reduction) at `size`³ voxels over a field
+//! of view of 1.1 × `max_extent_mm`, run through [`super::detect`] at the scan's
+//! effective energy and scored at every threshold of the ROC.
+//!
+//! **Seeds.** The detector's rules were designed on parcel seeds below
+//! [`DESIGN_SEEDS_END`] (the demo's seed 7 and seeds 0–99 in examples and tests); the
+//! default evaluation seeds start at [`DEFAULT_EVALUATION_SEED`], so a default run
+//! scores parcels the rules never saw. [`Evaluation::overlaps_design_seeds`] says when
+//! a chosen range does not.
+//!
+//! Everything except the timings is deterministic: the same options give the same
+//! [`Evaluation`] on any number of threads ([`Evaluation::without_timings`]).
 use std::collections::BTreeMap;
+use std::time::Instant;
 
+use ndarray::Axis;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+use rand_pcg::Pcg64;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::report::{Kind, Report, Verdict};
+use super::DetectOptions;
+use crate::phantom::{parcel, ObjectClass, Parcel, ParcelOptions, ThreatKind, Threats};
+use crate::progress::{self, Progress};
+use crate::scanner::{scan, ScanOptions};
+use crate::{Error, Result};
+
+/// Parcel seeds below this were used to design and tune the detector's rules.
+pub const DESIGN_SEEDS_END: u64 = 1000;
+
+/// First parcel seed of a default evaluation (disjoint from the design seeds).
+pub const DEFAULT_EVALUATION_SEED: u64 = 1_000_000;
 
 /// Ground-truth class of an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -222,6 +266,759 @@ pub fn evaluate_truth(report: &Report, truth: &[TruthObject], threshold: f64) ->
     }
 }
 
+/// The ground truth of a generated parcel (see the module docs): threat objects, with
+/// cartridge batches merged, and benign metal objects.
+pub fn truth_of_parcel(parcel: &Parcel) -> Vec<TruthObject> {
+    let mut out: Vec<TruthObject> = Vec::new();
+    let mut batch_index: BTreeMap<u32, usize> = BTreeMap::new();
+    for o in &parcel.objects {
+        let class = match o.class {
+            ObjectClass::Firearm => TruthClass::Firearm,
+            ObjectClass::FirearmPart => TruthClass::FirearmPart,
+            ObjectClass::Ammunition => TruthClass::Ammunition,
+            ObjectClass::Blade => TruthClass::Blade,
+            ObjectClass::MetalOther => TruthClass::Benign,
+            _ => continue,
+        };
+        if class == TruthClass::Ammunition {
+            if let Some(g) = o.group {
+                if let Some(&k) = batch_index.get(&g) {
+                    let b = &mut out[k].bbox_mm;
+                    for a in 0..3 {
+                        b[a] = b[a].min(o.bbox_mm[a]);
+                        b[a + 3] = b[a + 3].max(o.bbox_mm[a + 3]);
+                    }
+                    continue;
+                }
+                let boxed = parcel
+                    .object(g)
+                    .is_some_and(|first| first.class == ObjectClass::Container);
+                batch_index.insert(g, out.len());
+                out.push(TruthObject {
+                    label: o.label,
+                    class,
+                    name: if boxed {
+                        "cartridges_boxed"
+                    } else {
+                        "cartridges_loose"
+                    }
+                    .into(),
+                    bbox_mm: o.bbox_mm,
+                });
+                continue;
+            }
+        }
+        out.push(TruthObject {
+            label: o.label,
+            class,
+            name: o.kind.clone(),
+            bbox_mm: o.bbox_mm,
+        });
+    }
+    out
+}
+
+/// Scores `report` against a generated parcel at the report's threshold (the module
+/// docs give the matching rule).
+///
+/// # Example
+/// ```
+/// use ctscreen::detect::{detect, evaluate::evaluate_parcel, DetectOptions};
+/// use ctscreen::phantom::{parcel, ParcelOptions, Threats};
+/// let p = parcel(3, &ParcelOptions { threats: Threats::Kinds(vec![]), clutter: 0.0,
+///     max_extent_mm: Some(120.0), ..Default::default() }).unwrap();
+/// let vol = p.voxelize([40; 3], [3.0; 3], 100.0, 1).unwrap();
+/// let report = detect(&vol, &DetectOptions { energy_kev: 100.0, ..Default::default() }).unwrap();
+/// let scores = evaluate_parcel(&report, &p);
+/// assert!(scores.benign_scene);
+/// assert_eq!(scores.per_class["firearm"].total, 0);
+/// ```
+pub fn evaluate_parcel(report: &Report, parcel: &Parcel) -> Scores {
+    evaluate_truth(report, &truth_of_parcel(parcel), report.threshold)
+}
+
+/// How [`evaluate_set`] turns a parcel into a volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanMode {
+    /// The project's scanner ([`crate::scanner::scan`]): polychromatic noisy cone-beam
+    /// simulation reconstructed by FDK (with NMAR when metal is present); detection
+    /// runs at the beam's effective energy.
+    Reconstruction {
+        /// Photons per detector pixel in the open beam.
+        photons: f64,
+        /// Views over 360° (0: 1.5 × `size`, at least 90).
+        views: usize,
+    },
+    /// The parcel voxelised (2×2×2 supersampling, so partial volume is real) at
+    /// `energy_kev`, plus Gaussian noise of `noise_mu` (mm⁻¹): quick, no artefacts.
+    Truth {
+        /// Energy of the μ values, keV; detection runs with this effective energy.
+        energy_kev: f64,
+        /// Standard deviation of the added noise, mm⁻¹.
+        noise_mu: f64,
+    },
+}
+
+/// Options of [`evaluate_set`]. `Default` gives the documented values; JSON callers may
+/// give any subset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationOptions {
+    /// Number of parcels (1–100 000). Default 200.
+    pub parcels: usize,
+    /// Seed of the first parcel; parcel `i` has seed `seed + i`. Default
+    /// [`DEFAULT_EVALUATION_SEED`].
+    pub seed: u64,
+    /// Side of each scan in voxels (16–1024). Default 128 (2.6 mm voxels over the
+    /// default 330 mm field of view).
+    pub size: usize,
+    /// Share of parcels with threats (0–1). Default 0.5.
+    pub threat_fraction: f64,
+    /// Cap on the parcels' outer dimensions, mm (≥ 60); the field of view is 1.1 × this.
+    /// Default 300.
+    pub max_extent_mm: f64,
+    /// How parcels are scanned. Default: the scanner at 10⁵ photons per pixel.
+    pub mode: ScanMode,
+    /// Detector options; `energy_kev` is replaced by the scan's effective energy.
+    pub detect: DetectOptions,
+    /// Score thresholds of the ROC (each in 0–1; sorted and deduplicated on output).
+    /// Default 0, 0.02, …, 1.
+    pub roc_thresholds: Vec<f64>,
+}
+
+impl Default for EvaluationOptions {
+    fn default() -> Self {
+        Self {
+            parcels: 200,
+            seed: DEFAULT_EVALUATION_SEED,
+            size: 128,
+            threat_fraction: 0.5,
+            max_extent_mm: 300.0,
+            mode: ScanMode::Reconstruction {
+                photons: 1e5,
+                views: 0,
+            },
+            detect: DetectOptions::default(),
+            roc_thresholds: (0..=50).map(|k| k as f64 / 50.0).collect(),
+        }
+    }
+}
+
+impl EvaluationOptions {
+    /// Checks every field.
+    ///
+    /// **Errors** naming the first field out of range.
+    pub fn validate(&self) -> Result<()> {
+        self.detect.validate()?;
+        if !(1..=100_000).contains(&self.parcels) {
+            return Err(Error::invalid("parcels", self.parcels, "1–100000 parcels"));
+        }
+        if self.seed.checked_add(self.parcels as u64).is_none() {
+            return Err(Error::invalid(
+                "seed",
+                self.seed,
+                format!(
+                    "a first seed with room for {} parcels below 2^64",
+                    self.parcels
+                ),
+            ));
+        }
+        if !(16..=1024).contains(&self.size) {
+            return Err(Error::invalid(
+                "size",
+                self.size,
+                "a volume side of 16–1024 voxels",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.threat_fraction) {
+            return Err(Error::invalid(
+                "threat_fraction",
+                self.threat_fraction,
+                "a share in 0–1",
+            ));
+        }
+        if !self.max_extent_mm.is_finite() || !(60.0..=2000.0).contains(&self.max_extent_mm) {
+            return Err(Error::invalid(
+                "max_extent_mm",
+                self.max_extent_mm,
+                "a parcel size of 60–2000 mm",
+            ));
+        }
+        match &self.mode {
+            ScanMode::Reconstruction { photons, views } => {
+                if !photons.is_finite() || *photons <= 0.0 {
+                    return Err(Error::invalid("photons", photons, "a photon count > 0"));
+                }
+                if *views > 100_000 {
+                    return Err(Error::invalid(
+                        "views",
+                        views,
+                        "at most 100000 views (0: automatic)",
+                    ));
+                }
+            }
+            ScanMode::Truth {
+                energy_kev,
+                noise_mu,
+            } => {
+                crate::volume::water_mu_per_mm(*energy_kev)?;
+                if !noise_mu.is_finite() || *noise_mu < 0.0 {
+                    return Err(Error::invalid(
+                        "noise_mu",
+                        noise_mu,
+                        "a finite standard deviation ≥ 0 mm⁻¹",
+                    ));
+                }
+            }
+        }
+        if let Some(t) = self
+            .roc_thresholds
+            .iter()
+            .find(|t| !(0.0..=1.0).contains(*t))
+        {
+            return Err(Error::invalid("roc_thresholds", t, "scores in 0–1"));
+        }
+        Ok(())
+    }
+
+    /// Field of view of every scan, mm (1.1 × `max_extent_mm`).
+    pub fn field_of_view_mm(&self) -> f64 {
+        1.1 * self.max_extent_mm
+    }
+
+    /// Voxel size of every scan, mm.
+    pub fn voxel_mm(&self) -> f64 {
+        self.field_of_view_mm() / self.size as f64
+    }
+}
+
+/// One point of the ROC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RocPoint {
+    /// Score threshold τ.
+    pub threshold: f64,
+    /// Share of threat parcels whose verdict is `inspect` at τ (true-positive rate).
+    pub threat_parcels_alarmed: f64,
+    /// Share of benign parcels whose verdict is `inspect` at τ (false-positive rate).
+    pub benign_parcels_alarmed: f64,
+    /// Threat objects detected / threat objects.
+    pub recall: f64,
+    /// Recall per threat class (classes present in the set).
+    pub recall_per_class: BTreeMap<String, f64>,
+    /// False alarms (alarmed findings matching no threat) per benign parcel.
+    pub false_alarms_per_benign_parcel: f64,
+}
+
+/// What happened to one parcel of a set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParcelResult {
+    /// The parcel's seed.
+    pub seed: u64,
+    /// Threat kinds requested (empty: benign parcel).
+    pub threats: Vec<String>,
+    /// Findings in its report.
+    pub findings: usize,
+    /// The parcel-level score: the highest finding score (0 with no finding).
+    pub verdict_score: f64,
+    /// Scores at the decision threshold.
+    pub scores: Scores,
+    /// Threat objects missed at the threshold (their names).
+    pub missed: Vec<String>,
+    /// The false alarms at the threshold: kind, score, the benign object under it and
+    /// the first evidence sentence.
+    pub false_alarms: Vec<String>,
+    /// Seconds spent scanning (simulation and reconstruction, or voxelisation).
+    pub scan_s: f64,
+    /// Seconds spent in `detect`.
+    pub detect_s: f64,
+}
+
+/// Counts and recall of one threat class over a set.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ClassSummary {
+    /// Threat objects of the class.
+    pub total: usize,
+    /// Of those, matched by an alarmed finding of any threat kind.
+    pub detected: usize,
+    /// Of those, matched by an alarmed finding of their own kind.
+    pub classified: usize,
+    /// `detected / total` (1 when `total` is 0).
+    pub recall: f64,
+    /// `classified / total` (1 when `total` is 0).
+    pub classified_recall: f64,
+}
+
+impl ClassSummary {
+    fn of(c: ClassCounts) -> Self {
+        let r = |n: usize| {
+            if c.total == 0 {
+                1.0
+            } else {
+                n as f64 / c.total as f64
+            }
+        };
+        Self {
+            total: c.total,
+            detected: c.detected,
+            classified: c.classified,
+            recall: r(c.detected),
+            classified_recall: r(c.classified),
+        }
+    }
+}
+
+/// The result of [`evaluate_set`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The options used.
+    pub options: EvaluationOptions,
+    /// Parcel seeds used: `[first, one past the last]`.
+    pub seed_range: [u64; 2],
+    /// Voxel size of the scans, mm.
+    pub voxel_mm: f64,
+    /// Parcels scanned.
+    pub parcels: usize,
+    /// Of which benign (no threat).
+    pub benign_parcels: usize,
+    /// Of which with threats.
+    pub threat_parcels: usize,
+    /// The decision threshold (`options.detect.threshold`).
+    pub threshold: f64,
+    /// Per threat class (`"firearm"`, `"firearm_part"`, `"ammunition"`, `"blade"`) at
+    /// the threshold.
+    pub per_class: BTreeMap<String, ClassSummary>,
+    /// Per generated threat kind (`pistol_polymer`, `barrel`, `cartridges_loose` …).
+    pub per_kind: BTreeMap<String, ClassSummary>,
+    /// False alarms at the threshold in all parcels.
+    pub false_alarms: usize,
+    /// False alarms at the threshold in benign parcels.
+    pub false_alarms_benign: usize,
+    /// `false_alarms_benign / benign_parcels`.
+    pub false_alarms_per_benign_parcel: f64,
+    /// Confusion counts summed over the set: truth class → the kind of the best alarmed
+    /// finding matching it (see [`Scores::confusion`]).
+    pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
+    /// The ROC, thresholds ascending.
+    pub roc: Vec<RocPoint>,
+    /// Area under the parcel-level ROC: the probability that a threat parcel's
+    /// verdict score exceeds a benign parcel's (ties count half); `None` unless both
+    /// kinds of parcel are present.
+    pub auc: Option<f64>,
+    /// Per parcel, in seed order.
+    pub per_parcel: Vec<ParcelResult>,
+    /// Seconds spent in all (scans and detection).
+    pub total_s: f64,
+}
+
+impl Evaluation {
+    /// Recall of a threat class at the threshold (1 when the set holds none).
+    pub fn recall(&self, class: &str) -> f64 {
+        self.per_class.get(class).map_or(1.0, |c| c.recall)
+    }
+
+    /// True when the parcel seeds overlap the seeds the rules were designed on
+    /// (below [`DESIGN_SEEDS_END`]).
+    pub fn overlaps_design_seeds(&self) -> bool {
+        self.seed_range[0] < DESIGN_SEEDS_END
+    }
+
+    /// The same evaluation with every timing set to 0 (what is deterministic).
+    pub fn without_timings(&self) -> Evaluation {
+        let mut e = self.clone();
+        e.total_s = 0.0;
+        for p in &mut e.per_parcel {
+            p.scan_s = 0.0;
+            p.detect_s = 0.0;
+        }
+        e
+    }
+
+    /// The ROC as CSV: `threshold,threat_parcels_alarmed,benign_parcels_alarmed,recall,
+    /// recall_firearm,recall_firearm_part,recall_ammunition,recall_blade,
+    /// false_alarms_per_benign_parcel` (an empty cell for a class absent from the set).
+    pub fn roc_csv(&self) -> String {
+        let mut s = String::from("threshold,threat_parcels_alarmed,benign_parcels_alarmed,recall,recall_firearm,recall_firearm_part,recall_ammunition,recall_blade,false_alarms_per_benign_parcel\n");
+        for p in &self.roc {
+            let r = |k: &str| {
+                p.recall_per_class
+                    .get(k)
+                    .map_or(String::new(), |v| format!("{v:.4}"))
+            };
+            s += &format!(
+                "{:.4},{:.4},{:.4},{:.4},{},{},{},{},{:.4}\n",
+                p.threshold,
+                p.threat_parcels_alarmed,
+                p.benign_parcels_alarmed,
+                p.recall,
+                r("firearm"),
+                r("firearm_part"),
+                r("ammunition"),
+                r("blade"),
+                p.false_alarms_per_benign_parcel,
+            );
+        }
+        s
+    }
+
+    /// The parcel-level ROC as a picture: threat parcels alarmed (true-positive rate,
+    /// y) against benign parcels alarmed (false-positive rate, x), with the decision
+    /// threshold marked and the area under the curve in the title.
+    pub fn roc_image(&self) -> crate::render::RgbImage {
+        use crate::render::{plot_curves, Curve};
+        let mut pts: Vec<(f64, f64)> = self
+            .roc
+            .iter()
+            .map(|p| (p.benign_parcels_alarmed, p.threat_parcels_alarmed))
+            .collect();
+        // From (1, 1) at threshold 0 down to (0, 0) beyond the highest score.
+        pts.push((1.0, 1.0));
+        pts.push((0.0, 0.0));
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        pts.dedup();
+        let marker = self
+            .roc
+            .iter()
+            .min_by(|a, b| {
+                (a.threshold - self.threshold)
+                    .abs()
+                    .total_cmp(&(b.threshold - self.threshold).abs())
+            })
+            .map(|p| (p.benign_parcels_alarmed, p.threat_parcels_alarmed));
+        let title = match self.auc {
+            Some(a) => format!("parcel ROC, {} parcels, AUC {a:.3}", self.parcels),
+            None => format!("parcel ROC, {} parcels", self.parcels),
+        };
+        plot_curves(
+            &title,
+            "benign parcels alarmed",
+            "threat parcels alarmed",
+            &[
+                Curve {
+                    points: vec![(0.0, 0.0), (1.0, 1.0)],
+                    color: [90, 90, 90],
+                },
+                Curve {
+                    points: pts,
+                    color: [80, 200, 255],
+                },
+            ],
+            marker.map(|m| (m, [255, 80, 80])),
+        )
+    }
+}
+
+/// Threat kinds of parcel `index` of a set whose first seed is `first_seed` (see the
+/// module docs): empty for a benign parcel.
+pub fn set_plan(first_seed: u64, index: usize, threat_fraction: f64) -> Vec<ThreatKind> {
+    let f = threat_fraction.clamp(0.0, 1.0);
+    let threat = ((index + 1) as f64 * f).floor() > (index as f64 * f).floor();
+    if !threat {
+        return Vec::new();
+    }
+    let ordinal = (index as f64 * f).floor() as usize;
+    let all = ThreatKind::ALL;
+    let first = all[ordinal % all.len()];
+    let mut kinds = vec![first];
+    let r = splitmix(first_seed.wrapping_add(index as u64) ^ 0xD1CE);
+    if r % 3 == 0 {
+        let second = all[(r / 3) as usize % all.len()];
+        if second != first {
+            kinds.push(second);
+        }
+    }
+    kinds
+}
+
+/// SplitMix64: a well-mixed 64-bit value from a seed.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Generates, scans, detects and scores a seeded set of parcels (see the module docs
+/// for the plan, the scan and the matching rule).
+///
+/// Progress: one stage `"evaluate"` counting parcels; cancellation is checked between
+/// parcels and inside each scan and detection. Deterministic apart from the timings:
+/// the same options give the same result on any number of threads.
+///
+/// **Errors** on invalid options ([`EvaluationOptions::validate`]), and
+/// [`Error::Cancelled`] when `progress` asks to stop.
+///
+/// # Example
+/// ```
+/// use ctscreen::detect::evaluate::{evaluate_set, EvaluationOptions, ScanMode};
+/// let options = EvaluationOptions {
+///     parcels: 2,
+///     size: 48,
+///     mode: ScanMode::Truth { energy_kev: 100.0, noise_mu: 0.005 },
+///     ..Default::default()
+/// };
+/// let e = evaluate_set(&options, &ctscreen::NoProgress).unwrap();
+/// assert_eq!(e.benign_parcels + e.threat_parcels, 2);
+/// assert_eq!(e.seed_range, [1_000_000, 1_000_002]);
+/// assert!(!e.overlaps_design_seeds());
+/// ```
+pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Result<Evaluation> {
+    options.validate()?;
+    let t_all = Instant::now();
+    let threshold = options.detect.threshold;
+    let n = options.size;
+    let fov = options.field_of_view_mm();
+    let voxel = options.voxel_mm();
+    let inner = ProgressCheck(progress);
+    let mut runs: Vec<(Report, Vec<TruthObject>, ParcelResult)> =
+        Vec::with_capacity(options.parcels);
+    progress.start("evaluate", options.parcels as u64);
+    for i in 0..options.parcels {
+        progress::check(progress)?;
+        let pseed = options.seed + i as u64;
+        let kinds = set_plan(options.seed, i, options.threat_fraction);
+        let popts = ParcelOptions {
+            threats: Threats::Kinds(kinds.clone()),
+            max_extent_mm: Some(options.max_extent_mm),
+            ..ParcelOptions::default()
+        };
+        let p = parcel(pseed, &popts)?;
+        let t0 = Instant::now();
+        let (volume, energy) = match &options.mode {
+            ScanMode::Reconstruction { photons, views } => {
+                let mut so = ScanOptions {
+                    shape: [n; 3],
+                    field_of_view_mm: fov,
+                    views: *views,
+                    ..ScanOptions::default()
+                };
+                so.simulate.seed = pseed;
+                so.simulate.photons = *photons;
+                let s = scan(&p.phantom, &so, &inner)?;
+                (s.volume, s.effective_energy_kev)
+            }
+            ScanMode::Truth {
+                energy_kev,
+                noise_mu,
+            } => {
+                let mut v = p.voxelize([n; 3], [voxel; 3], *energy_kev, 2)?;
+                if *noise_mu > 0.0 {
+                    let normal = Normal::new(0.0f32, *noise_mu as f32).map_err(|_| {
+                        Error::invalid("noise_mu", noise_mu, "a finite standard deviation ≥ 0")
+                    })?;
+                    v.data_mut()
+                        .axis_iter_mut(Axis(0))
+                        .into_par_iter()
+                        .enumerate()
+                        .for_each(|(k, mut plane)| {
+                            let mut rng =
+                                Pcg64::seed_from_u64(splitmix(pseed ^ ((k as u64) << 20)));
+                            for x in plane.iter_mut() {
+                                *x += normal.sample(&mut rng);
+                            }
+                        });
+                }
+                (v, *energy_kev)
+            }
+        };
+        let scan_s = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let dopts = DetectOptions {
+            energy_kev: energy,
+            ..options.detect.clone()
+        };
+        let report = super::detect_with_progress(&volume, &dopts, &inner)?;
+        let detect_s = t1.elapsed().as_secs_f64();
+        let truth = truth_of_parcel(&p);
+        let scores = evaluate_truth(&report, &truth, threshold);
+        let missed = truth
+            .iter()
+            .filter(|o| {
+                o.class != TruthClass::Benign
+                    && !scores.matches.iter().any(|m| m.truth_label == o.label)
+            })
+            .map(|o| o.name.clone())
+            .collect();
+        let false_alarms = report
+            .findings
+            .iter()
+            .filter(|f| {
+                f.score >= threshold && !scores.matches.iter().any(|m| m.finding_id == f.id)
+            })
+            .map(|f| {
+                let benign = truth
+                    .iter()
+                    .filter(|o| {
+                        o.class == TruthClass::Benign
+                            && matches(&f.bbox_mm, f.centroid_mm, &o.bbox_mm)
+                    })
+                    .map(|o| o.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+");
+                format!(
+                    "{} {:.2} on {}: {}",
+                    f.kind,
+                    f.score,
+                    if benign.is_empty() { "?" } else { &benign },
+                    f.evidence.first().map_or("", |e| e.as_str())
+                )
+            })
+            .collect();
+        let result = ParcelResult {
+            seed: pseed,
+            threats: kinds.iter().map(|k| k.name().to_string()).collect(),
+            findings: report.findings.len(),
+            verdict_score: report.findings.iter().map(|f| f.score).fold(0.0, f64::max),
+            scores,
+            missed,
+            false_alarms,
+            scan_s,
+            detect_s,
+        };
+        runs.push((report, truth, result));
+        progress.advance(1);
+    }
+    progress::check(progress)?;
+
+    let benign_parcels = runs.iter().filter(|r| r.2.threats.is_empty()).count();
+    let threat_parcels = runs.len() - benign_parcels;
+    let mut per_class: BTreeMap<String, ClassCounts> = BTreeMap::new();
+    for k in Kind::THREATS {
+        per_class.insert(k.as_str().to_string(), ClassCounts::default());
+    }
+    let mut per_kind: BTreeMap<String, ClassCounts> = BTreeMap::new();
+    let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let (mut false_alarms, mut false_alarms_benign) = (0usize, 0usize);
+    for (_, truth, res) in &runs {
+        let s = &res.scores;
+        for (k, c) in &s.per_class {
+            let e = per_class.entry(k.clone()).or_default();
+            e.total += c.total;
+            e.detected += c.detected;
+            e.classified += c.classified;
+        }
+        for (row, cols) in &s.confusion {
+            let r = confusion.entry(row.clone()).or_default();
+            for (col, n) in cols {
+                *r.entry(col.clone()).or_default() += n;
+            }
+        }
+        false_alarms += s.false_alarms;
+        if res.threats.is_empty() {
+            false_alarms_benign += s.false_alarms;
+        }
+        // Per generated kind: the parcel's requested kinds name its threat objects
+        // (`cartridges_loose` / `cartridges_boxed` batches keep their own names).
+        for o in truth.iter().filter(|o| o.class != TruthClass::Benign) {
+            let e = per_kind.entry(o.name.clone()).or_default();
+            e.total += 1;
+            if s.matches.iter().any(|m| m.truth_label == o.label) {
+                e.detected += 1;
+            }
+            if s.matches
+                .iter()
+                .any(|m| m.truth_label == o.label && m.kind == o.class.kind())
+            {
+                e.classified += 1;
+            }
+        }
+    }
+    let mut ths = options.roc_thresholds.clone();
+    ths.sort_by(f64::total_cmp);
+    ths.dedup();
+    let nb = benign_parcels.max(1) as f64;
+    let nt = threat_parcels.max(1) as f64;
+    let roc = ths
+        .iter()
+        .map(|&t| {
+            let (mut total, mut detected) = (0usize, 0usize);
+            let mut cls: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+            let (mut fa_benign, mut benign_alarmed, mut threat_alarmed) = (0usize, 0usize, 0usize);
+            for (report, truth, res) in &runs {
+                let s = evaluate_truth(report, truth, t);
+                for (k, c) in &s.per_class {
+                    total += c.total;
+                    detected += c.detected;
+                    let e = cls.entry(k.clone()).or_default();
+                    e.0 += c.total;
+                    e.1 += c.detected;
+                }
+                let alarmed = usize::from(s.verdict == Verdict::Inspect);
+                if res.threats.is_empty() {
+                    fa_benign += s.false_alarms;
+                    benign_alarmed += alarmed;
+                } else {
+                    threat_alarmed += alarmed;
+                }
+            }
+            RocPoint {
+                threshold: t,
+                threat_parcels_alarmed: threat_alarmed as f64 / nt,
+                benign_parcels_alarmed: benign_alarmed as f64 / nb,
+                recall: if total > 0 {
+                    detected as f64 / total as f64
+                } else {
+                    1.0
+                },
+                recall_per_class: cls
+                    .into_iter()
+                    .filter(|(_, (n, _))| *n > 0)
+                    .map(|(k, (n, d))| (k, d as f64 / n as f64))
+                    .collect(),
+                false_alarms_per_benign_parcel: fa_benign as f64 / nb,
+            }
+        })
+        .collect();
+    let auc = (benign_parcels > 0 && threat_parcels > 0).then(|| {
+        let mut wins = 0.0;
+        for (_, _, a) in runs.iter().filter(|r| !r.2.threats.is_empty()) {
+            for (_, _, b) in runs.iter().filter(|r| r.2.threats.is_empty()) {
+                wins += match a.verdict_score.total_cmp(&b.verdict_score) {
+                    std::cmp::Ordering::Greater => 1.0,
+                    std::cmp::Ordering::Equal => 0.5,
+                    std::cmp::Ordering::Less => 0.0,
+                };
+            }
+        }
+        wins / (benign_parcels * threat_parcels) as f64
+    });
+    Ok(Evaluation {
+        options: options.clone(),
+        seed_range: [options.seed, options.seed + options.parcels as u64],
+        voxel_mm: voxel,
+        parcels: runs.len(),
+        benign_parcels,
+        threat_parcels,
+        threshold,
+        per_class: per_class
+            .into_iter()
+            .map(|(k, c)| (k, ClassSummary::of(c)))
+            .collect(),
+        per_kind: per_kind
+            .into_iter()
+            .map(|(k, c)| (k, ClassSummary::of(c)))
+            .collect(),
+        false_alarms,
+        false_alarms_benign,
+        false_alarms_per_benign_parcel: false_alarms_benign as f64 / nb,
+        confusion,
+        roc,
+        auc,
+        per_parcel: runs.into_iter().map(|r| r.2).collect(),
+        total_s: t_all.elapsed().as_secs_f64(),
+    })
+}
+
+/// Passes cancellation through to a stage while keeping its own progress counts out of
+/// the caller's "evaluate" stage.
+struct ProgressCheck<'a>(&'a dyn Progress);
+
+impl Progress for ProgressCheck<'_> {
+    fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,37 +1030,90 @@ mod tests {
         assert!((iou(&a, &b) - 4.0 / 12.0).abs() < 1e-12);
         assert_eq!(iou(&a, &[5.0, 5.0, 5.0, 6.0, 6.0, 6.0]), 0.0);
     }
-}
 
-/// The scoring truth of a generated parcel: its threat objects with their classes and
-/// its benign metal (class [`TruthClass::Benign`]); containers and low-density
-/// clutter are left out (the detector looks at dense metal only).
-pub fn truth_of_parcel(parcel: &crate::phantom::Parcel) -> Vec<TruthObject> {
-    use crate::phantom::ObjectClass;
-    parcel
-        .objects
-        .iter()
-        .filter_map(|o| {
-            let class = match o.class {
-                ObjectClass::Firearm => TruthClass::Firearm,
-                ObjectClass::FirearmPart => TruthClass::FirearmPart,
-                ObjectClass::Ammunition => TruthClass::Ammunition,
-                ObjectClass::Blade => TruthClass::Blade,
-                ObjectClass::MetalOther => TruthClass::Benign,
-                _ => return None,
-            };
-            Some(TruthObject {
-                label: o.label,
-                class,
-                name: o.kind.clone(),
-                bbox_mm: o.bbox_mm,
-            })
-        })
-        .collect()
-}
+    #[test]
+    fn the_plan_alternates_and_cycles_through_every_threat_kind() {
+        let plans: Vec<Vec<ThreatKind>> = (0..44)
+            .map(|i| set_plan(DEFAULT_EVALUATION_SEED, i, 0.5))
+            .collect();
+        // Every other parcel is benign, the others start with the kinds in turn.
+        for (i, p) in plans.iter().enumerate() {
+            assert_eq!(p.is_empty(), i % 2 == 0, "{i}");
+        }
+        let firsts: Vec<ThreatKind> = plans
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| p[0])
+            .collect();
+        assert_eq!(&firsts[..ThreatKind::ALL.len()], ThreatKind::ALL);
+        assert!(plans.iter().any(|p| p.len() == 2));
+        assert!(set_plan(5, 3, 0.0).is_empty());
+        assert!((0..10).all(|i| !set_plan(5, i, 1.0).is_empty()));
+    }
 
-/// Scores `report` against a generated parcel at the report's own threshold
-/// ([`evaluate_truth`] with [`truth_of_parcel`]).
-pub fn evaluate_parcel(report: &Report, parcel: &crate::phantom::Parcel) -> Scores {
-    evaluate_truth(report, &truth_of_parcel(parcel), report.threshold)
+    #[test]
+    fn options_are_checked() {
+        let ok = EvaluationOptions::default();
+        assert!(ok.validate().is_ok());
+        assert!((ok.voxel_mm() - 330.0 / 128.0).abs() < 1e-12);
+        for (bad, name) in [
+            (
+                EvaluationOptions {
+                    parcels: 0,
+                    ..ok.clone()
+                },
+                "parcels",
+            ),
+            (
+                EvaluationOptions {
+                    size: 8,
+                    ..ok.clone()
+                },
+                "size",
+            ),
+            (
+                EvaluationOptions {
+                    seed: u64::MAX,
+                    ..ok.clone()
+                },
+                "seed",
+            ),
+            (
+                EvaluationOptions {
+                    threat_fraction: 1.5,
+                    ..ok.clone()
+                },
+                "threat_fraction",
+            ),
+            (
+                EvaluationOptions {
+                    max_extent_mm: f64::NAN,
+                    ..ok.clone()
+                },
+                "max_extent_mm",
+            ),
+            (
+                EvaluationOptions {
+                    roc_thresholds: vec![0.5, 2.0],
+                    ..ok.clone()
+                },
+                "roc_thresholds",
+            ),
+        ] {
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
+    }
+
+    #[test]
+    fn cancelled_sets_stop_with_an_error() {
+        let flag = crate::CancelFlag::new();
+        flag.cancel();
+        let o = EvaluationOptions {
+            parcels: 3,
+            size: 32,
+            ..Default::default()
+        };
+        assert!(matches!(evaluate_set(&o, &flag), Err(Error::Cancelled)));
+    }
 }

@@ -30,8 +30,9 @@
 //!   slide's rear at 100–115°, pliers' handles at a few tens of degrees, a straight bar
 //!   gains nothing from two lines;
 //! - **material**: the median μ of the solid is matched (on a log scale) against μ of
-//!   aluminium, steel, brass/copper, lead and tungsten at the scan's effective energy,
-//!   which gives a density and a mass.
+//!   aluminium, steel, brass/copper, lead and tungsten at `metal_energy_kev` (the
+//!   effective energy of the beam once hardened by the metal itself, well above the
+//!   scan's water-equivalent energy), which gives a density and a mass.
 use ndarray::{Array3, ArrayView3};
 use serde::{Deserialize, Serialize};
 
@@ -79,88 +80,25 @@ impl Material {
 
     /// Density in g/cm³.
     pub fn density_g_cm3(self) -> f64 {
+        self.physics().density_g_cm3()
+    }
+
+    /// The [`crate::physics::Material`] standing for this class.
+    pub fn physics(self) -> crate::physics::Material {
+        use crate::physics::Material as P;
         match self {
-            Material::Aluminium => 2.70,
-            Material::Steel => 7.87,
-            Material::BrassCopper => 8.50,
-            Material::Lead => 11.35,
-            Material::Tungsten => 19.3,
+            Material::Aluminium => P::Aluminium,
+            Material::Steel => P::Steel,
+            Material::BrassCopper => P::Brass,
+            Material::Lead => P::Lead,
+            Material::Tungsten => P::Tungsten,
         }
     }
 
-    /// Linear attenuation μ (mm⁻¹) at `energy_kev` (clamped to 40–150 keV), from NIST
-    /// XCOM mass attenuation coefficients, log–log interpolated (the K edges of lead,
-    /// 88.0 keV, and tungsten, 69.5 keV, are kept as steps).
+    /// Linear attenuation μ (mm⁻¹) at `energy_kev`, from [`crate::physics`] (NIST
+    /// XCOM mass attenuation).
     pub fn mu_per_mm(self, energy_kev: f64) -> f64 {
-        // (keV, μ/ρ cm²/g); a repeated energy is an absorption edge.
-        const AL: &[(f64, f64)] = &[
-            (40.0, 0.5685),
-            (50.0, 0.3681),
-            (60.0, 0.2778),
-            (80.0, 0.2018),
-            (100.0, 0.1704),
-            (150.0, 0.1378),
-        ];
-        const FE: &[(f64, f64)] = &[
-            (40.0, 3.629),
-            (50.0, 1.958),
-            (60.0, 1.205),
-            (80.0, 0.5952),
-            (100.0, 0.3717),
-            (150.0, 0.1964),
-        ];
-        const CU: &[(f64, f64)] = &[
-            (40.0, 4.862),
-            (50.0, 2.613),
-            (60.0, 1.593),
-            (80.0, 0.7630),
-            (100.0, 0.4584),
-            (150.0, 0.2217),
-        ];
-        const PB: &[(f64, f64)] = &[
-            (40.0, 14.36),
-            (50.0, 8.041),
-            (60.0, 5.021),
-            (80.0, 2.419),
-            (88.0, 1.910),
-            (88.0, 7.683),
-            (100.0, 5.549),
-            (150.0, 2.014),
-        ];
-        const W: &[(f64, f64)] = &[
-            (40.0, 10.67),
-            (50.0, 5.949),
-            (60.0, 3.713),
-            (69.525, 2.552),
-            (69.525, 11.23),
-            (80.0, 7.810),
-            (100.0, 4.438),
-            (150.0, 1.581),
-        ];
-        let table = match self {
-            Material::Aluminium => AL,
-            Material::Steel => FE,
-            Material::BrassCopper => CU,
-            Material::Lead => PB,
-            Material::Tungsten => W,
-        };
-        let e = energy_kev.clamp(40.0, 150.0);
-        let mut i = 1;
-        while i < table.len() - 1 && table[i].0 < e {
-            i += 1;
-        }
-        if table[i].0 == table[i - 1].0 {
-            i += 1;
-        }
-        let (e0, m0) = table[i - 1];
-        let (e1, m1) = table[i];
-        let t = if e1 > e0 {
-            (e.ln() - e0.ln()) / (e1.ln() - e0.ln())
-        } else {
-            0.0
-        };
-        let mass = (m0.ln() + t * (m1.ln() - m0.ln())).exp();
-        mass * self.density_g_cm3() / 10.0
+        self.physics().mu_per_mm(energy_kev)
     }
 
     /// The material whose μ at `energy_kev` is nearest to `mu` on a log scale.
@@ -347,6 +285,9 @@ pub struct Bore {
     pub length_fraction: f64,
     /// Hole area over its bounding rectangle's (≈0.79 round, ≈1 rectangular).
     pub rect_fill: f64,
+    /// Diameter of the largest circle inside the hole (median over the sections), mm:
+    /// the bore itself when the hole leaks into a slot beside it.
+    pub inscribed_mm: f64,
 }
 
 /// The canonical-grid analysis of one piece (a candidate or one of its two parts).
@@ -370,15 +311,25 @@ pub struct Shape {
     pub end_width_ratio: [f64; 2],
     /// Mean μ of the denser end third of the length over that of the other end third.
     pub end_density_ratio: f64,
+    /// How one-sided the dense core (cells at ≥ half the highest μ) is along the main
+    /// axis: |gap to one end − gap to the other| / length, 0 for a centred core (or a
+    /// uniform object), ≈0.4 for a bullet in a 9×19 round.
+    pub core_asymmetry: f64,
+    /// Extents (mm, along t, u, v) of the dense core: cells at ≥ half the highest μ
+    /// (a bullet inside its cartridge, clear of the streaks around it).
+    pub core_extents_mm: [f64; 3],
+    /// Separate blobs (6-connected, ≥ 100 mm³) denser than twice the steel reference:
+    /// lead and copper bullet cores; and their total volume, mm³.
+    pub dense_blobs: (usize, f64),
     /// The longest bores along the main axis (up to four, longest first).
     pub bores: Vec<Bore>,
     /// The longest bore through the thinnest axis (a ring, an eye, a handle loop).
     pub cross_bore: Option<Bore>,
     /// The largest group of similar bores side by side, over the three slicing axes.
     pub parallel_bores: ParallelBores,
-    /// Median over the middle cross-sections (along the main axis) of the share of the
-    /// section's bounding rectangle that is open background (a U-channel ≈0.3–0.5, a
-    /// round bar ≈0.2, a rectangular bar or tube ≈0).
+    /// Median over the middle cross-sections (along the main axis) of the open
+    /// concavity: (convex hull − solid − enclosed holes) / convex hull (a U-channel
+    /// ≈0.3–0.45; a bar, plate or tube ≈0).
     pub channel: f64,
     /// Threshold used for the solid (mm⁻¹).
     pub level_mu: f64,
@@ -604,6 +555,10 @@ fn canonical(piece: &Piece<'_>, frame: &Frame, pts: &[[f64; 3]], level: f32) -> 
 struct Hole {
     area: f64,
     c: [f64; 2],
+    /// Centre of the largest inscribed circle (mm, slice coordinates).
+    c_in: [f64; 2],
+    /// Diameter of the largest inscribed circle, mm.
+    d_in: f64,
     aspect: f64,
     /// Thinnest wall around the hole: the shortest of the first solid runs met when
     /// walking from the hole's centre along ±a and ±b, mm.
@@ -619,8 +574,8 @@ struct SliceStat {
     holes: Vec<Hole>,
     hole_area: f64,
     sum_mu: f64,
-    /// Background reachable from outside, within the solid's bounding rectangle, over
-    /// that rectangle's area (a U-channel's open notch; ≈0.21 for a disc).
+    /// Open concavity: (convex hull − solid − enclosed holes) / convex hull, in cells
+    /// (a U-channel's notch ≈0.3–0.45; a bar, plate or tube ≈0).
     cavity: f64,
 }
 
@@ -684,14 +639,7 @@ fn analyze_slice(solid: &[bool], mu: &[f32], n1: usize, n2: usize, h: f64) -> Sl
     };
     let mut scratch = Vec::new();
     flood(&mut stack, &mut seen, &mut scratch);
-    let in_box = scratch
-        .iter()
-        .filter(|&&i| {
-            let (a, b) = (i / n2, i % n2);
-            a >= lo[0] && a <= hi[0] && b >= lo[1] && b <= hi[1]
-        })
-        .count();
-    st.cavity = in_box as f64 / ((hi[0] - lo[0] + 1) * (hi[1] - lo[1] + 1)) as f64;
+    let hull = hull_area_cells(solid, n1, n2, lo[0], hi[0]);
     let min_cells = (4.9 / (h * h)).max(3.0); // holes at least 2.5 mm across
     for start in 0..n1 * n2 {
         if solid[start] || seen[start] {
@@ -712,6 +660,7 @@ fn analyze_slice(solid: &[bool], mu: &[f32], n1: usize, n2: usize, h: f64) -> Sl
             sb += (i % n2) as f64;
         }
         let (ca, cb) = (sa / n, sb / n);
+        let (c_in, d_in) = inscribed_circle(&cells, n2, h);
         let (mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0);
         for &i in &cells {
             let (da, db) = ((i / n2) as f64 - ca, (i % n2) as f64 - cb);
@@ -727,7 +676,10 @@ fn analyze_slice(solid: &[bool], mu: &[f32], n1: usize, n2: usize, h: f64) -> Sl
         let aspect = (l1 / l2).sqrt().min(100.0);
         // Wall: walk from the centre along ±a and ±b through the hole and the first
         // solid run met (nested tubes: only the innermost wall counts).
-        let (ia, ib) = (ca.round() as isize, cb.round() as isize);
+        let (ia, ib) = (
+            (c_in[0] / h).round() as isize,
+            (c_in[1] / h).round() as isize,
+        );
         let mut wall = f64::INFINITY;
         for (da, db) in [(1isize, 0isize), (-1, 0), (0, 1), (0, -1)] {
             let (mut a, mut b) = (ia, ib);
@@ -757,14 +709,171 @@ fn analyze_slice(solid: &[bool], mu: &[f32], n1: usize, n2: usize, h: f64) -> Sl
         st.holes.push(Hole {
             area: n * h * h,
             c: [ca * h, cb * h],
+            c_in,
+            d_in,
             aspect,
             rect_fill,
             wall: if wall.is_finite() { wall } else { 0.0 },
         });
     }
+    // Open concavity: what the convex hull holds beyond the solid and its enclosed holes.
+    let enclosed = st.hole_area / (h * h);
+    st.cavity = ((hull - st.solid as f64 - enclosed) / hull.max(1.0)).max(0.0);
     st.holes
         .sort_by(|a, b| b.area.total_cmp(&a.area).then(a.c[0].total_cmp(&b.c[0])));
     st
+}
+
+/// Area (in cells) of the convex hull of the solid cells of rows `a0..=a1` of a slice
+/// `n2` wide, cells taken as unit squares.
+fn hull_area_cells(solid: &[bool], n1: usize, n2: usize, a0: usize, a1: usize) -> f64 {
+    let _ = n1;
+    let mut pts: Vec<(f64, f64)> = Vec::new();
+    for a in a0..=a1 {
+        let row = &solid[a * n2..(a + 1) * n2];
+        let first = row.iter().position(|&x| x);
+        let last = row.iter().rposition(|&x| x);
+        if let (Some(f), Some(l)) = (first, last) {
+            let (af, bf, bl) = (a as f64, f as f64, l as f64 + 1.0);
+            pts.extend([(af, bf), (af + 1.0, bf), (af, bl), (af + 1.0, bl)]);
+        }
+    }
+    pts.sort_by(|p, q| p.0.total_cmp(&q.0).then(p.1.total_cmp(&q.1)));
+    pts.dedup();
+    if pts.len() < 3 {
+        return 0.0;
+    }
+    let cross = |o: (f64, f64), a: (f64, f64), b: (f64, f64)| {
+        (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+    };
+    let mut lower: Vec<(f64, f64)> = Vec::new();
+    for &p in &pts {
+        while lower.len() >= 2 && cross(lower[lower.len() - 2], lower[lower.len() - 1], p) <= 0.0 {
+            lower.pop();
+        }
+        lower.push(p);
+    }
+    let mut upper: Vec<(f64, f64)> = Vec::new();
+    for &p in pts.iter().rev() {
+        while upper.len() >= 2 && cross(upper[upper.len() - 2], upper[upper.len() - 1], p) <= 0.0 {
+            upper.pop();
+        }
+        upper.push(p);
+    }
+    lower.pop();
+    upper.pop();
+    lower.extend(upper);
+    let n = lower.len();
+    let mut area = 0.0;
+    for i in 0..n {
+        let (p, q) = (lower[i], lower[(i + 1) % n]);
+        area += p.0 * q.1 - q.0 * p.1;
+    }
+    0.5 * area.abs()
+}
+
+/// The largest circle inside a hole (cells are row-major indices of a slice `n2` wide):
+/// its centre (mm, the mean of the cells within h/2 of the deepest) and diameter
+/// (2 × the largest distance to a cell outside the hole, less one cell).
+fn inscribed_circle(cells: &[usize], n2: usize, h: f64) -> ([f64; 2], f64) {
+    let (mut a0, mut a1, mut b0, mut b1) = (usize::MAX, 0, usize::MAX, 0);
+    for &i in cells {
+        let (a, b) = (i / n2, i % n2);
+        a0 = a0.min(a);
+        a1 = a1.max(a);
+        b0 = b0.min(b);
+        b1 = b1.max(b);
+    }
+    let (na, nb) = (a1 - a0 + 1, b1 - b0 + 1);
+    let mut d2 = vec![0.0f64; na * nb];
+    for &i in cells {
+        d2[(i / n2 - a0) * nb + (i % n2 - b0)] = f64::INFINITY;
+    }
+    let (mut v, mut z) = (Vec::new(), Vec::new());
+    let mut line = Vec::new();
+    let mut out = Vec::new();
+    for a in 0..na {
+        line.clear();
+        line.extend_from_slice(&d2[a * nb..(a + 1) * nb]);
+        out.clear();
+        out.resize(nb, 0.0);
+        super::candidates::edt_1d(&line, h, &mut out, &mut v, &mut z);
+        d2[a * nb..(a + 1) * nb].copy_from_slice(&out);
+    }
+    for b in 0..nb {
+        line.clear();
+        line.extend((0..na).map(|a| d2[a * nb + b]));
+        out.clear();
+        out.resize(na, 0.0);
+        super::candidates::edt_1d(&line, h, &mut out, &mut v, &mut z);
+        for a in 0..na {
+            d2[a * nb + b] = out[a];
+        }
+    }
+    let best = d2.iter().cloned().fold(0.0f64, f64::max).sqrt();
+    let (mut sa, mut sb, mut n) = (0.0, 0.0, 0.0);
+    for a in 0..na {
+        for b in 0..nb {
+            if d2[a * nb + b].sqrt() >= best - 0.5 * h {
+                sa += (a + a0) as f64;
+                sb += (b + b0) as f64;
+                n += 1.0;
+            }
+        }
+    }
+    ([sa / n * h, sb / n * h], (2.0 * best - h).max(h))
+}
+
+/// 6-connected blobs of cells at or above `dense_mu` of at least 100 mm³: (count,
+/// total volume in mm³).
+fn dense_blob_count(c: &Canon, dense_mu: f32) -> (usize, f64) {
+    let [nt, nu, nv] = c.dims;
+    let cell = c.h * c.h * c.h;
+    let min_cells = (100.0 / cell).ceil() as usize;
+    let mut seen = vec![false; c.mu.len()];
+    let mut stack = Vec::new();
+    let (mut n, mut vol) = (0usize, 0.0);
+    for start in 0..c.mu.len() {
+        if seen[start] || c.mu[start] < dense_mu {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let mut size = 0usize;
+        while let Some(i) = stack.pop() {
+            size += 1;
+            let (t, u, v) = (i / (nu * nv), (i / nv) % nu, i % nv);
+            let mut visit = |j: usize| {
+                if !seen[j] && c.mu[j] >= dense_mu {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            };
+            if t > 0 {
+                visit(i - nu * nv);
+            }
+            if t + 1 < nt {
+                visit(i + nu * nv);
+            }
+            if u > 0 {
+                visit(i - nv);
+            }
+            if u + 1 < nu {
+                visit(i + nv);
+            }
+            if v > 0 {
+                visit(i - 1);
+            }
+            if v + 1 < nv {
+                visit(i + 1);
+            }
+        }
+        if size >= min_cells {
+            n += 1;
+            vol += size as f64 * cell;
+        }
+    }
+    (n, vol)
 }
 
 /// Slices of the canonical grid perpendicular to `axis` (0 = t, 2 = v).
@@ -803,28 +912,31 @@ struct Track {
 }
 
 /// Links the enclosed holes of consecutive slices into tracks: a hole continues the
-/// nearest open track whose last hole is within max(2 mm, 0.35 d) and 0.4–2.5× its
-/// area; a track survives gaps of up to 2 mm (a streak can break one section).
+/// nearest open track whose last hole's inscribed circle is centred within
+/// max(3 mm, 0.5 d, 1.5 cells) and 0.5–2× as wide (inscribed diameters move in steps
+/// of a cell); a track survives gaps of up to 3 mm (a streak can break a section). Inscribed circles keep a bore's track when the hole
+/// leaks into a slot beside it.
 fn track_holes(stats: &[SliceStat], h: f64) -> Vec<Track> {
-    let max_gap = ((2.0 / h).round() as usize).max(1);
+    let max_gap = ((3.0 / h).round() as usize).max(1);
     let mut tracks: Vec<Track> = Vec::new();
     let mut active: Vec<usize> = Vec::new();
     for (s, st) in stats.iter().enumerate() {
         active.retain(|&ti| s <= tracks[ti].last + max_gap + 1);
         let mut used: Vec<usize> = Vec::new();
         for hole in &st.holes {
-            let d = 2.0 * (hole.area / std::f64::consts::PI).sqrt();
+            let d = hole.d_in;
             let mut best: Option<(usize, f64)> = None;
             for &ti in &active {
                 if used.contains(&ti) {
                     continue;
                 }
                 let prev = tracks[ti].holes.last().unwrap().1;
-                let dist =
-                    ((prev.c[0] - hole.c[0]).powi(2) + (prev.c[1] - hole.c[1]).powi(2)).sqrt();
-                let ratio = hole.area / prev.area;
-                if dist <= (0.35 * d).max(2.0)
-                    && (0.4..=2.5).contains(&ratio)
+                let dist = ((prev.c_in[0] - hole.c_in[0]).powi(2)
+                    + (prev.c_in[1] - hole.c_in[1]).powi(2))
+                .sqrt();
+                let ratio = hole.d_in / prev.d_in;
+                if dist <= (0.5 * d).max(3.0).max(1.5 * h)
+                    && (0.5..=2.0).contains(&ratio)
                     && best.is_none_or(|(_, bd)| dist < bd)
                 {
                     best = Some((ti, dist));
@@ -871,6 +983,7 @@ fn bore_of_track(
     let mut asp: Vec<f64> = t.holes.iter().map(|(_, ho)| ho.aspect).collect();
     let mut walls: Vec<f64> = t.holes.iter().map(|(_, ho)| ho.wall).collect();
     let mut rect: Vec<f64> = t.holes.iter().map(|(_, ho)| ho.rect_fill).collect();
+    let mut d_in: Vec<f64> = t.holes.iter().map(|(_, ho)| ho.d_in).collect();
     let mut outer: Vec<f64> = t
         .holes
         .iter()
@@ -879,8 +992,8 @@ fn bore_of_track(
             2.0 * ((st.solid as f64 * h * h + st.hole_area) / pi).sqrt()
         })
         .collect();
-    let c_first = t.holes.first().unwrap().1.c;
-    let c_last = t.holes.last().unwrap().1.c;
+    let c_first = t.holes.first().unwrap().1.c_in;
+    let c_last = t.holes.last().unwrap().1.c_in;
     let mut open_ends = 0u8;
     if t.first == 0 || !solid_at(t.first - 1, c_first) {
         open_ends += 1;
@@ -902,6 +1015,7 @@ fn bore_of_track(
             0.0
         },
         rect_fill: median(&mut rect),
+        inscribed_mm: median(&mut d_in),
     }
 }
 
@@ -978,12 +1092,17 @@ fn parallel_bores(bores: &[(Bore, usize, usize)], axis: usize) -> ParallelBores 
 }
 
 /// Analyses one piece. `None` if it has no voxels.
-pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32, level_cap: f64) -> Option<Shape> {
+pub(crate) fn shape_of(
+    piece: &Piece<'_>,
+    low_mu: f32,
+    level_cap: f64,
+    dense_mu: f64,
+) -> Option<Shape> {
     let (pts, vals) = piece.points();
     let frame = frame_of(&pts)?;
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
     let median_mu = median(&mut v64);
-    let p75 = quantile(&mut v64, 0.75);
+    let p75 = v64[((v64.len() - 1) as f64 * 0.75).round() as usize];
     let level = (low_mu as f64).max((0.5 * p75).min(level_cap)) as f32;
     let c = canonical(piece, &frame, &pts, level);
     let h = c.h;
@@ -1034,6 +1153,9 @@ pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32, level_cap: f64) -> Option
             width_mm: ext[1],
             end_width_ratio: [1.0, 1.0],
             end_density_ratio: 1.0,
+            core_asymmetry: 0.0,
+            core_extents_mm: ext,
+            dense_blobs: (0, 0.0),
             bores: Vec::new(),
             cross_bore: None,
             parallel_bores: ParallelBores::default(),
@@ -1083,7 +1205,32 @@ pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32, level_cap: f64) -> Option
         mean_mu(&filled[n_f.saturating_sub(third)..]),
     );
     let end_density_ratio = m0.max(m1) / m0.min(m1).max(1e-6);
-
+    let peak = c.mu.iter().cloned().fold(0.0f32, f32::max);
+    let mut clo = [usize::MAX; 3];
+    let mut chi = [0usize; 3];
+    for t in 0..nt {
+        for u in 0..nu {
+            for v in 0..nv {
+                if c.mu[c.idx(t, u, v)] >= 0.5 * peak {
+                    let p = [t, u, v];
+                    for a in 0..3 {
+                        clo[a] = clo[a].min(p[a]);
+                        chi[a] = chi[a].max(p[a]);
+                    }
+                }
+            }
+        }
+    }
+    let core_asymmetry = if clo[0] <= chi[0] {
+        let before = clo[0].saturating_sub(lo[0]) as f64;
+        let after = hi[0].saturating_sub(chi[0]) as f64;
+        (before - after).abs() / (hi[0] - lo[0] + 1) as f64
+    } else {
+        0.0
+    };
+    let dense_blobs = dense_blob_count(&c, dense_mu as f32);
+    let core_extents_mm: [f64; 3] =
+        std::array::from_fn(|a| (chi[a].saturating_sub(clo[a]) + 1) as f64 * h);
     let solid_t = |s: usize, cc: [f64; 2]| -> bool {
         let (a, b) = ((cc[0] / h).round() as usize, (cc[1] / h).round() as usize);
         s < nt && a < nu && b < nv && c.solid[c.idx(s, a, b)]
@@ -1123,6 +1270,9 @@ pub(crate) fn shape_of(piece: &Piece<'_>, low_mu: f32, level_cap: f64) -> Option
         width_mm: width,
         end_width_ratio,
         end_density_ratio,
+        core_asymmetry,
+        core_extents_mm,
+        dense_blobs,
         bores: bores_t.iter().take(4).map(|b| b.0).collect(),
         cross_bore: bores_v.first().map(|b| b.0),
         parallel_bores: parallel,
@@ -1263,16 +1413,89 @@ pub(crate) fn two_lines(
     let q = |v: &[f64], x: f64| quantile(&mut v.to_vec(), x);
     let (q03, q05, q07, q15) = (q(&p0, 0.3), q(&p0, 0.5), q(&p0, 0.7), q(&p1, 0.5));
     let split = |v: &[f64], at: f64| -> Vec<u8> { v.iter().map(|&t| u8::from(t > at)).collect() };
+    // Starts: cuts across the main axis, along the second, and along both diagonals
+    // of the main plane (an L's limbs lie on either side of one of them).
+    let (s0, s1) = (
+        frame.variances[0].sqrt().max(1e-9),
+        frame.variances[1].sqrt().max(1e-9),
+    );
+    let diag = |sign: f64| -> Vec<f64> {
+        p0.iter()
+            .zip(&p1)
+            .map(|(&a, &b)| a / s0 + sign * b / s1)
+            .collect()
+    };
+    let (dp, dm) = (diag(1.0), diag(-1.0));
+    let (qdp, qdm) = (q(&dp, 0.5), q(&dm, 0.5));
+    let q01 = q(&p0, 0.15);
+    let q09 = q(&p0, 0.85);
     let starts: Vec<Vec<u8>> = vec![
         split(&p0, q05),
         split(&p0, q03),
         split(&p0, q07),
+        split(&p0, q01),
+        split(&p0, q09),
         split(&p1, q15),
+        split(&dp, qdp),
+        split(&dm, qdm),
         p0.iter()
             .zip(&p1)
             .map(|(&a, &b)| u8::from(a * b > 0.0))
             .collect(),
     ];
+    // Geometric starts from extreme points: E1 farthest from the centroid, E2 farthest
+    // from E1, E3 farthest from the line E1E2 (an L's or V's three ends); each pair of
+    // them is tried as one limb, the third point's nearest approach as the other.
+    let mut starts = starts;
+    let far = |from: [f64; 3]| -> usize {
+        (0..n)
+            .max_by(|&a, &b| {
+                let da = dot(sub(sample[a], from), sub(sample[a], from));
+                let db = dot(sub(sample[b], from), sub(sample[b], from));
+                da.total_cmp(&db).then(b.cmp(&a))
+            })
+            .unwrap_or(0)
+    };
+    let e1 = sample[far(frame.centroid)];
+    let e2 = sample[far(e1)];
+    let seg_of = |a: [f64; 3], b: [f64; 3]| -> Option<Segment> {
+        let d = sub(b, a);
+        let l = dot(d, d).sqrt();
+        (l > 1e-6).then(|| Segment {
+            c: a,
+            d: [d[0] / l, d[1] / l, d[2] / l],
+            t0: 0.0,
+            t1: l,
+        })
+    };
+    if let Some(l12) = seg_of(e1, e2) {
+        let i3 = (0..n)
+            .max_by(|&a, &b| {
+                l12.dist2(sample[a])
+                    .total_cmp(&l12.dist2(sample[b]))
+                    .then(b.cmp(&a))
+            })
+            .unwrap_or(0);
+        let e3 = sample[i3];
+        for (p, q, r) in [(e1, e2, e3), (e1, e3, e2), (e2, e3, e1)] {
+            if let Some(la) = seg_of(p, q) {
+                let t = dot(sub(r, la.c), la.d).clamp(la.t0, la.t1);
+                let foot = [
+                    la.c[0] + t * la.d[0],
+                    la.c[1] + t * la.d[1],
+                    la.c[2] + t * la.d[2],
+                ];
+                if let Some(lb) = seg_of(foot, r) {
+                    starts.push(
+                        sample
+                            .iter()
+                            .map(|pt| u8::from(lb.dist2(*pt) < la.dist2(*pt)))
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
     let mut best: Option<(f64, [Segment; 2])> = None;
     for mut assign in starts {
         let mut segs: Option<[Segment; 2]> = None;
@@ -1334,7 +1557,13 @@ pub(crate) fn two_lines(
 /// Highest solid level (mm⁻¹): half of steel's μ at the effective energy, so that a
 /// lead bullet does not raise the level above its brass case.
 fn level_cap(options: &DetectOptions) -> f64 {
-    0.5 * Material::Steel.mu_per_mm(options.energy_kev)
+    0.5 * Material::Steel.mu_per_mm(options.metal_energy_kev)
+}
+
+/// Density (mm⁻¹) above which material reads as lead or copper rather than steel:
+/// twice the steel reference at the metal energy.
+pub(crate) fn dense_mu(options: &DetectOptions) -> f64 {
+    2.0 * Material::Steel.mu_per_mm(options.metal_energy_kev)
 }
 
 /// Shortest length (mm) for which the two-part analysis is run.
@@ -1353,7 +1582,12 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
         origin,
         spacing,
     };
-    let shape = shape_of(&piece, options.low_mu, level_cap(options))?;
+    let shape = shape_of(
+        &piece,
+        options.low_mu,
+        level_cap(options),
+        dense_mu(options),
+    )?;
     let (pts, vals) = piece.points();
     let mean_mu = vals.iter().map(|&v| f64::from(v)).sum::<f64>() / vals.len().max(1) as f64;
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
@@ -1368,7 +1602,7 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
     } else {
         median(&mut solid_vals)
     };
-    let material = Material::guess(solid_mu, options.energy_kev);
+    let material = Material::guess(solid_mu, options.metal_energy_kev);
     let mass_g = shape.volume_mm3 * material.density_g_cm3() / 1000.0;
     let hi = cand.hi();
     let w0 = volume.world_of_index([cand.lo[0] as f64, cand.lo[1] as f64, cand.lo[2] as f64]);
@@ -1451,7 +1685,7 @@ fn two_part_of(
                 origin: piece.origin,
                 spacing: piece.spacing,
             };
-            shape_of(&p, options.low_mu, level_cap(options))
+            shape_of(&p, options.low_mu, level_cap(options), dense_mu(options))
         };
         match (mk(0), mk(1)) {
             (Some(a), Some(b)) => Some(Box::new([a, b])),
@@ -1524,12 +1758,13 @@ mod tests {
     fn material_table_orders_metals() {
         let e = 70.0;
         let mus: Vec<f64> = Material::ALL.iter().map(|m| m.mu_per_mm(e)).collect();
+        let _ = e;
         assert!(mus.windows(2).all(|w| w[0] < w[1]), "{mus:?}");
-        // NIST: iron 60 keV μ/ρ = 1.205 cm²/g → μ = 0.949 mm⁻¹
-        assert!((Material::Steel.mu_per_mm(60.0) - 0.1205 * 7.87).abs() < 1e-3);
-        assert_eq!(Material::guess(0.6, e), Material::Steel);
-        assert_eq!(Material::guess(0.07, e), Material::Aluminium);
-        assert_eq!(Material::guess(4.0, e), Material::Lead);
+        // NIST: iron 100 keV μ/ρ = 0.3717 cm²/g → μ = 0.292 mm⁻¹
+        assert!((Material::Steel.mu_per_mm(100.0) - 0.03717 * 7.85).abs() < 1e-3);
+        assert_eq!(Material::guess(0.3, 100.0), Material::Steel);
+        assert_eq!(Material::guess(0.05, 100.0), Material::Aluminium);
+        assert_eq!(Material::guess(6.0, 100.0), Material::Lead);
     }
 
     #[test]
@@ -1546,7 +1781,7 @@ mod tests {
             let q = sub(p, c);
             let t = dot(q, d);
             let r2 = dot(q, q) - t * t;
-            t.abs() <= 60.0 && r2 <= 100.0 && r2 >= 4.5 * 4.5
+            t.abs() <= 60.0 && (4.5 * 4.5..=100.0).contains(&r2)
         });
         let desc = only(&vol(a, sp));
         let b = desc.shape.bores[0];

@@ -17,8 +17,9 @@
 //!    that drove it;
 //! 4. the [`Report`]: findings (highest score first) and the verdict.
 //!
-//! [`evaluate`] scores a report against a generated parcel's ground truth and runs
-//! seeded batches (recall per class, false alarms per benign parcel, confusion
+//! [`evaluate`] scores a report against a generated parcel's ground truth
+//! ([`evaluate_parcel`]) and runs seeded evaluation sets through the whole pipeline
+//! ([`evaluate_set`]: recall per class, false alarms per benign parcel, confusion
 //! matrix, ROC).
 //!
 //! # Report JSON schema (`schema_version` 1)
@@ -72,6 +73,7 @@ pub mod features;
 pub mod report;
 
 pub use candidates::Candidate;
+pub use evaluate::{evaluate_parcel, evaluate_set, Evaluation, EvaluationOptions};
 pub use features::{Descriptors, Material};
 pub use report::{ClassScores, Finding, Kind, Report, Thresholds, Timings, Verdict};
 
@@ -96,6 +98,11 @@ pub struct DetectOptions {
     pub energy_kev: f64,
     /// μ of water (mm⁻¹) to state thresholds in HU; `None`: from `energy_kev`.
     pub water_mu: Option<f64>,
+    /// Effective energy (keV, 10–200) at which metals read in a reconstruction: the
+    /// beam through steel is much harder than through water, so a 120 kVp scan shows
+    /// steel near its 100 keV μ (0.29 mm⁻¹), not its μ at the water-equivalent energy.
+    /// Used for the material guess and as the steel reference of density cues.
+    pub metal_energy_kev: f64,
     /// Growing threshold of the hysteresis, mm⁻¹.
     pub low_mu: f32,
     /// Seeding threshold of the hysteresis, mm⁻¹ (≥ `low_mu`).
@@ -124,6 +131,7 @@ impl Default for DetectOptions {
         Self {
             energy_kev: 70.0,
             water_mu: None,
+            metal_energy_kev: 100.0,
             low_mu: 0.08,
             high_mu: 0.16,
             min_volume_mm3: 150.0,
@@ -144,6 +152,13 @@ impl DetectOptions {
     /// **Errors** naming the first field out of range.
     pub fn validate(&self) -> Result<()> {
         crate::volume::water_mu_per_mm(self.energy_kev)?;
+        if !self.metal_energy_kev.is_finite() || !(10.0..=200.0).contains(&self.metal_energy_kev) {
+            return Err(Error::invalid(
+                "metal_energy_kev",
+                self.metal_energy_kev,
+                "a finite energy in 10–200 keV",
+            ));
+        }
         if let Some(w) = self.water_mu {
             if !w.is_finite() || w <= 0.0 {
                 return Err(Error::invalid("water_mu", w, "a finite μ > 0 in mm⁻¹"));
@@ -255,10 +270,11 @@ impl DetectOptions {
 /// # Example
 /// ```
 /// use ctscreen::{detect::{detect, DetectOptions, Kind}, Volume};
-/// // A steel tube, 100 mm long, 20 mm across with a 9 mm bore, in 1 mm voxels.
+/// // A steel tube, 100 mm long, 20 mm across with a 9 mm bore, in 1 mm voxels, at
+/// // the μ a 120 kVp reconstruction shows for steel (0.35 mm⁻¹).
 /// let a = ndarray::Array3::from_shape_fn((40, 40, 130), |(k, j, i)| {
 ///     let r = ((k as f64 - 20.0).powi(2) + (j as f64 - 20.0).powi(2)).sqrt();
-///     if (15..115).contains(&i) && r <= 10.0 && r >= 4.5 { 0.6f32 } else { 0.0 }
+///     if (15..115).contains(&i) && r <= 10.0 && r >= 4.5 { 0.35f32 } else { 0.0 }
 /// });
 /// let report = detect(&Volume::centered(a, [1.0; 3]).unwrap(), &DetectOptions::default()).unwrap();
 /// assert_eq!(report.findings[0].kind, Kind::FirearmPart);
@@ -283,17 +299,30 @@ pub fn detect_with_progress(
     let (cands, _stats) = candidates::extract(volume, options, progress)?;
     let t1 = Instant::now();
     progress.start("detect: features", cands.len() as u64);
-    let descs: Vec<Descriptors> = cands
+    let described: Vec<classify::Described> = cands
         .par_iter()
         .filter_map(|c| {
-            let d = features::describe(volume, c, options);
+            let whole = features::describe(volume, c, options)?;
+            let alternatives = c
+                .alternatives
+                .iter()
+                .map(|reading| {
+                    reading
+                        .iter()
+                        .filter_map(|a| features::describe(volume, a, options))
+                        .collect()
+                })
+                .collect();
             progress.advance(1);
-            d
+            Some(classify::Described {
+                whole,
+                alternatives,
+            })
         })
         .collect();
     progress::check(progress)?;
     let t2 = Instant::now();
-    let findings = classify::classify(&descs, options);
+    let findings = classify::classify_candidates(&described, options);
     let t3 = Instant::now();
     let verdict = if findings.iter().any(|f| f.score >= options.threshold) {
         Verdict::Inspect

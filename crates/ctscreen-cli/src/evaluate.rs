@@ -1,0 +1,144 @@
+//! `ctscreen evaluate`: score the detector on a seeded set of generated parcels, each
+//! scanned and reconstructed like the demo, and write `evaluation.json` and `roc.png`.
+//!
+//! Outputs are staged and moved into place only when everything succeeded (Ctrl-C or
+//! an error leaves no partial files).
+use std::path::PathBuf;
+
+use ctscreen::detect::evaluate::{evaluate_set, Evaluation, EvaluationOptions};
+use ctscreen::io;
+
+use crate::demo::Staging;
+use crate::progress::Bars;
+use crate::CliResult;
+
+/// Arguments of `ctscreen evaluate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Number of parcels (half of them with threats).
+    #[arg(long, default_value_t = 200)]
+    pub parcels: usize,
+    /// Side of each reconstructed volume in voxels (16–1024) over a 330 mm field of view.
+    #[arg(long, default_value_t = 128)]
+    pub size: usize,
+    /// Seed of the first parcel (parcel i has seed + i). The detector's rules were
+    /// designed on seeds below 1000.
+    #[arg(long, default_value_t = ctscreen::detect::evaluate::DEFAULT_EVALUATION_SEED)]
+    pub seed: u64,
+    /// Decision threshold on the finding score (0–1).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Output folder: evaluation.json, roc.png.
+    #[arg(long, default_value = "evaluate-out")]
+    pub out: PathBuf,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the evaluation as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> CliResult {
+    let mut options = EvaluationOptions {
+        parcels: args.parcels,
+        size: args.size,
+        seed: args.seed,
+        ..EvaluationOptions::default()
+    };
+    if let Some(t) = args.threshold {
+        options.detect.threshold = t;
+    }
+    options.validate().map_err(flag_names)?;
+    let staging = Staging::new(&args.out)?;
+    let bars = Bars::new(args.quiet || args.json);
+    let evaluation = evaluate_set(&options, &bars)?;
+    bars.finish();
+    let text = serde_json::to_string_pretty(&evaluation)?;
+    io::write_text_atomic(staging.path("evaluation.json"), &text)?;
+    evaluation.roc_image().write_png(staging.path("roc.png"))?;
+    if bars.cancelled() {
+        return Err(ctscreen::Error::Cancelled.into());
+    }
+    staging.commit()?;
+    if args.json {
+        println!("{text}");
+    } else if !args.quiet {
+        print_table(&evaluation, args);
+    }
+    Ok(())
+}
+
+/// Option errors name the command-line flags (`--parcels`, not `parcels`).
+fn flag_names(e: ctscreen::Error) -> ctscreen::Error {
+    match e {
+        ctscreen::Error::InvalidParameter {
+            name,
+            value,
+            expected,
+        } if ["parcels", "size", "seed", "threshold"].contains(&name.as_str()) => {
+            ctscreen::Error::invalid(format!("--{name}"), value, expected)
+        }
+        e => e,
+    }
+}
+
+fn print_table(e: &Evaluation, args: &Args) {
+    println!(
+        "{} parcels ({} with threats, {} benign), seeds {}..{}, {}³ voxels of {:.2} mm, threshold {:.2}, {:.0} s",
+        e.parcels,
+        e.threat_parcels,
+        e.benign_parcels,
+        e.seed_range[0],
+        e.seed_range[1] - 1,
+        e.options.size,
+        e.voxel_mm,
+        e.threshold,
+        e.total_s
+    );
+    if e.overlaps_design_seeds() {
+        println!(
+            "note: seeds below {} were used to design the rules; these figures are not blind",
+            ctscreen::detect::evaluate::DESIGN_SEEDS_END
+        );
+    }
+    println!();
+    println!("class          objects  detected  recall  classified  as own class");
+    for (k, c) in &e.per_class {
+        println!(
+            "{k:14} {:7}  {:8}  {:6.3}  {:10}  {:12.3}",
+            c.total, c.detected, c.recall, c.classified, c.classified_recall
+        );
+    }
+    println!(
+        "\nfalse alarms per benign parcel: {:.3} ({} in {} benign parcels; {} in all parcels)",
+        e.false_alarms_per_benign_parcel, e.false_alarms_benign, e.benign_parcels, e.false_alarms
+    );
+    if let Some(auc) = e.auc {
+        println!("parcel-level ROC area: {auc:.3}");
+    }
+    println!("\nper kind             objects  detected  classified");
+    for (k, c) in &e.per_kind {
+        println!(
+            "{k:20} {:7}  {:8}  {:10}",
+            c.total, c.detected, c.classified
+        );
+    }
+    println!("\nconfusion (truth → kind of the best alarmed finding)");
+    for (row, cols) in &e.confusion {
+        let cells: Vec<String> = cols.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        println!("  {row:13} {}", cells.join(", "));
+    }
+    let mut cmd = format!(
+        "ctscreen evaluate --parcels {} --size {} --seed {}",
+        args.parcels, args.size, args.seed
+    );
+    if let Some(t) = args.threshold {
+        cmd += &format!(" --threshold {t}");
+    }
+    println!(
+        "\nwrote {}: evaluation.json, roc.png\nreproduce: {cmd}",
+        args.out.display()
+    );
+}
