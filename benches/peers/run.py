@@ -319,7 +319,7 @@ def versions():
     return out
 
 
-EVALUATION_MARKER = "## Detection evaluation"
+EVALUATION_MARKER = "## Figures from other commands"
 
 
 def write_results(rows, args, elapsed, memory=None):
@@ -348,7 +348,7 @@ def write_results(rows, args, elapsed, memory=None):
                   f"{added / 2**20:.0f} MiB over its input: the volume is {volume / 2**20:.0f} MiB and the bound on "
                   f"the block of filtered views is {block / 2**20:.0f} MiB (crates/ctscreen/src/recon/fdk.rs, Memory).",
                   "Measured with ru_maxrss in a fresh process (`fdk_memory` in benches/peers/run.py)."]
-    # The detection evaluation is written by `ctscreen evaluate`; keep it.
+    # The end-to-end and detection figures come from the CLI (see that section); keep them.
     old = RESULTS.read_text() if RESULTS.exists() else ""
     kept = old[old.index(EVALUATION_MARKER):] if EVALUATION_MARKER in old else ""
     RESULTS.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))

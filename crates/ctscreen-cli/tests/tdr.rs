@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use ctscreen::detect::{Kind, Report};
+use ctscreen::detect::{DetectOptions, Kind, Report};
+use ctscreen::physics::Material;
 use ctscreen::io::{self, dicos};
 use ctscreen::Volume;
 use ndarray::Array3;
@@ -15,12 +16,14 @@ fn ctscreen(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .expect("run ctscreen")
 }
 
-/// A steel tube 100 mm long with a 9 mm bore (a barrel) in 1 mm voxels.
+/// A steel tube 100 mm long with a 9 mm bore (a barrel) in 1 mm voxels, at steel's μ
+/// for the detector's metal energy (what a polychromatic scan reconstructs).
 fn barrel() -> Volume {
+    let steel = Material::Steel.mu_per_mm(DetectOptions::default().metal_energy_kev) as f32;
     let a = Array3::from_shape_fn((40, 40, 130), |(k, j, i)| {
         let r = ((k as f64 - 20.0).powi(2) + (j as f64 - 20.0).powi(2)).sqrt();
         if (15..115).contains(&i) && (4.5..=10.0).contains(&r) {
-            0.6f32
+            steel
         } else {
             0.0
         }
