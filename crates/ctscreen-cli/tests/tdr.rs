@@ -4,8 +4,8 @@ use std::path::Path;
 use std::process::Command;
 
 use ctscreen::detect::{DetectOptions, Kind, Report};
-use ctscreen::physics::Material;
 use ctscreen::io::{self, dicos};
+use ctscreen::physics::Material;
 use ctscreen::Volume;
 use ndarray::Array3;
 
