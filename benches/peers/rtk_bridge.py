@@ -50,9 +50,10 @@ def prepare(proj, geom, shape, spacing_mm, threads):
     p.SetSpacing([du, dv, 1.0])
     p.SetOrigin([-(cols - 1) / 2 * du, -(rows - 1) / 2 * dv, 0.0])
     spacing = (spacing_mm,) * 3 if np.isscalar(spacing_mm) else tuple(spacing_mm)
-    empty = _to_rtk_volume(itk, np.zeros(shape, np.float32), spacing)
-
     def run():
+        # A fresh (zero) output grid per run, as the filter releases its input's buffer;
+        # allocating it is part of RTK's work as allocating the volume is part of ours.
+        empty = _to_rtk_volume(itk, np.zeros(shape, np.float32), spacing)
         fdk = rtk.FDKConeBeamReconstructionFilter[itk.Image[itk.F, 3]].New()
         fdk.SetNumberOfWorkUnits(int(threads))
         fdk.SetInput(0, empty)

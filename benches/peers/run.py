@@ -251,7 +251,8 @@ angles = np.linspace(0, 2 * np.pi, views, endpoint=False)
 pitch = 1000.0 / 500.0 * n / det * 1.1
 geom = cs.ConeBeamGeometry(angles, 500.0, 1000.0, (det, det), (pitch, pitch))
 proj = np.random.default_rng(0).random((views, det, det), dtype=np.float32)
-cs.fdk(proj[:2], cs.ConeBeamGeometry(angles[:2], 500.0, 1000.0, (det, det), (pitch, pitch)), (4, 4, 4), (1.0,) * 3)
+small = cs.ConeBeamGeometry(np.linspace(0, 2 * np.pi, 8, endpoint=False), 500.0, 1000.0, (8, 8), (pitch, pitch))
+cs.fdk(np.zeros((8, 8, 8), np.float32), small, (4, 4, 4), (1.0,) * 3)  # warm up: library, thread pool
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 vol = cs.fdk(proj, geom, (n, n, n), (1.0, 1.0, 1.0))
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
