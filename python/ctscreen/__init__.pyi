@@ -406,7 +406,12 @@ class Report:
     @staticmethod
     def from_json(text: str) -> "Report": ...
 
-def detect(volume: Volume, energy_kev: float = 70.0, threshold: Optional[float] = None) -> Report: ...
+def detect(
+    volume: Volume,
+    energy_kev: float = 70.0,
+    threshold: Optional[float] = None,
+    metal_energy_kev: Optional[float] = None,
+) -> Report: ...
 def evaluate(report: Report, parcel: "Parcel") -> Dict[str, Any]: ...
 def evaluate_set(
     parcels: int = 200,

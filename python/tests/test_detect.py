@@ -50,6 +50,25 @@ def test_tube_reports_its_bore_and_the_voxels_scipy_labels():
     assert back.to_json() == report.to_json()
 
 
+def test_monochromatic_volume_reads_steel_at_its_own_energy():
+    """A volume voxelised at 70 keV shows steel at its 70 keV μ (NIST: about 0.65 mm⁻¹),
+    more than twice steel's 100 keV μ that the detector assumes for reconstructions.
+    Read as such it is not steel; told the metal energy, it is steel again."""
+    mu70 = cs.phantom.mu_per_mm("steel", 70.0)
+    mu100 = cs.phantom.mu_per_mm("steel", 100.0)
+    assert mu70 > 2.0 * mu100  # the premise: the default reading is off by > 2x
+    a = steel_tube() * np.float32(mu70 / 0.3)
+    vol = cs.Volume(a, spacing=(1.0, 1.0, 1.0))
+    default = cs.detect(vol, energy_kev=70.0).findings[0]
+    assert default.material != "steel"
+    told = cs.detect(vol, energy_kev=70.0, metal_energy_kev=70.0).findings[0]
+    assert told.material == "steel"
+    assert told.kind == "firearm_part"
+    assert abs(told.features["bore_diameter_mm"] - 9.0) < 1.5
+    with pytest.raises(ValueError, match="metal_energy_kev"):
+        cs.detect(vol, metal_energy_kev=500.0)
+
+
 def test_air_gives_an_empty_clear_report():
     vol = cs.Volume(np.full((16, 16, 16), 0.0002, np.float32), spacing=(1.0, 1.0, 1.0))
     report = cs.detect(vol)

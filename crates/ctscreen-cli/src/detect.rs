@@ -16,9 +16,14 @@ pub struct Args {
     /// Volume of μ in mm⁻¹: NIfTI, MetaImage, a DICOM file or series directory, a DICOS
     /// CT (any name; read as μ).
     pub volume: PathBuf,
-    /// Effective energy of the scan (keV), for HU equivalents and the material guess.
+    /// Effective energy of the scan (keV), for HU equivalents.
     #[arg(long, default_value_t = 70.0)]
     pub energy_kev: f64,
+    /// Energy (keV) at which metals read in the volume, for the material guess and the
+    /// density cues. Default 100: a polychromatic scan's beam through steel is hardened.
+    /// For a monochromatic volume (a phantom voxelised at one energy) give that energy.
+    #[arg(long)]
+    pub metal_energy_kev: Option<f64>,
     /// Decision threshold on the finding score (0–1).
     #[arg(long)]
     pub threshold: Option<f64>,
@@ -52,6 +57,9 @@ pub fn run(args: &Args) -> CliResult {
         energy_kev: args.energy_kev,
         ..DetectOptions::default()
     };
+    if let Some(e) = args.metal_energy_kev {
+        options.metal_energy_kev = e;
+    }
     if let Some(t) = args.threshold {
         if !(0.0..=1.0).contains(&t) {
             return Err(Error::invalid("--threshold", t, "a score in 0–1").into());

@@ -19,7 +19,12 @@ fn ctscreen(args: &[&std::ffi::OsStr]) -> std::process::Output {
 /// A steel tube 100 mm long with a 9 mm bore (a barrel) in 1 mm voxels, at steel's μ
 /// for the detector's metal energy (what a polychromatic scan reconstructs).
 fn barrel() -> Volume {
-    let steel = Material::Steel.mu_per_mm(DetectOptions::default().metal_energy_kev) as f32;
+    barrel_at(DetectOptions::default().metal_energy_kev)
+}
+
+/// [`barrel`] at steel's μ for `energy_kev`.
+fn barrel_at(energy_kev: f64) -> Volume {
+    let steel = Material::Steel.mu_per_mm(energy_kev) as f32;
     let a = Array3::from_shape_fn((40, 40, 130), |(k, j, i)| {
         let r = ((k as f64 - 20.0).powi(2) + (j as f64 - 20.0).powi(2)).sqrt();
         if (15..115).contains(&i) && (4.5..=10.0).contains(&r) {
@@ -108,4 +113,50 @@ fn detect_writes_a_tdr_without_reference_for_other_inputs() {
         "{err}"
     );
     assert!(!bad.exists());
+}
+
+#[test]
+fn detect_reads_metal_at_the_given_energy() {
+    // A monochromatic 70 keV volume: steel at 0.65 mm⁻¹, twice its 100 keV μ.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("scan.mha");
+    io::save(&input, &barrel_at(70.0)).unwrap();
+    let out = dir.path().join("out");
+    let detect = |metal_kev: &str| {
+        ctscreen(&[
+            "detect".as_ref(),
+            input.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--energy-kev".as_ref(),
+            "70".as_ref(),
+            "--metal-energy-kev".as_ref(),
+            metal_kev.as_ref(),
+            "--quiet".as_ref(),
+        ])
+    };
+    let run = detect("70");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let f = &report_json(&out).findings[0];
+    assert_eq!(f.kind, Kind::FirearmPart);
+    assert_eq!(f.material, "steel");
+    let run = detect("100");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_ne!(report_json(&out).findings[0].material, "steel");
+
+    let run = detect("500");
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("metal_energy_kev") && err.contains("500"),
+        "{err}"
+    );
 }

@@ -175,7 +175,12 @@ impl PyReport {
 /// volume : Volume
 ///     μ in mm⁻¹ (a reconstruction or a voxelised phantom).
 /// energy_kev : float
-///     Effective energy of the scan (HU equivalents, material guess). Default 70.
+///     Effective energy of the scan, keV (HU equivalents). Default 70.
+/// metal_energy_kev : float, optional
+///     Energy (keV) at which metals read in the volume, for the material guess and the
+///     density cues. Default 100: in a reconstruction of a polychromatic scan the beam
+///     through steel is hardened. For a monochromatic volume (a phantom voxelised at
+///     ``energy_kev``, a monochromatic simulation) give the same value as ``energy_kev``.
 /// threshold : float, optional
 ///     Decision threshold on the score (default: the detector's own).
 ///
@@ -188,18 +193,22 @@ impl PyReport {
 /// ValueError
 ///     If the volume holds NaN voxels (the message gives how many) or an option is invalid.
 #[pyfunction]
-#[pyo3(signature = (volume, energy_kev = 70.0, threshold = None))]
+#[pyo3(signature = (volume, energy_kev = 70.0, threshold = None, metal_energy_kev = None))]
 fn detect(
     py: Python<'_>,
     volume: &Bound<'_, PyVolume>,
     energy_kev: f64,
     threshold: Option<f64>,
+    metal_energy_kev: Option<f64>,
 ) -> PyResult<PyReport> {
     let vol = &volume.get().inner;
     let mut options = DetectOptions {
         energy_kev,
         ..DetectOptions::default()
     };
+    if let Some(e) = metal_energy_kev {
+        options.metal_energy_kev = e;
+    }
     if let Some(t) = threshold {
         options.threshold = t;
     }

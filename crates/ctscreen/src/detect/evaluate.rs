@@ -380,7 +380,8 @@ pub struct EvaluationOptions {
     pub max_extent_mm: f64,
     /// How parcels are scanned. Default: the scanner at 10⁵ photons per pixel.
     pub mode: ScanMode,
-    /// Detector options; `energy_kev` is replaced by the scan's effective energy.
+    /// Detector options; `energy_kev` is replaced by the scan's effective energy, and
+    /// in [`ScanMode::Truth`] `metal_energy_kev` too (a voxelised truth is monochromatic).
     pub detect: DetectOptions,
     /// Score thresholds of the ROC (each in 0–1; sorted and deduplicated on output).
     /// Default 0, 0.02, …, 1.
@@ -821,10 +822,16 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
                 (v, *energy_kev)
             }
         };
+        // A voxelised truth is monochromatic: metals read at the same energy as water.
+        let metal_energy = match &options.mode {
+            ScanMode::Truth { energy_kev, .. } => *energy_kev,
+            _ => options.detect.metal_energy_kev,
+        };
         let scan_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let dopts = DetectOptions {
             energy_kev: energy,
+            metal_energy_kev: metal_energy,
             ..options.detect.clone()
         };
         let report = super::detect_with_progress(&volume, &dopts, &inner)?;
