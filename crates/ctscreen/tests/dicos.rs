@@ -978,6 +978,40 @@ fn tdr_rejects_reports_it_cannot_store() {
     }
 }
 
+/// Found by fuzzing (`fuzz/`, target `dicos_tdr`): a TDR holding a report that
+/// [`save_tdr`] refuses loaded, and saving it back then failed. Two cases: two threat
+/// objects with one id, and a threshold of 3.5 in ctscreen's private block. What loads
+/// must save again, so both are now refused on load, naming the value.
+#[test]
+fn tdr_holding_a_report_it_cannot_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, scan) = saved(dir.path());
+    let p = dir.path().join("tdr.dcs");
+    save_tdr(&p, &sample_report(), Some(&scan)).unwrap();
+    let mut ds = parse(&p);
+    let first_id = threat_items(&mut ds)[0]
+        .get(tags::POTENTIAL_THREAT_OBJECT_ID)
+        .unwrap()
+        .clone();
+    threat_items(&mut ds)[1].insert(first_id);
+    let twice = dir.path().join("twice.dcs");
+    write(&twice, &ds);
+    let e = load_tdr(&twice).unwrap_err();
+    assert!(is_format(&e) && e.to_string().contains("finding id"), "{e}");
+
+    let mut bytes = std::fs::read(&p).unwrap();
+    let key = b"\"threshold\":0.45";
+    let at: Vec<usize> = (0..bytes.len() - key.len())
+        .filter(|&i| &bytes[i..i + key.len()] == key)
+        .collect();
+    assert_eq!(at.len(), 1, "the threshold in the private block");
+    bytes[at[0] + key.len() - 4] = b'3';
+    let high = dir.path().join("high.dcs");
+    std::fs::write(&high, &bytes).unwrap();
+    let e = load_tdr(&high).unwrap_err();
+    assert!(is_format(&e) && e.to_string().contains("3.45"), "{e}");
+}
+
 #[test]
 fn tdr_with_foreign_alarm_decision_is_unsupported() {
     let dir = tempfile::tempdir().unwrap();

@@ -3294,6 +3294,10 @@ pub fn load_tdr_with(path: impl AsRef<Path>, scan: Option<&ScanReference>) -> Re
             }
         }
     };
+    // What loads must save again: the same checks as `save_tdr` (unique 16-bit ids,
+    // scores and threshold in [0, 1], finite values), now on the file's content.
+    validate_for_tdr(&report)
+        .map_err(|e| Error::format(path, format!("inconsistent threat report: {e}")))?;
     Ok(Tdr {
         report,
         assessments,
