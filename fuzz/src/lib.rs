@@ -28,6 +28,8 @@ pub const TARGETS: &[(&str, fn(&[u8]) -> bool)] = &[
     ("nifti_gz", nifti_gz),
     ("mha", mha),
     ("dicom", dicom),
+    ("dicos", dicos),
+    ("dicos_tdr", dicos_tdr),
     ("geometry_json", geometry_json),
     ("rtk_xml", rtk_xml),
 ];
@@ -167,6 +169,34 @@ pub fn mha(data: &[u8]) -> bool {
 /// A DICOM Part 10 file (one CT slice).
 pub fn dicom(data: &[u8]) -> bool {
     load_file("input.dcm", data)
+}
+
+/// A DICOS CT (NEMA IIC 1), read by content through [`io::load`] like any `.dcs` file.
+pub fn dicos(data: &[u8]) -> bool {
+    load_file("input.dcs", data)
+}
+
+/// A DICOS Threat Detection Report ([`io::dicos::load_tdr_with`]). A report it accepts
+/// must save as a TDR again and load back with the same findings.
+pub fn dicos_tdr(data: &[u8]) -> bool {
+    let p = write_input("input_tdr.dcs", data);
+    match io::dicos::load_tdr_with(&p, None) {
+        Ok(tdr) => {
+            let out = scratch_dir().join("roundtrip_tdr.dcs");
+            io::dicos::save_tdr(&out, &tdr.report, None).expect("a loaded report must save");
+            let back = io::dicos::load_tdr(&out).expect("a saved TDR must load");
+            assert_eq!(
+                back.findings.len(),
+                tdr.report.findings.len(),
+                "findings lost in a TDR round trip"
+            );
+            for (a, b) in back.findings.iter().zip(&tdr.report.findings) {
+                assert_eq!(a.kind, b.kind, "kind changed in a TDR round trip");
+            }
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// Pixels of the tiny projector run on every parsed geometry: more would make slow

@@ -25,6 +25,8 @@ fn main() {
         "nifti_gz",
         "mha",
         "dicom",
+        "dicos",
+        "dicos_tdr",
         "geometry_json",
         "rtk_xml",
     ];
@@ -34,6 +36,8 @@ fn main() {
     nifti_seeds(out);
     mha_seeds(out);
     dicom_seeds(&out.join("dicom"));
+    dicos_seeds(&out.join("dicos"));
+    tdr_seeds(&out.join("dicos_tdr"));
     geometry_seeds(out);
     for d in dirs {
         let n = std::fs::read_dir(out.join(d)).map_or(0, |r| r.count());
@@ -286,6 +290,68 @@ fn dicom_seeds(dir: &Path) {
         file.write_to_file(dir.join(name)).expect("write dicom");
         // Each seed must load, or the corpus would only explore error paths.
         io::load(dir.join(name)).expect("seed loads");
+    }
+}
+
+/// DICOS CTs of the sample volume, native and with every lossless compression.
+fn dicos_seeds(dir: &Path) {
+    use ctscreen::io::dicos::{save_dicos_with, Compression, DicosSaveOptions};
+    let cases = [
+        ("native.dcs", Compression::None),
+        ("rle.dcs", Compression::Rle),
+        ("jpeg_lossless.dcs", Compression::JpegLossless),
+        ("jpeg_ls.dcs", Compression::JpegLs),
+        ("jpeg2000.dcs", Compression::Jpeg2000),
+    ];
+    for (name, compression) in cases {
+        let options = DicosSaveOptions {
+            compression,
+            uid_seed: Some(1),
+            ..Default::default()
+        };
+        save_dicos_with(dir.join(name), &sample_volume(), &options).expect("write dicos");
+        io::load(dir.join(name)).expect("seed loads");
+    }
+}
+
+/// Threat Detection Reports: the detector's report on a short steel tube with a 9 mm bore
+/// (one PTO), referring to a DICOS CT and to none; and an empty report.
+fn tdr_seeds(dir: &Path) {
+    use ctscreen::detect::{detect, DetectOptions};
+    use ctscreen::io::dicos::{load_tdr, save_dicos, save_tdr_with, TdrSaveOptions};
+    let steel = ctscreen::physics::Material::Steel.mu_per_mm(100.0) as f32;
+    let tube = ndarray::Array3::from_shape_fn((24, 24, 60), |(k, j, i)| {
+        let r = ((k as f64 - 12.0).powi(2) + (j as f64 - 12.0).powi(2)).sqrt();
+        if (5..55).contains(&i) && (4.5..=9.0).contains(&r) {
+            steel
+        } else {
+            0.0
+        }
+    });
+    let volume = ctscreen::Volume::centered(tube, [1.0; 3]).expect("tube volume");
+    let report = detect(&volume, &DetectOptions::default()).expect("detect");
+    assert!(
+        !report.findings.is_empty(),
+        "the tube seed must hold a finding"
+    );
+    let scan = save_dicos(tempdir().join("scan.dcs"), &volume).expect("write scan");
+    let options = TdrSaveOptions {
+        uid_seed: Some(1),
+        ..Default::default()
+    };
+    let empty = detect(
+        &ctscreen::Volume::centered(ndarray::Array3::zeros((8, 8, 8)), [1.0; 3])
+            .expect("air volume"),
+        &DetectOptions::default(),
+    )
+    .expect("detect");
+    for (name, report, scan) in [
+        ("tube_with_scan.dcs", &report, Some(&scan)),
+        ("tube.dcs", &report, None),
+        ("empty.dcs", &empty, None),
+    ] {
+        save_tdr_with(dir.join(name), report, scan, &options).expect("write tdr");
+        load_tdr(dir.join(name)).expect("seed loads");
     }
 }
 
