@@ -345,3 +345,20 @@ def test_fdk_progress_bar_and_errors(capsys):
         cs.fdk(np.zeros((0, 8, 32)), geom, (4, 16, 16))
     with pytest.raises(TypeError):
         cs.fdk(proj, "not a geometry", (4, 16, 16))
+
+
+def test_fdk_reads_strided_and_float64_projections_like_contiguous_float32():
+    """fdk reads the NumPy array in place whatever its strides (no copy), and converts
+    other dtypes; every layout must give the bit-identical volume."""
+    angles = np.linspace(0.0, 2 * np.pi, 36, endpoint=False)
+    geom = cs.ConeBeamGeometry(angles, 300.0, 600.0, (8, 24), (1.0, 1.0))
+    proj = np.random.default_rng(5).random((36, 8, 24), dtype=np.float32)
+    want = cs.fdk(proj, geom, (6, 12, 12)).array
+    # Stored (cols, rows, views) and transposed back: a view with reversed strides.
+    strided = np.ascontiguousarray(proj.transpose(2, 1, 0)).transpose(2, 1, 0)
+    assert not strided.flags.c_contiguous
+    # Every other element of a larger array: non-unit strides.
+    spaced = np.zeros((36, 16, 48), np.float32)
+    spaced[:, ::2, ::2] = proj
+    for other in (strided, spaced[:, ::2, ::2], proj.astype(np.float64)):
+        np.testing.assert_array_equal(cs.fdk(other, geom, (6, 12, 12)).array, want)

@@ -144,10 +144,11 @@ fn fdk(
         short_scan: parse_short_scan(short_scan)?,
         ..FdkOptions::default()
     };
-    let p = self::projections(projections)?;
+    // Read in place: no copy of the projections (one is made only to convert a dtype).
+    let p = projections.as_array();
     let (shape, spacing) = grid(shape, spacing_mm);
     let inner = run_cancellable(py, progress, |pr| {
-        recon::fdk(&p, &g, shape, spacing, &options, pr)
+        recon::fdk_view(p, &g, shape, spacing, &options, pr)
     })?;
     Ok(PyVolume { inner })
 }

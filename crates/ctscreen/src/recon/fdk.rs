@@ -209,11 +209,47 @@ pub fn fdk(
     options: &FdkOptions,
     progress: &dyn Progress,
 ) -> Result<Volume> {
+    fdk_view(
+        projections.data().view(),
+        geometry,
+        shape,
+        spacing_mm,
+        options,
+        progress,
+    )
+}
+
+/// [`fdk`] on a borrowed `(views, rows, cols)` array of line integrals, in any memory
+/// layout: for callers whose projections live elsewhere (a memory map, a NumPy array)
+/// and should not be copied. Same errors as [`fdk`].
+///
+/// # Example
+/// ```
+/// use ctscreen::geometry::{ConeBeamGeometry, Geometry};
+/// use ctscreen::recon::{fdk_view, FdkOptions};
+/// use ctscreen::NoProgress;
+/// let angles: Vec<f64> = (0..90).map(|i| (4.0 * i as f64).to_radians()).collect();
+/// let g: Geometry = ConeBeamGeometry::new(angles, 300.0, 600.0, (16, 32), (2.0, 2.0), (0.0, 0.0))
+///     .unwrap()
+///     .into();
+/// // Stored (cols, rows, views): a transposed view is read in place.
+/// let stored = ndarray::Array3::<f32>::zeros((32, 16, 90));
+/// let p = stored.view().reversed_axes();
+/// let v = fdk_view(p, &g, [8, 16, 16], [1.0; 3], &FdkOptions::default(), &NoProgress).unwrap();
+/// assert_eq!(v.shape(), [8, 16, 16]);
+/// ```
+pub fn fdk_view(
+    projections: ArrayView3<'_, f32>,
+    geometry: &Geometry,
+    shape: [usize; 3],
+    spacing_mm: [f64; 3],
+    options: &FdkOptions,
+    progress: &dyn Progress,
+) -> Result<Volume> {
     let circ = Circular::of(geometry)?;
-    let data = projections.data().view();
-    check_projections(&data, geometry)?;
+    check_projections(&projections, geometry)?;
     check_grid(&shape, &spacing_mm, "FDK volume")?;
-    let out = fdk_core(data, &circ, shape, spacing_mm, options, progress)?;
+    let out = fdk_core(projections, &circ, shape, spacing_mm, options, progress)?;
     Volume::centered(out, spacing_mm)
 }
 

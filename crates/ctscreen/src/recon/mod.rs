@@ -29,7 +29,7 @@ pub mod iterative;
 pub mod mar;
 
 pub use fbp::fbp;
-pub use fdk::{fdk, FdkOptions};
+pub use fdk::{fdk, fdk_view, FdkOptions};
 pub use filter::{filter_projections, Filter};
 pub use iterative::{cgls, sart, sirt, IterativeOptions, Reconstruction};
 pub use mar::{mar, MarMethod, MarOptions};
