@@ -34,6 +34,7 @@
 //!   effective energy of the beam once hardened by the metal itself, well above the
 //!   scan's water-equivalent energy), which gives a density and a mass.
 use ndarray::{Array3, ArrayView3};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::Volume;
@@ -241,16 +242,24 @@ fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
 }
 
+/// The `i`-th and `(i + 1)`-th smallest of `v` (total order; the same `i`-th twice when
+/// `i` is the last): the values a full sort would put there, found in linear time.
+fn order_pair(v: &mut [f64], i: usize) -> (f64, f64) {
+    let (_, &mut at, above) = v.select_nth_unstable_by(i, f64::total_cmp);
+    let next = above.iter().copied().min_by(f64::total_cmp).unwrap_or(at);
+    (at, next)
+}
+
 fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
+    let n = v.len();
+    if n == 0 {
         return 0.0;
     }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
     if n % 2 == 1 {
-        v[n / 2]
+        order_pair(v, n / 2).0
     } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
+        let (a, b) = order_pair(v, n / 2 - 1);
+        0.5 * (a + b)
     }
 }
 
@@ -258,11 +267,10 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    v.sort_by(|a, b| a.total_cmp(b));
     let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
     let i = pos.floor() as usize;
-    let j = (i + 1).min(v.len() - 1);
-    v[i] + (pos - i as f64) * (v[j] - v[i])
+    let (a, b) = order_pair(v, i);
+    a + (pos - i as f64) * (b - a)
 }
 
 /// A bore: a run of enclosed holes tracked through consecutive cross-sections.
@@ -535,18 +543,19 @@ fn canonical(piece: &Piece<'_>, frame: &Frame, pts: &[[f64; 3]], level: f32) -> 
         std::array::from_fn(|a| std::array::from_fn(|d| h * frame.axes[a][d] / piece.spacing[d]));
     let n = dims[0] * dims[1] * dims[2];
     let mut mu = vec![0.0f32; n];
-    let mut idx = 0;
-    for t in 0..dims[0] {
-        for u in 0..dims[1] {
-            let base: [f64; 3] =
-                std::array::from_fn(|d| q0[d] + t as f64 * steps[0][d] + u as f64 * steps[1][d]);
-            for v in 0..dims[2] {
-                let q: [f64; 3] = std::array::from_fn(|d| base[d] + v as f64 * steps[2][d]);
-                mu[idx] = piece.sample(q);
-                idx += 1;
+    mu.par_chunks_mut(dims[1] * dims[2])
+        .enumerate()
+        .for_each(|(t, plane)| {
+            for (u, line) in plane.chunks_exact_mut(dims[2]).enumerate() {
+                let base: [f64; 3] = std::array::from_fn(|d| {
+                    q0[d] + t as f64 * steps[0][d] + u as f64 * steps[1][d]
+                });
+                for (v, m) in line.iter_mut().enumerate() {
+                    let q: [f64; 3] = std::array::from_fn(|d| base[d] + v as f64 * steps[2][d]);
+                    *m = piece.sample(q);
+                }
             }
-        }
-    }
+        });
     let solid = mu.iter().map(|&m| m >= level).collect();
     Canon { h, dims, mu, solid }
 }
@@ -884,23 +893,27 @@ fn slice_stats(c: &Canon, axis: usize) -> Vec<SliceStat> {
         1 => (nu, nt, nv),
         _ => (nv, nt, nu),
     };
-    let mut solid = vec![false; n1 * n2];
-    let mut mu = vec![0.0f32; n1 * n2];
+    // Slices are independent: in parallel (one large object otherwise keeps a single
+    // thread busy while the others are idle), collected in order.
     (0..ns)
-        .map(|s| {
-            for a in 0..n1 {
-                for b in 0..n2 {
-                    let i = match axis {
-                        0 => c.idx(s, a, b),
-                        1 => c.idx(a, s, b),
-                        _ => c.idx(a, b, s),
-                    };
-                    solid[a * n2 + b] = c.solid[i];
-                    mu[a * n2 + b] = c.mu[i];
+        .into_par_iter()
+        .map_init(
+            || (vec![false; n1 * n2], vec![0.0f32; n1 * n2]),
+            |(solid, mu), s| {
+                for a in 0..n1 {
+                    for b in 0..n2 {
+                        let i = match axis {
+                            0 => c.idx(s, a, b),
+                            1 => c.idx(a, s, b),
+                            _ => c.idx(a, b, s),
+                        };
+                        solid[a * n2 + b] = c.solid[i];
+                        mu[a * n2 + b] = c.mu[i];
+                    }
                 }
-            }
-            analyze_slice(&solid, &mu, n1, n2, c.h)
-        })
+                analyze_slice(solid, mu, n1, n2, c.h)
+            },
+        )
         .collect()
 }
 
@@ -1714,6 +1727,31 @@ mod tests {
 
     fn vol(a: Array3<f32>, sp: f64) -> Volume {
         Volume::new(a, [sp; 3], [0.0; 3]).unwrap()
+    }
+
+    proptest::proptest! {
+        /// Selection gives exactly the order statistics of a full sort.
+        #[test]
+        fn median_and_quantile_match_a_sort(
+            v in proptest::collection::vec(-3i8..4, 1..40),
+            q in 0.0f64..=1.0,
+        ) {
+            let v: Vec<f64> = v.into_iter().map(|x| f64::from(x) * 0.5).collect();
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len();
+            let want_median = if n % 2 == 1 {
+                sorted[n / 2]
+            } else {
+                0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
+            };
+            let pos = q * (n - 1) as f64;
+            let i = pos.floor() as usize;
+            let j = (i + 1).min(n - 1);
+            let want_q = sorted[i] + (pos - i as f64) * (sorted[j] - sorted[i]);
+            proptest::prop_assert_eq!(median(&mut v.clone()), want_median);
+            proptest::prop_assert_eq!(quantile(&mut v.clone(), q), want_q);
+        }
     }
 
     fn only(v: &Volume) -> Descriptors {
