@@ -457,6 +457,24 @@ impl Piece<'_> {
             .as_slice()
             .expect("masked μ is built in standard layout");
         let (sy, sz) = (nx as isize, (nx * ny) as isize);
+        if b[0] >= 0
+            && b[1] >= 0
+            && b[2] >= 0
+            && b[0] + 1 < nz as isize
+            && b[1] + 1 < ny as isize
+            && b[2] + 1 < nx as isize
+        {
+            // All eight corners inside (most samples): the same arithmetic, no checks.
+            let i = (b[0] * sz + b[1] * sy + b[2]) as usize;
+            let (sy, sz) = (sy as usize, sz as usize);
+            let x00 = data[i] + (data[i + 1] - data[i]) * w[2];
+            let x01 = data[i + sy] + (data[i + sy + 1] - data[i + sy]) * w[2];
+            let x10 = data[i + sz] + (data[i + sz + 1] - data[i + sz]) * w[2];
+            let x11 = data[i + sz + sy] + (data[i + sz + sy + 1] - data[i + sz + sy]) * w[2];
+            let y0 = x00 + (x01 - x00) * w[1];
+            let y1 = x10 + (x11 - x10) * w[1];
+            return y0 + (y1 - y0) * w[0];
+        }
         let corner = |dz: isize, dy: isize, dx: isize| -> f32 {
             let (k, j, i) = (b[0] + dz, b[1] + dy, b[2] + dx);
             if k < 0 || j < 0 || i < 0 || k >= nz as isize || j >= ny as isize || i >= nx as isize {
@@ -900,15 +918,25 @@ fn slice_stats(c: &Canon, axis: usize) -> Vec<SliceStat> {
         .map_init(
             || (vec![false; n1 * n2], vec![0.0f32; n1 * n2]),
             |(solid, mu), s| {
-                for a in 0..n1 {
-                    for b in 0..n2 {
-                        let i = match axis {
-                            0 => c.idx(s, a, b),
-                            1 => c.idx(a, s, b),
-                            _ => c.idx(a, b, s),
+                // Rows along v are contiguous in the canonical grid: copied whole for
+                // slices across t and u, gathered element by element across v.
+                if axis < 2 {
+                    for a in 0..n1 {
+                        let i = if axis == 0 {
+                            c.idx(s, a, 0)
+                        } else {
+                            c.idx(a, s, 0)
                         };
-                        solid[a * n2 + b] = c.solid[i];
-                        mu[a * n2 + b] = c.mu[i];
+                        solid[a * n2..(a + 1) * n2].copy_from_slice(&c.solid[i..i + n2]);
+                        mu[a * n2..(a + 1) * n2].copy_from_slice(&c.mu[i..i + n2]);
+                    }
+                } else {
+                    for a in 0..n1 {
+                        for b in 0..n2 {
+                            let i = c.idx(a, b, s);
+                            solid[a * n2 + b] = c.solid[i];
+                            mu[a * n2 + b] = c.mu[i];
+                        }
                     }
                 }
                 analyze_slice(solid, mu, n1, n2, c.h)
