@@ -21,9 +21,12 @@ use ctscreen::geometry::Geometry;
 use ctscreen::project::{LinearOperator, Projector};
 use ctscreen::{io, NoProgress, Volume};
 
+/// A fuzz target: takes the input bytes, returns whether they were accepted (loaded or
+/// parsed), for statistics.
+pub type Target = fn(&[u8]) -> bool;
+
 /// The targets by name, as the driver and the README list them.
-/// Each returns whether the input was accepted (loaded or parsed), for statistics.
-pub const TARGETS: &[(&str, fn(&[u8]) -> bool)] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("nifti", nifti),
     ("nifti_gz", nifti_gz),
     ("mha", mha),

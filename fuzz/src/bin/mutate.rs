@@ -357,7 +357,7 @@ fn seeds_of(dir: &Path) -> Vec<Vec<u8>> {
 }
 
 /// Runs one input: `None` if it panicked, else whether the target accepted it.
-fn execute(target: &'static str, f: fn(&[u8]) -> bool, input: &[u8]) -> Option<bool> {
+fn execute(target: &'static str, f: ctscreen_fuzz::Target, input: &[u8]) -> Option<bool> {
     *CURRENT.lock().expect("current input") = Some(Current {
         target,
         input: input.to_vec(),
@@ -393,7 +393,7 @@ fn main() {
         }
     });
 
-    let selected: Vec<(&'static str, fn(&[u8]) -> bool)> = ctscreen_fuzz::TARGETS
+    let selected: Vec<(&'static str, ctscreen_fuzz::Target)> = ctscreen_fuzz::TARGETS
         .iter()
         .copied()
         .filter(|(n, _)| o.targets.is_empty() || o.targets.iter().any(|t| t == n))
