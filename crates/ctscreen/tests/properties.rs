@@ -5,7 +5,9 @@
 //! * every writer round-trips random volumes (shapes, spacings, origins, and values
 //!   with ±0, subnormals, huge magnitudes, ±inf and NaN) through its reader;
 //! * geometry JSON round-trips exactly;
-//! * the HU ⇄ μ conversions are monotonic and invert each other.
+//! * the HU ⇄ μ conversions are monotonic and invert each other;
+//! * thresholds are monotonic: raising hysteresis thresholds never adds a voxel, and
+//!   Otsu's threshold stays in the data's range and shifts with it.
 //!
 //! Case counts are kept small (32–64) so that the file runs in seconds.
 
@@ -469,5 +471,61 @@ proptest! {
         let (lo, hi) = if e1 < e2 { (e1, e2) } else { (e2, e1) };
         prop_assume!(hi - lo > 1e-9);
         prop_assert!(water_mu_per_mm(lo).unwrap() > water_mu_per_mm(hi).unwrap());
+    }
+}
+
+// ---------------------------------------------------------------- thresholds
+
+/// A small random volume with smooth structure and noise, values in about 0–1.
+fn blobs(seed: u64) -> Array3<f32> {
+    let v = values(6 * 7 * 8, seed);
+    Array3::from_shape_fn((6, 7, 8), |(k, j, i)| {
+        let smooth =
+            ((k as f32 * 0.9).sin() + (j as f32 * 0.7).cos() + (i as f32 * 0.5).sin()) / 6.0 + 0.5;
+        smooth + 0.2 * (v[(k * 7 + j) * 8 + i].abs().min(1.0) - 0.5)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Raising either hysteresis threshold never adds a voxel; the result always lies
+    /// between the two plain thresholds (`> high` ⊆ result ⊆ `> low`).
+    #[test]
+    fn hysteresis_is_monotonic_in_its_thresholds(
+        seed in any::<u64>(),
+        low in 0.0f32..1.0,
+        high in 0.0f32..1.0,
+        raise_low in 0.0f32..0.3,
+        raise_high in 0.0f32..0.3,
+        ci in 0usize..3,
+    ) {
+        use ctscreen::segment::{hysteresis, Connectivity};
+        let conn = [Connectivity::Six, Connectivity::Eighteen, Connectivity::TwentySix][ci];
+        let v = blobs(seed);
+        let a = hysteresis(v.view(), low, high, conn).unwrap();
+        let b = hysteresis(v.view(), low + raise_low, high + raise_high, conn).unwrap();
+        let low_c = low.min(high);
+        for ((&x, &y), &m) in a.iter().zip(b.iter()).zip(v.iter()) {
+            prop_assert!(x || !y, "raising the thresholds added a voxel");
+            prop_assert!(!x || m > low_c, "a kept voxel at or below low");
+            prop_assert!(x || m <= high, "a voxel above high was dropped");
+        }
+    }
+
+    /// Otsu's threshold lies within the data's range and moves with it: adding a
+    /// constant shifts the threshold by that constant (within one bin: the shifted
+    /// values are rounded to f32, which can move a value across a bin edge).
+    #[test]
+    fn otsu_threshold_is_in_range_and_shift_equivariant(seed in any::<u64>(), shift in -4i32..5) {
+        use ctscreen::segment::threshold_otsu;
+        let v = blobs(seed);
+        let t = threshold_otsu(&v, 256).unwrap();
+        let (lo, hi) = v.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        prop_assert!(t >= lo && t <= hi, "{t} outside [{lo}, {hi}]");
+        let moved = v.mapv(|x| x + shift as f32);
+        let t2 = threshold_otsu(&moved, 256).unwrap();
+        let tol = (hi - lo) / 256.0 * 1.01 + 1e-5 * (1.0 + shift.abs() as f32);
+        prop_assert!((t2 - (t + shift as f32)).abs() <= tol, "{t} + {shift} vs {t2}");
     }
 }
