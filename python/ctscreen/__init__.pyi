@@ -1,8 +1,12 @@
 import os
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
+
+from . import phantom as phantom
+
+_PathLike = Union[str, "os.PathLike[str]"]
 
 __version__: str
 
@@ -128,10 +132,6 @@ def backproject(
     spacing: Tuple[float, float, float] = (1.0, 1.0, 1.0),
 ) -> Volume: ...
 # --- io ---------------------------------------------------------------------
-import os
-from typing import Any, Dict, Union
-
-_PathLike = Union[str, "os.PathLike[str]"]
 
 def load(path: _PathLike) -> Volume: ...
 def save(path: _PathLike, volume: Volume, compress: bool = False) -> None: ...
@@ -139,10 +139,6 @@ def load_dicom(path: _PathLike, series: Optional[str] = None) -> Volume: ...
 def read_info(path: _PathLike) -> Dict[str, Any]: ...
 
 # --- phantom ----------------------------------------------------------------------------
-
-from typing import Any, Dict, List
-
-from . import phantom as phantom
 
 class Parcel:
     def __init__(
@@ -377,7 +373,7 @@ def regionprops(
 ) -> list[RegionProps]: ...
 
 # --- detect ----------------------------------------------------------------------------
-from typing import Literal
+
 class Finding:
     id: int
     kind: str
@@ -425,36 +421,32 @@ def evaluate_set(
 ) -> Dict[str, Any]: ...
 # --- io.dicos: DICOS (NEMA IIC 1) CT volumes and Threat Detection Reports ---
 # (load / save / read_info above also read and write DICOS CT: ".dcs")
-from os import PathLike
-from typing import Any, Dict, Literal, Union
-
-_Path = Union[str, "PathLike[str]"]
 
 def load_dicos(
-    path: _Path,
+    path: _PathLike,
     units: Literal["mu", "hu", "rescaled"] = "mu",
     water_mu_per_mm: Optional[float] = None,
 ) -> Volume: ...
 def load_dicos_ct(
-    path: _Path,
+    path: _PathLike,
     units: Literal["mu", "hu", "rescaled"] = "mu",
     water_mu_per_mm: Optional[float] = None,
 ) -> Tuple[Volume, Dict[str, Any]]: ...
 def save_dicos(
-    path: _Path,
+    path: _PathLike,
     volume: Volume,
     water_mu_per_mm: Optional[float] = None,
     compression: Optional[Literal["none", "rle", "jpeg-lossless", "jpeg-ls", "jpeg2000"]] = None,
     uid_seed: Optional[int] = None,
 ) -> Dict[str, Any]: ...
-def is_dicos(path: _Path) -> bool: ...
+def is_dicos(path: _PathLike) -> bool: ...
 def save_tdr(
-    path: _Path,
+    path: _PathLike,
     report: Report,
-    scan: Optional[_Path] = None,
+    scan: Optional[_PathLike] = None,
     uid_seed: Optional[int] = None,
 ) -> None: ...
-def load_tdr(path: _Path) -> Report: ...
+def load_tdr(path: _PathLike) -> Report: ...
 
 # --- recon ------------------------------------------------------------------------------
 
