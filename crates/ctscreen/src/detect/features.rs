@@ -1133,18 +1133,12 @@ fn parallel_bores(bores: &[(Bore, usize, usize)], axis: usize) -> ParallelBores 
 }
 
 /// Analyses one piece. `None` if it has no voxels.
-pub(crate) fn shape_of(
-    piece: &Piece<'_>,
-    low_mu: f32,
-    level_cap: f64,
-    dense_mu: f64,
-) -> Option<Shape> {
-    let (pts, vals) = piece.points();
+pub(crate) fn shape_of(piece: &Piece<'_>, options: &DetectOptions) -> Option<Shape> {
+    let (pts, mut vals) = piece.points();
     let frame = frame_of(&pts)?;
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
     let median_mu = median(&mut v64);
-    let p75 = v64[((v64.len() - 1) as f64 * 0.75).round() as usize];
-    let level = (low_mu as f64).max((0.5 * p75).min(level_cap)) as f32;
+    let level = super::candidates::solid_level(&mut vals, options);
     let c = canonical(piece, &frame, &pts, level);
     let h = c.h;
     let [nt, nu, nv] = c.dims;
@@ -1269,7 +1263,7 @@ pub(crate) fn shape_of(
     } else {
         0.0
     };
-    let dense_blobs = dense_blob_count(&c, dense_mu as f32);
+    let dense_blobs = dense_blob_count(&c, dense_mu(options) as f32);
     let core_extents_mm: [f64; 3] =
         std::array::from_fn(|a| (chi[a].saturating_sub(clo[a]) + 1) as f64 * h);
     let solid_t = |s: usize, cc: [f64; 2]| -> bool {
@@ -1595,12 +1589,6 @@ pub(crate) fn two_lines(
     Some((segs, assign, rms1 / rms2))
 }
 
-/// Highest solid level (mm⁻¹): half of steel's μ at the effective energy, so that a
-/// lead bullet does not raise the level above its brass case.
-fn level_cap(options: &DetectOptions) -> f64 {
-    0.5 * Material::Steel.mu_per_mm(options.metal_energy_kev)
-}
-
 /// Density (mm⁻¹) above which material reads as lead or copper rather than steel:
 /// twice the steel reference at the metal energy.
 pub(crate) fn dense_mu(options: &DetectOptions) -> f64 {
@@ -1623,12 +1611,7 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
         origin,
         spacing,
     };
-    let shape = shape_of(
-        &piece,
-        options.low_mu,
-        level_cap(options),
-        dense_mu(options),
-    )?;
+    let shape = shape_of(&piece, options)?;
     let (pts, vals) = piece.points();
     let mean_mu = vals.iter().map(|&v| f64::from(v)).sum::<f64>() / vals.len().max(1) as f64;
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
@@ -1726,7 +1709,7 @@ fn two_part_of(
                 origin: piece.origin,
                 spacing: piece.spacing,
             };
-            shape_of(&p, options.low_mu, level_cap(options), dense_mu(options))
+            shape_of(&p, options)
         };
         match (mk(0), mk(1)) {
             (Some(a), Some(b)) => Some(Box::new([a, b])),
