@@ -788,13 +788,6 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     let (angle, junction, gaps) = relate(&seg(sa), &seg(sb));
     let geo = pistol_geometry(angle, sa.extents_mm, sb.extents_mm, junction[1])
         * down(gaps[0].max(gaps[1]), 30.0, 5.0);
-    if std::env::var("CTSCREEN_DEBUG_PAIRS").is_ok() {
-        eprintln!(
-            "PAIR a {:?} b {:?} angle {angle:.0} junction {junction:?} gaps {gaps:?} geo {geo:.3}",
-            sa.extents_mm.map(|x| x.round()),
-            sb.extents_mm.map(|x| x.round())
-        );
-    }
     if geo < 0.05 {
         return None;
     }
