@@ -852,16 +852,18 @@ pub enum DetectorResponse {
 
 /// A generator for view `view` of a simulation seeded by `seed`: the stream does not
 /// depend on which thread computes the view.
+/// One SplitMix64 step from state `x` (the state advanced by the golden-ratio increment,
+/// then finalised): decorrelates nearby seeds before they seed a generator.
+pub(crate) fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 pub(crate) fn view_rng(seed: u64, view: usize) -> Pcg64 {
-    let mix = |mut z: u64| {
-        // splitmix64 finaliser
-        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    let a = mix(seed);
-    let b = mix(a ^ (view as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+    let a = splitmix64(seed);
+    let b = splitmix64(a ^ (view as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93));
     Pcg64::new(
         (u128::from(a) << 64) | u128::from(b),
         0x0a02_bdbf_7bb3_c0a7_ac28_fa16_a64a_bf96,

@@ -62,6 +62,16 @@ impl Progress for CancelFlag {
     }
 }
 
+/// Forwards only cancellation: a sub-step run through it can be cancelled with the
+/// caller's `progress` without overwriting the caller's stage and counts.
+pub(crate) struct CancelOnly<'a>(pub(crate) &'a dyn Progress);
+
+impl Progress for CancelOnly<'_> {
+    fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}
+
 /// Returns `Err(Error::Cancelled)` when `progress` says so.
 pub fn check(progress: &dyn Progress) -> crate::Result<()> {
     if progress.is_cancelled() {

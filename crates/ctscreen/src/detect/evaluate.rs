@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 use super::report::{Kind, Report, Verdict};
 use super::DetectOptions;
 use crate::phantom::{parcel, ObjectClass, Parcel, ParcelOptions, ThreatKind, Threats};
+use crate::physics::splitmix64;
 use crate::progress::{self, Progress};
 use crate::scanner::{scan, ScanOptions};
 use crate::{Error, Result};
@@ -721,7 +722,7 @@ pub fn set_plan(first_seed: u64, index: usize, threat_fraction: f64) -> Vec<Thre
     let all = ThreatKind::ALL;
     let first = all[ordinal % all.len()];
     let mut kinds = vec![first];
-    let r = splitmix(first_seed.wrapping_add(index as u64) ^ 0xD1CE);
+    let r = splitmix64(first_seed.wrapping_add(index as u64) ^ 0xD1CE);
     if r % 3 == 0 {
         let second = all[(r / 3) as usize % all.len()];
         if second != first {
@@ -729,14 +730,6 @@ pub fn set_plan(first_seed: u64, index: usize, threat_fraction: f64) -> Vec<Thre
         }
     }
     kinds
-}
-
-/// SplitMix64: a well-mixed 64-bit value from a seed.
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 /// Generates, scans, detects and scores a seeded set of parcels (see the module docs
@@ -770,7 +763,7 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
     let n = options.size;
     let fov = options.field_of_view_mm();
     let voxel = options.voxel_mm();
-    let inner = ProgressCheck(progress);
+    let inner = progress::CancelOnly(progress);
     let mut runs: Vec<(Report, Vec<TruthObject>, ParcelResult)> =
         Vec::with_capacity(options.parcels);
     progress.start("evaluate", options.parcels as u64);
@@ -785,7 +778,8 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
         };
         let p = parcel(pseed, &popts)?;
         let t0 = Instant::now();
-        let (volume, energy) = match &options.mode {
+        // A voxelised truth is monochromatic: metals read at the same energy as water.
+        let (volume, energy, metal_energy) = match &options.mode {
             ScanMode::Reconstruction { photons, views } => {
                 let mut so = ScanOptions {
                     shape: [n; 3],
@@ -796,7 +790,11 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
                 so.simulate.seed = pseed;
                 so.simulate.photons = *photons;
                 let s = scan(&p.phantom, &so, &inner)?;
-                (s.volume, s.effective_energy_kev)
+                (
+                    s.volume,
+                    s.effective_energy_kev,
+                    options.detect.metal_energy_kev,
+                )
             }
             ScanMode::Truth {
                 energy_kev,
@@ -813,19 +811,14 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
                         .enumerate()
                         .for_each(|(k, mut plane)| {
                             let mut rng =
-                                Pcg64::seed_from_u64(splitmix(pseed ^ ((k as u64) << 20)));
+                                Pcg64::seed_from_u64(splitmix64(pseed ^ ((k as u64) << 20)));
                             for x in plane.iter_mut() {
                                 *x += normal.sample(&mut rng);
                             }
                         });
                 }
-                (v, *energy_kev)
+                (v, *energy_kev, *energy_kev)
             }
-        };
-        // A voxelised truth is monochromatic: metals read at the same energy as water.
-        let metal_energy = match &options.mode {
-            ScanMode::Truth { energy_kev, .. } => *energy_kev,
-            _ => options.detect.metal_energy_kev,
         };
         let scan_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
@@ -1014,16 +1007,6 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
         per_parcel: runs.into_iter().map(|r| r.2).collect(),
         total_s: t_all.elapsed().as_secs_f64(),
     })
-}
-
-/// Passes cancellation through to a stage while keeping its own progress counts out of
-/// the caller's "evaluate" stage.
-struct ProgressCheck<'a>(&'a dyn Progress);
-
-impl Progress for ProgressCheck<'_> {
-    fn is_cancelled(&self) -> bool {
-        self.0.is_cancelled()
-    }
 }
 
 #[cfg(test)]

@@ -2017,13 +2017,11 @@ fn el_str(tag: Tag, vr: Vr, s: &str) -> Element {
     Element::new(tag, vr, Value::Str(s.to_string()))
 }
 
-/// SplitMix64: the UID generator's mixing function.
+/// SplitMix64 as a stream: the UID generator's mixing function.
 fn splitmix(state: &mut u64) -> u64 {
+    let z = crate::physics::splitmix64(*state);
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    z
 }
 
 fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {

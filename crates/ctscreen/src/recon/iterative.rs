@@ -30,7 +30,7 @@ use ndarray::{Array3, ArrayView3, Axis};
 use rayon::prelude::*;
 
 use crate::geometry::{Geometry, VectorGeometry};
-use crate::progress::{check, Progress};
+use crate::progress::{check, CancelOnly, Progress};
 use crate::project::{LinearOperator, Projector};
 use crate::volume::{element_count, ensure_allocatable, ensure_finite};
 use crate::{Error, Projections, Result, Volume};
@@ -108,16 +108,6 @@ pub struct Reconstruction {
     pub iterations: usize,
     /// True when the run stopped early on `tol`.
     pub converged: bool,
-}
-
-/// Forwards only cancellation to the operator, so the solver's own stage and counts are
-/// not overwritten by the operator's.
-struct CancelOnly<'a>(&'a dyn Progress);
-
-impl Progress for CancelOnly<'_> {
-    fn is_cancelled(&self) -> bool {
-        self.0.is_cancelled()
-    }
 }
 
 const CHUNK: usize = 1 << 14;

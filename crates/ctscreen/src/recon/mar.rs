@@ -35,7 +35,7 @@ use rayon::prelude::*;
 
 use super::fdk::{check_grid, check_projections, fdk_core, Circular, FdkOptions};
 use crate::geometry::Geometry;
-use crate::progress::{check, Progress};
+use crate::progress::{check, CancelOnly, Progress};
 use crate::project::{LinearOperator, Projector};
 use crate::{Error, Projections, Result, Volume};
 
@@ -94,15 +94,6 @@ impl Default for MarOptions {
             mask_dilation: 1,
             fdk: FdkOptions::default(),
         }
-    }
-}
-
-/// Progress that forwards cancellation only (the sub-steps' own stages are hidden).
-struct CancelOnly<'a>(&'a dyn Progress);
-
-impl Progress for CancelOnly<'_> {
-    fn is_cancelled(&self) -> bool {
-        self.0.is_cancelled()
     }
 }
 
