@@ -18,7 +18,8 @@ use crate::geometry::{ConeBeamGeometry, Geometry};
 use crate::phantom::Phantom;
 use crate::physics::{simulate, SimulateOptions};
 use crate::progress::Progress;
-use crate::recon::{fdk, mar, FdkOptions, MarMethod, MarOptions};
+use crate::recon::mar::mar_with_first;
+use crate::recon::{fdk, MarMethod, MarOptions};
 use crate::volume::water_mu_per_mm;
 use crate::{Error, Projections, Result, Volume};
 
@@ -142,31 +143,32 @@ pub fn scan(phantom: &Phantom, options: &ScanOptions, progress: &dyn Progress) -
     let water = water_mu_per_mm(effective_energy_kev)?;
     let voxel = options.voxel_mm();
     let spacing = [voxel; 3];
-    let mut volume = fdk(
-        &projections,
-        &geometry,
-        options.shape,
-        spacing,
-        &FdkOptions::default(),
-        progress,
-    )?;
     let mar_options = MarOptions {
         method: MarMethod::Linear,
         water_mu: water as f32,
         ..MarOptions::default()
     };
+    let mut volume = fdk(
+        &projections,
+        &geometry,
+        options.shape,
+        spacing,
+        &mar_options.fdk,
+        progress,
+    )?;
+    // The "mar" stage only where there is metal; MAR starts from this reconstruction.
     if options.metal_artifact_reduction
         && volume
             .data()
             .iter()
             .any(|&v| v > mar_options.metal_threshold)
     {
-        volume = mar(
+        volume = mar_with_first(
             &projections,
             &geometry,
-            options.shape,
             spacing,
             &mar_options,
+            volume.into_data(),
             progress,
         )?;
     }

@@ -37,6 +37,7 @@ use super::fdk::{check_grid, check_projections, fdk_core, Circular, FdkOptions};
 use crate::geometry::Geometry;
 use crate::progress::{check, CancelOnly, Progress};
 use crate::project::{LinearOperator, Projector};
+use crate::segment::{binary_dilation, cube};
 use crate::{Error, Projections, Result, Volume};
 
 /// How traced detector samples are filled in.
@@ -129,6 +130,49 @@ pub fn mar(
     options: &MarOptions,
     progress: &dyn Progress,
 ) -> Result<Volume> {
+    mar_impl(
+        projections,
+        geometry,
+        shape,
+        spacing_mm,
+        options,
+        None,
+        progress,
+    )
+}
+
+/// [`mar`] for a caller that already holds `first`, the plain FDK reconstruction of
+/// the same projections on the same grid with `options.fdk` (the scanner): the first
+/// step is not computed again, and the `"mar"` stage has one unit fewer.
+pub(crate) fn mar_with_first(
+    projections: &Projections,
+    geometry: &Geometry,
+    spacing_mm: [f64; 3],
+    options: &MarOptions,
+    first: Array3<f32>,
+    progress: &dyn Progress,
+) -> Result<Volume> {
+    let shape = first.dim().into();
+    mar_impl(
+        projections,
+        geometry,
+        shape,
+        spacing_mm,
+        options,
+        Some(first),
+        progress,
+    )
+}
+
+fn mar_impl(
+    projections: &Projections,
+    geometry: &Geometry,
+    shape: [usize; 3],
+    spacing_mm: [f64; 3],
+    options: &MarOptions,
+    first: Option<Array3<f32>>,
+    progress: &dyn Progress,
+) -> Result<Volume> {
     for (name, v) in [
         ("metal_threshold", options.metal_threshold),
         ("water_mu", options.water_mu),
@@ -144,24 +188,27 @@ pub fn mar(
     // Projection-sized buffers: trace, traced flags, corrected copy, prior projections.
     crate::volume::ensure_allocatable("MAR projection buffers", data.len() as u128 * 4, 4)?;
     let quiet = CancelOnly(progress);
-    let steps = if options.method == MarMethod::Normalized {
-        5
-    } else {
-        4
-    };
+    // Trace, correction, final FDK; NMAR's prior; the first FDK unless given.
+    let steps = 3 + u64::from(options.method == MarMethod::Normalized) + u64::from(first.is_none());
     progress.start("mar", steps);
 
-    let first = fdk_core(data, &circ, shape, spacing_mm, &options.fdk, &quiet)?;
-    progress.advance(1);
+    let (first, done) = match first {
+        Some(first) => (first, 0),
+        None => {
+            let first = fdk_core(data, &circ, shape, spacing_mm, &options.fdk, &quiet)?;
+            progress.advance(1);
+            (first, 1)
+        }
+    };
     let metal = first.mapv(|v| v > options.metal_threshold);
     if !metal.iter().any(|&m| m) {
-        progress.advance(steps - 1);
+        progress.advance(steps - done);
         return Volume::centered(first, spacing_mm);
     }
 
     check(progress)?;
     let op = Projector::centered(shape, spacing_mm, geometry)?;
-    let dilated = dilate(&metal, options.mask_dilation);
+    let dilated = dilate(&metal, options.mask_dilation)?;
     let trace = op.apply_new(
         dilated.mapv(|m| if m { 1.0f32 } else { 0.0 }).view(),
         &quiet,
@@ -299,32 +346,22 @@ pub(crate) fn interpolate_traces(data: &mut Array3<f32>, traced: &Array3<bool>) 
         });
 }
 
-/// Dilation of a mask by `steps` 26-neighbourhood steps (a (2 steps + 1)³ cube).
-pub(crate) fn dilate(mask: &Array3<bool>, steps: usize) -> Array3<bool> {
-    let mut out = mask.clone();
-    let (nz, ny, nx) = mask.dim();
-    for _ in 0..steps {
-        let src = out.clone();
-        out.axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(k, mut plane)| {
-                for j in 0..ny {
-                    for i in 0..nx {
-                        if plane[[j, i]] {
-                            continue;
-                        }
-                        let hit = (k.saturating_sub(1)..(k + 2).min(nz)).any(|kk| {
-                            (j.saturating_sub(1)..(j + 2).min(ny)).any(|jj| {
-                                (i.saturating_sub(1)..(i + 2).min(nx)).any(|ii| src[[kk, jj, ii]])
-                            })
-                        });
-                        plane[[j, i]] = hit;
-                    }
-                }
-            });
-    }
-    out
+/// Dilation of a mask by `steps` 26-neighbourhood steps: by a (2 steps + 1)³ cube,
+/// outside the volume counting as empty.
+///
+/// **Errors** for a `steps` whose cube side overflows, or a mask too large to copy.
+fn dilate(mask: &Array3<bool>, steps: usize) -> Result<Array3<bool>> {
+    let side = steps
+        .checked_mul(2)
+        .and_then(|w| w.checked_add(1))
+        .ok_or_else(|| {
+            Error::invalid(
+                "mask_dilation",
+                steps,
+                "a dilation in voxels that fits the volume",
+            )
+        })?;
+    binary_dilation(mask.view(), cube(side)?.view())
 }
 
 #[cfg(test)]
@@ -359,10 +396,10 @@ mod tests {
     fn dilation_grows_by_one_voxel() {
         let mut m = Array3::from_elem((5, 5, 5), false);
         m[[2, 2, 2]] = true;
-        let d = dilate(&m, 1);
+        let d = dilate(&m, 1).unwrap();
         assert_eq!(d.iter().filter(|&&v| v).count(), 27);
         assert!(d[[1, 1, 1]] && !d[[0, 2, 2]]);
-        assert_eq!(dilate(&m, 0), m);
+        assert_eq!(dilate(&m, 0).unwrap(), m);
     }
 
     #[test]
