@@ -63,8 +63,3 @@ def prepare(proj, geom, shape, spacing_mm, threads):
         return itk.array_from_image(fdk.GetOutput())[::-1].transpose(1, 0, 2)
 
     return run
-
-
-def fdk(proj, geom, shape, spacing_mm, threads):
-    """RTK's FDK of `proj` on `geom` into a grid of `shape` centred on the isocentre."""
-    return prepare(proj, geom, shape, spacing_mm, threads)()
