@@ -204,6 +204,19 @@ fn start_volume(
     x
 }
 
+/// The inverted row sums `1 / (A 1)` (range shape) and column sums `1 / (Aᵀ 1)` (domain
+/// shape) of SIRT and SART: one forward and one back projection of ones.
+fn inverse_sums(
+    op: &dyn LinearOperator,
+    quiet: &dyn Progress,
+) -> Result<(Array3<f32>, Array3<f32>)> {
+    let mut row_w = op.apply_new(Array3::from_elem(op.domain_shape(), 1.0).view(), quiet)?;
+    invert_sums(slice_mut(&mut row_w));
+    let mut col_w = op.apply_adjoint_new(Array3::from_elem(op.range_shape(), 1.0).view(), quiet)?;
+    invert_sums(slice_mut(&mut col_w));
+    Ok((row_w, col_w))
+}
+
 /// True when the last residual changed by less than `tol` relative to the one before.
 fn stalled(residuals: &[f64], tol: f64) -> bool {
     match residuals {
@@ -250,12 +263,7 @@ pub fn sirt_with(
     let quiet = CancelOnly(progress);
     let b = b.as_standard_layout();
     let bs = b.as_slice().expect("standard layout");
-    // Row and column sums of A.
-    let mut row_w = op.apply_new(Array3::from_elem(op.domain_shape(), 1.0).view(), &quiet)?;
-    invert_sums(slice_mut(&mut row_w));
-    let mut col_w =
-        op.apply_adjoint_new(Array3::from_elem(op.range_shape(), 1.0).view(), &quiet)?;
-    invert_sums(slice_mut(&mut col_w));
+    let (row_w, col_w) = inverse_sums(op, &quiet)?;
 
     let mut x = start_volume(op, x0, options.nonneg);
     let mut r = Array3::<f32>::zeros(op.range_shape());
@@ -273,7 +281,7 @@ pub fn sirt_with(
             .zip(bs.par_iter())
             .for_each(|(ri, bi)| *ri = bi - *ri);
         residuals.push(norm(rs));
-        if stalled(&residuals, options.tol) && options.tol > 0.0 {
+        if options.tol > 0.0 && stalled(&residuals, options.tol) {
             converged = true;
             break;
         }
@@ -320,10 +328,7 @@ pub fn cgls_with(
     check_inputs(op, &b, x0.as_ref())?;
     alloc("CGLS working arrays", op, 3, 2)?;
     let quiet = CancelOnly(progress);
-    let mut x = match x0 {
-        Some(v) => v.as_standard_layout().into_owned(),
-        None => Array3::zeros(op.domain_shape()),
-    };
+    let mut x = start_volume(op, x0, false);
     let mut r = op.apply_new(x.view(), &quiet)?;
     {
         let b = b.as_standard_layout();
@@ -536,11 +541,7 @@ pub fn sart_with(
     check_inputs(full, &b, x0.as_ref())?;
     alloc("SART working arrays", full, 3, 3)?;
     let quiet = CancelOnly(progress);
-    let mut row_w = full.apply_new(Array3::from_elem(full.domain_shape(), 1.0).view(), &quiet)?;
-    invert_sums(slice_mut(&mut row_w));
-    let mut col_w =
-        full.apply_adjoint_new(Array3::from_elem(full.range_shape(), 1.0).view(), &quiet)?;
-    invert_sums(slice_mut(&mut col_w));
+    let (row_w, col_w) = inverse_sums(full, &quiet)?;
     // Per subset: its measured data and row weights.
     let parts: Vec<(Array3<f32>, Array3<f32>)> = ops
         .subsets
