@@ -666,7 +666,7 @@ fn analyze_slice(solid: &[bool], mu: &[f32], n1: usize, n2: usize, h: f64) -> Sl
     };
     let mut scratch = Vec::new();
     flood(&mut stack, &mut seen, &mut scratch);
-    let hull = hull_area_cells(solid, n1, n2, lo[0], hi[0]);
+    let hull = hull_area_cells(solid, n2, lo[0], hi[0]);
     let min_cells = (4.9 / (h * h)).max(3.0); // holes at least 2.5 mm across
     for start in 0..n1 * n2 {
         if solid[start] || seen[start] {
@@ -753,8 +753,7 @@ fn analyze_slice(solid: &[bool], mu: &[f32], n1: usize, n2: usize, h: f64) -> Sl
 
 /// Area (in cells) of the convex hull of the solid cells of rows `a0..=a1` of a slice
 /// `n2` wide, cells taken as unit squares.
-fn hull_area_cells(solid: &[bool], n1: usize, n2: usize, a0: usize, a1: usize) -> f64 {
-    let _ = n1;
+fn hull_area_cells(solid: &[bool], n2: usize, a0: usize, a1: usize) -> f64 {
     let mut pts: Vec<(f64, f64)> = Vec::new();
     for a in a0..=a1 {
         let row = &solid[a * n2..(a + 1) * n2];
@@ -1134,12 +1133,24 @@ fn parallel_bores(bores: &[(Bore, usize, usize)], axis: usize) -> ParallelBores 
 
 /// Analyses one piece. `None` if it has no voxels.
 pub(crate) fn shape_of(piece: &Piece<'_>, options: &DetectOptions) -> Option<Shape> {
-    let (pts, mut vals) = piece.points();
-    let frame = frame_of(&pts)?;
+    let (pts, vals) = piece.points();
+    shape_of_points(piece, &pts, &vals, options)
+}
+
+/// [`shape_of`] given the piece's non-zero voxels (`Piece::points`), for a caller that
+/// needs them too.
+fn shape_of_points(
+    piece: &Piece<'_>,
+    pts: &[[f64; 3]],
+    vals: &[f32],
+    options: &DetectOptions,
+) -> Option<Shape> {
+    let frame = frame_of(pts)?;
+    let mut vals = vals.to_vec();
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
     let median_mu = median(&mut v64);
     let level = super::candidates::solid_level(&mut vals, options);
-    let c = canonical(piece, &frame, &pts, level);
+    let c = canonical(piece, &frame, pts, level);
     let h = c.h;
     let [nt, nu, nv] = c.dims;
     // Extents of the solid.
@@ -1464,7 +1475,7 @@ pub(crate) fn two_lines(
     let (qdp, qdm) = (q(&dp, 0.5), q(&dm, 0.5));
     let q01 = q(&p0, 0.15);
     let q09 = q(&p0, 0.85);
-    let starts: Vec<Vec<u8>> = vec![
+    let mut starts: Vec<Vec<u8>> = vec![
         split(&p0, q05),
         split(&p0, q03),
         split(&p0, q07),
@@ -1481,7 +1492,6 @@ pub(crate) fn two_lines(
     // Geometric starts from extreme points: E1 farthest from the centroid, E2 farthest
     // from E1, E3 farthest from the line E1E2 (an L's or V's three ends); each pair of
     // them is tried as one limb, the third point's nearest approach as the other.
-    let mut starts = starts;
     let far = |from: [f64; 3]| -> usize {
         (0..n)
             .max_by(|&a, &b| {
@@ -1611,8 +1621,8 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
         origin,
         spacing,
     };
-    let shape = shape_of(&piece, options)?;
     let (pts, vals) = piece.points();
+    let shape = shape_of_points(&piece, &pts, &vals, options)?;
     let mean_mu = vals.iter().map(|&v| f64::from(v)).sum::<f64>() / vals.len().max(1) as f64;
     let mut v64: Vec<f64> = vals.iter().map(|&v| f64::from(v)).collect();
     let peak_mu = quantile(&mut v64, 0.99);
@@ -1807,7 +1817,6 @@ mod tests {
     fn material_table_orders_metals() {
         let e = 70.0;
         let mus: Vec<f64> = Material::ALL.iter().map(|m| m.mu_per_mm(e)).collect();
-        let _ = e;
         assert!(mus.windows(2).all(|w| w[0] < w[1]), "{mus:?}");
         // NIST: iron 100 keV μ/ρ = 0.3717 cm²/g → μ = 0.292 mm⁻¹
         assert!((Material::Steel.mu_per_mm(100.0) - 0.03717 * 7.85).abs() < 1e-3);
