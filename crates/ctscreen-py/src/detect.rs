@@ -4,13 +4,10 @@ use ctscreen::detect::{detect_with_progress, DetectOptions, EvaluationOptions, R
 use pyo3::prelude::*;
 
 use crate::errors::IntoPyResult;
+use crate::json::{json_to_py, to_py_data};
 use crate::phantom::PyParcel;
 use crate::run::run_cancellable;
 use crate::volume::PyVolume;
-
-fn json_to_py(py: Python<'_>, text: &str) -> PyResult<Py<PyAny>> {
-    Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
-}
 
 /// One dense object (or group) and what the detector makes of it.
 ///
@@ -135,7 +132,7 @@ impl PyReport {
 
     /// The report as plain Python data (``json.loads(report.to_json())``).
     fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        json_to_py(py, &self.inner.to_json().py()?)
+        Ok(json_to_py(py, &self.inner.to_json().py()?)?.unbind())
     }
 
     /// Reads a report from JSON text written by ``to_json``.
@@ -239,9 +236,7 @@ fn evaluate(
     parcel: &Bound<'_, PyParcel>,
 ) -> PyResult<Py<PyAny>> {
     let scores = evaluate_parcel(&report.get().inner, &parcel.get().inner);
-    let text = serde_json::to_string(&scores)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-    json_to_py(py, &text)
+    Ok(to_py_data(py, &scores)?.unbind())
 }
 
 /// Generates, scans, detects and scores a seeded set of parcels.
@@ -326,10 +321,8 @@ fn evaluate_set(
             )))
         }
     };
-    let e = crate::run::run_cancellable(py, progress, |p| core_evaluate_set(&options, p))?;
-    let text = serde_json::to_string(&e)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-    json_to_py(py, &text)
+    let e = run_cancellable(py, progress, |p| core_evaluate_set(&options, p))?;
+    Ok(to_py_data(py, &e)?.unbind())
 }
 
 /// Registers the classes and functions.

@@ -7,6 +7,7 @@ mod dicos;
 mod errors;
 mod geometry;
 mod io;
+mod json;
 mod phantom;
 mod project;
 mod recon;

@@ -13,12 +13,9 @@ use ctscreen::physics::{self, DetectorResponse, Filtration, Material, SimulateOp
 
 use crate::errors::IntoPyResult;
 use crate::geometry::extract_geometry;
+use crate::json::to_py_data;
 use crate::run::run_cancellable;
 use crate::volume::PyVolume;
-
-fn json_to_py<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    py.import("json")?.call_method1("loads", (text,))
-}
 
 fn truth_dict<'py>(py: Python<'py>, o: &ph::GroundTruthObject) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -598,9 +595,7 @@ impl PyPhantom {
     /// class, part), as in ``to_json``.
     #[getter]
     fn objects<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let text = serde_json::to_string(&self.inner.objects)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        json_to_py(py, &text)
+        to_py_data(py, &self.inner.objects)
     }
 
     fn __len__(&self) -> usize {
