@@ -2892,12 +2892,15 @@ pub fn save_tdr_with(
                 ));
             }
         }
+        // The standard fields exactly as `standard_of` states them (what `load_tdr`
+        // compares the private copy against).
+        let sb = std.bbox.map(f64::from);
         representation.extend([
-            fl(tags::MASS, &[f.mass_g]),
-            fl(tags::DENSITY, &[density_g_per_cm3(f)]),
+            fl(tags::MASS, &[f64::from(std.mass)]),
+            fl(tags::DENSITY, &[f64::from(std.density)]),
             fl(
                 tags::BOUNDING_POLYGON,
-                &[b[2], b[1], b[0], b[5], b[4], b[3]],
+                &[sb[2], sb[1], sb[0], sb[5], sb[4], sb[3]],
             ),
         ]);
         let assessment = item(vec![
@@ -2905,7 +2908,10 @@ pub fn save_tdr_with(
             el_str(tags::THREAT_CATEGORY_DESCRIPTION, Vr::LT, &std.description),
             el_str(tags::ATD_ABILITY_ASSESSMENT, Vr::CS, "NO_INTERFERENCE"),
             el_str(tags::ATD_ASSESSMENT_FLAG, Vr::CS, std.flag),
-            fl(tags::ATD_ASSESSMENT_PROBABILITY, &[f.score]),
+            fl(
+                tags::ATD_ASSESSMENT_PROBABILITY,
+                &[f64::from(std.probability)],
+            ),
         ]);
         let finding_json = serde_json::to_value(f)
             .map_err(|e| Error::invalid("finding", e, "a finding of finite numbers"))?;
