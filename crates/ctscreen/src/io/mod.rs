@@ -64,6 +64,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use self::dicos::DicosKind;
 use crate::{Error, Result, Volume};
 
 mod atomic;
@@ -254,9 +255,9 @@ pub fn load(path: impl AsRef<Path>) -> Result<Volume> {
         Detected::Nifti => nifti::load(path),
         Detected::MetaImage => metaimage::load(path),
         Detected::DicomFile | Detected::Directory => dicom::load(path, None),
-        Detected::DicosCt => self::dicos::load_dicos(path),
-        Detected::DicosTdr => Err(self::dicos::tdr_is_not_a_volume(path)),
-        Detected::DicosOther(uid) => Err(dicos_other(path, &uid)),
+        Detected::Dicos(DicosKind::Ct) => self::dicos::load_dicos(path),
+        Detected::Dicos(DicosKind::Tdr) => Err(self::dicos::tdr_is_not_a_volume(path)),
+        Detected::Dicos(DicosKind::Other(uid)) => Err(dicos_other(path, &uid)),
     }
 }
 
@@ -294,9 +295,9 @@ pub fn read_info(path: impl AsRef<Path>) -> Result<FileInfo> {
         Detected::Nifti => nifti::read_info(path),
         Detected::MetaImage => metaimage::read_info(path),
         Detected::DicomFile | Detected::Directory => dicom::read_info(path, None),
-        Detected::DicosCt => self::dicos::read_info(path),
-        Detected::DicosTdr => Err(self::dicos::tdr_is_not_a_volume(path)),
-        Detected::DicosOther(uid) => Err(dicos_other(path, &uid)),
+        Detected::Dicos(DicosKind::Ct) => self::dicos::read_info(path),
+        Detected::Dicos(DicosKind::Tdr) => Err(self::dicos::tdr_is_not_a_volume(path)),
+        Detected::Dicos(DicosKind::Other(uid)) => Err(dicos_other(path, &uid)),
     }
 }
 
@@ -438,12 +439,8 @@ enum Detected {
     MetaImage,
     /// A DICOM Part 10 file (`DICM` at offset 128) that is not DICOS.
     DicomFile,
-    /// A DICOS CT file, or a directory whose first DICOM file is one.
-    DicosCt,
-    /// A DICOS Threat Detection Report.
-    DicosTdr,
-    /// Another DICOS object (DX, AIT, QR…), with its SOP class UID.
-    DicosOther(String),
+    /// A DICOS object; a directory whose first DICOM file is a DICOS CT is `Ct`.
+    Dicos(DicosKind),
     /// A directory: a DICOM series.
     Directory,
 }
@@ -453,7 +450,7 @@ fn detect(path: &Path) -> Result<Detected> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return Ok(if self::dicos::is_dicos_ct(path) {
-            Detected::DicosCt
+            Detected::Dicos(DicosKind::Ct)
         } else {
             Detected::Directory
         });
@@ -477,12 +474,7 @@ fn detect(path: &Path) -> Result<Detected> {
         return Ok(Detected::Nifti);
     }
     if dicom::sniff(&head) {
-        return Ok(match self::dicos::dicos_kind(path) {
-            Some(self::dicos::DicosKind::Ct) => Detected::DicosCt,
-            Some(self::dicos::DicosKind::Tdr) => Detected::DicosTdr,
-            Some(self::dicos::DicosKind::Other(uid)) => Detected::DicosOther(uid),
-            None => Detected::DicomFile,
-        });
+        return Ok(self::dicos::dicos_kind(path).map_or(Detected::DicomFile, Detected::Dicos));
     }
     if metaimage::sniff(&head) {
         return Ok(Detected::MetaImage);
