@@ -49,6 +49,15 @@ fn write(path: &Path, ds: &Dataset) {
     dicos::write(&mut f, ds).unwrap();
 }
 
+/// [`saved`] plus the TDR of [`sample_report`] referring to it: (TDR path, scan, report).
+fn saved_tdr(dir: &Path) -> (PathBuf, ScanReference, Report) {
+    let (_, _, scan) = saved(dir);
+    let report = sample_report();
+    let p = dir.join("tdr.dcs");
+    save_tdr(&p, &report, Some(&scan)).unwrap();
+    (p, scan, report)
+}
+
 fn saved(dir: &Path) -> (PathBuf, Volume, ScanReference) {
     let v = test_volume();
     let p = dir.join("ct.dcs");
@@ -665,10 +674,7 @@ fn sample_report() -> Report {
 #[test]
 fn tdr_round_trip_is_lossless() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, _, scan) = saved(dir.path());
-    let report = sample_report();
-    let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &report, Some(&scan)).unwrap();
+    let (p, scan, report) = saved_tdr(dir.path());
     assert_eq!(dicos_kind(&p), Some(DicosKind::Tdr));
     assert_eq!(load_tdr(&p).unwrap(), report);
     let tdr = load_tdr_with(&p, None).unwrap();
@@ -740,10 +746,7 @@ fn first_mut(ds: &mut Dataset, tag: dicos::Tag) -> &mut Dataset {
 #[test]
 fn tdr_standard_attributes_alone_carry_the_stated_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, _, scan) = saved(dir.path());
-    let report = sample_report();
-    let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &report, Some(&scan)).unwrap();
+    let (p, scan, report) = saved_tdr(dir.path());
     let mut ds = parse(&p);
     strip_private(&mut ds);
     threat_items(&mut ds).iter_mut().for_each(strip_private);
@@ -810,10 +813,7 @@ fn tdr_standard_attributes_alone_carry_the_stated_fields() {
 #[test]
 fn tdr_standard_elements_as_a_toolkit_reads_them() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, _, scan) = saved(dir.path());
-    let report = sample_report();
-    let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &report, Some(&scan)).unwrap();
+    let (p, scan, report) = saved_tdr(dir.path());
     let mut ds = parse(&p);
     let str_of = |d: &Dataset, t| d.get_string(t).unwrap().to_string();
     assert_eq!(str_of(&ds, tags::ALARM_DECISION), "ALARM");
@@ -893,10 +893,7 @@ fn tdr_standard_elements_as_a_toolkit_reads_them() {
 #[test]
 fn tdr_edited_by_another_tool_falls_back_to_standard_values() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, _, scan) = saved(dir.path());
-    let report = sample_report();
-    let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &report, Some(&scan)).unwrap();
+    let (p, scan, report) = saved_tdr(dir.path());
     let mut ds = parse(&p);
     // Another toolkit edits the probability of the first threat: its private copy no
     // longer agrees, the standard values win; the other threats stay exact.
@@ -985,9 +982,7 @@ fn tdr_rejects_reports_it_cannot_store() {
 #[test]
 fn tdr_holding_a_report_it_cannot_store_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, _, scan) = saved(dir.path());
-    let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &sample_report(), Some(&scan)).unwrap();
+    let (p, _, _) = saved_tdr(dir.path());
     let mut ds = parse(&p);
     let first_id = threat_items(&mut ds)[0]
         .get(tags::POTENTIAL_THREAT_OBJECT_ID)
@@ -1015,9 +1010,7 @@ fn tdr_holding_a_report_it_cannot_store_is_refused() {
 #[test]
 fn tdr_with_foreign_alarm_decision_is_unsupported() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, _, scan) = saved(dir.path());
-    let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &sample_report(), Some(&scan)).unwrap();
+    let (p, _, _) = saved_tdr(dir.path());
     let mut ds = parse(&p);
     ds.insert(Element::new(
         tags::ALARM_DECISION,
@@ -1031,9 +1024,7 @@ fn tdr_with_foreign_alarm_decision_is_unsupported() {
 #[test]
 fn malformed_tdr_files_give_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, _, scan) = saved(dir.path());
-    let p = dir.path().join("tdr.dcs");
-    save_tdr(&p, &sample_report(), Some(&scan)).unwrap();
+    let (p, _, _) = saved_tdr(dir.path());
     let bytes = std::fs::read(&p).unwrap();
     for cut in [bytes.len() - 3, bytes.len() / 2, 300, 131] {
         let q = dir.path().join(format!("cut{cut}.dcs"));
