@@ -278,6 +278,16 @@ struct Setup {
     inv_slope_factor: f64,
 }
 
+/// One filtered view as the backprojector sees it.
+#[derive(Debug, Clone, Copy)]
+struct ViewPass {
+    /// Sine and cosine of the gantry angle.
+    sin_cos: (f64, f64),
+    /// The padded detector row positions `[lo, hi]` of the samples that can read a
+    /// nonzero row (within one row of one); `None` when the whole view is zero.
+    samples: Option<(f64, f64)>,
+}
+
 /// Padding of the transposed views: one zero column each side, two zero rows each side.
 const COL_PAD: usize = 1;
 const ROW_PAD: usize = 2;
@@ -347,6 +357,7 @@ pub(crate) fn fdk_core(
     let pre = PreWeights::new(circ, rows, cols);
     let mut out = Array3::<f32>::zeros((nz, ny, nx));
     let mut filtered = vec![0.0f32; block * view_len + SLACK];
+    let mut spans: Vec<Option<(f64, f64)>> = vec![None; block];
     progress.start("fdk", n_views as u64);
     let kernel = select_kernel();
     let mut first = 0;
@@ -361,11 +372,16 @@ pub(crate) fn fdk_core(
             &ramp,
             first,
             &mut filtered[..count * view_len],
+            &mut spans[..count],
             view_len,
         );
-        let trig: Vec<(f64, f64)> = circ.angles[first..first + count]
+        let passes: Vec<ViewPass> = circ.angles[first..first + count]
             .iter()
-            .map(|a| a.sin_cos())
+            .zip(&spans)
+            .map(|(a, &samples)| ViewPass {
+                sin_cos: a.sin_cos(),
+                samples,
+            })
             .collect();
         let views = &filtered[..count * view_len + SLACK];
         out.axis_chunks_iter_mut(Axis(1), TILE_Y)
@@ -404,7 +420,7 @@ pub(crate) fn fdk_core(
                                 })
                             })
                             .collect();
-                        kernel(tile, nz, &cols_xy, views, view_len, &trig, &setup);
+                        kernel(tile, nz, &cols_xy, views, view_len, &passes, &setup);
                         for k in 0..nz {
                             for j in 0..ty {
                                 let mut row = slab.slice_mut(s![k, j, x_first..x_first + tx]);
@@ -470,7 +486,16 @@ impl PreWeights {
 const ROW_CHUNK: usize = 16;
 
 /// Weights, filters and transposes views `first .. first + count` into `out`
-/// (`count` views of `(cols + 2, rows + 4)`, zero borders kept zero).
+/// (`count` views of `(cols + 2, rows + 4)`, zero borders kept zero), and writes into
+/// `spans` each view's padded sample range that can reach a nonzero row (see
+/// [`ViewPass`]).
+///
+/// A row that is zero in the input is zero after filtering: it is written as zeros
+/// without a trip through the filter. Projections whose rows are mostly zero (the
+/// correction MAR adds to the detector samples it replaced) filter and backproject
+/// in a fraction of the time; the result is the same up to rounding (a clipped z range
+/// splits differently between vector steps and the scalar tail).
+#[allow(clippy::too_many_arguments)]
 fn filter_block(
     data: &ArrayView3<'_, f32>,
     circ: &Circular<'_>,
@@ -479,49 +504,63 @@ fn filter_block(
     ramp: &RampFilter,
     first: usize,
     out: &mut [f32],
+    spans: &mut [Option<(f64, f64)>],
     view_len: usize,
 ) {
     let (_, rows, cols) = data.dim();
     let ld = rows + 2 * ROW_PAD;
-    out.par_chunks_mut(view_len).enumerate().for_each_init(
-        || {
-            (
-                ramp.scratch(),
-                vec![0.0f32; ROW_CHUNK * cols],
-                vec![0.0f32; cols],
-            )
-        },
-        |(scratch, chunk, col_weight), (b, view_out)| {
-            let view = first + b;
-            let theta = circ.angles[view];
-            let step = weights.step[view];
-            for (w, &g) in col_weight.iter_mut().zip(&pre.gamma) {
-                let parker = weights.parker.map_or(1.0, |p| p.weight(theta, g));
-                *w = (step * parker) as f32;
-            }
-            let mut r0 = 0;
-            while r0 < rows {
-                let n = ROW_CHUNK.min(rows - r0);
-                for (dr, line) in chunk.chunks_exact_mut(cols).take(n).enumerate() {
-                    let r = r0 + dr;
-                    let src = data.slice(s![view, r, ..]);
-                    let cosine = &pre.cosine[r * cols..(r + 1) * cols];
-                    for (((l, p), cw), w) in line.iter_mut().zip(src).zip(cosine).zip(&*col_weight)
-                    {
-                        *l = p * cw * w;
-                    }
-                    ramp.filter_line(line, scratch);
+    out.par_chunks_mut(view_len)
+        .zip(spans.par_iter_mut())
+        .enumerate()
+        .for_each_init(
+            || {
+                (
+                    ramp.scratch(),
+                    vec![0.0f32; ROW_CHUNK * cols],
+                    vec![0.0f32; cols],
+                )
+            },
+            |(scratch, chunk, col_weight), (b, (view_out, span))| {
+                let view = first + b;
+                let mut nonzero: Option<(usize, usize)> = None;
+                let theta = circ.angles[view];
+                let step = weights.step[view];
+                for (w, &g) in col_weight.iter_mut().zip(&pre.gamma) {
+                    let parker = weights.parker.map_or(1.0, |p| p.weight(theta, g));
+                    *w = (step * parker) as f32;
                 }
-                for c in 0..cols {
-                    let dst = (c + COL_PAD) * ld + r0 + ROW_PAD;
-                    for (dr, o) in view_out[dst..dst + n].iter_mut().enumerate() {
-                        *o = chunk[dr * cols + c];
+                let mut r0 = 0;
+                while r0 < rows {
+                    let n = ROW_CHUNK.min(rows - r0);
+                    for (dr, line) in chunk.chunks_exact_mut(cols).take(n).enumerate() {
+                        let r = r0 + dr;
+                        let src = data.slice(s![view, r, ..]);
+                        if src.iter().all(|&p| p == 0.0) {
+                            line.fill(0.0);
+                            continue;
+                        }
+                        nonzero = Some(nonzero.map_or((r, r), |(lo, _)| (lo, r)));
+                        let cosine = &pre.cosine[r * cols..(r + 1) * cols];
+                        for (((l, p), cw), w) in
+                            line.iter_mut().zip(src).zip(cosine).zip(&*col_weight)
+                        {
+                            *l = p * cw * w;
+                        }
+                        ramp.filter_line(line, scratch);
                     }
+                    for c in 0..cols {
+                        let dst = (c + COL_PAD) * ld + r0 + ROW_PAD;
+                        for (dr, o) in view_out[dst..dst + n].iter_mut().enumerate() {
+                            *o = chunk[dr * cols + c];
+                        }
+                    }
+                    r0 += n;
                 }
-                r0 += n;
-            }
-        },
-    );
+                // Samples strictly within one row of a nonzero row can read it.
+                *span = nonzero
+                    .map(|(lo, hi)| ((lo + ROW_PAD) as f64 - 1.0, (hi + ROW_PAD) as f64 + 1.0));
+            },
+        );
 }
 
 /// The range of `k` in `0..n` with `lo ≤ a + k s ≤ hi`.
@@ -549,7 +588,7 @@ type TileKernel = fn(
     columns: &[(f64, f64)],
     views: &[f32],
     view_len: usize,
-    trig: &[(f64, f64)],
+    passes: &[ViewPass],
     setup: &Setup,
 );
 
@@ -571,12 +610,12 @@ fn tile_avx2(
     columns: &[(f64, f64)],
     views: &[f32],
     view_len: usize,
-    trig: &[(f64, f64)],
+    passes: &[ViewPass],
     setup: &Setup,
 ) {
     // SAFETY: `select_kernel` returns this function only when the CPU reports AVX2 and
     // FMA, the features `tile_avx2_impl` is compiled for.
-    unsafe { tile_avx2_impl(tile, nz, columns, views, view_len, trig, setup) }
+    unsafe { tile_avx2_impl(tile, nz, columns, views, view_len, passes, setup) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -587,7 +626,7 @@ fn tile_avx2_impl(
     columns: &[(f64, f64)],
     views: &[f32],
     view_len: usize,
-    trig: &[(f64, f64)],
+    passes: &[ViewPass],
     setup: &Setup,
 ) {
     tile_generic(
@@ -596,7 +635,7 @@ fn tile_avx2_impl(
         columns,
         views,
         view_len,
-        trig,
+        passes,
         setup,
         |acc, pair, ld, a, s, wa, wb, k0, k1| {
             // SAFETY: this closure runs inside a function compiled for AVX2 and FMA,
@@ -612,7 +651,7 @@ fn tile_scalar(
     columns: &[(f64, f64)],
     views: &[f32],
     view_len: usize,
-    trig: &[(f64, f64)],
+    passes: &[ViewPass],
     setup: &Setup,
 ) {
     tile_generic(
@@ -621,7 +660,7 @@ fn tile_scalar(
         columns,
         views,
         view_len,
-        trig,
+        passes,
         setup,
         bilerp_scalar,
     );
@@ -638,20 +677,25 @@ fn tile_generic(
     columns: &[(f64, f64)],
     views: &[f32],
     view_len: usize,
-    trig: &[(f64, f64)],
+    passes: &[ViewPass],
     s: &Setup,
     bilerp: impl Fn(&mut [f32], &[f32], usize, f32, f32, f32, f32, usize, usize),
 ) {
     let ld = s.ld;
-    let row_hi = (ld - ROW_PAD) as f64;
-    let n_views = trig.len();
+    let n_views = passes.len();
     let mut pass = 0;
     while pass < n_views {
         let pass_end = (pass + VIEW_PASS).min(n_views);
         for (col_index, &(x, y)) in columns.iter().enumerate() {
             let acc = &mut tile[col_index * nz..(col_index + 1) * nz];
-            for b in pass..pass_end {
-                let (sin, cos) = trig[b];
+            for (b, view) in passes.iter().enumerate().take(pass_end).skip(pass) {
+                let ViewPass {
+                    sin_cos: (sin, cos),
+                    samples: Some((row_lo, row_hi)),
+                } = *view
+                else {
+                    continue; // every row of the view is zero
+                };
                 // Depth of the column along the central ray.
                 let depth = s.sod + y * cos - x * sin;
                 if depth <= 1e-6 * s.sod {
@@ -667,11 +711,12 @@ fn tile_generic(
                 let fu = ui - c as f64;
                 let u_scale = s.sod * inv_depth;
                 let w = u_scale * u_scale; // 1 / U²
-                                           // Padded detector row of voxel k: a + k · slope; valid in [1, rows + 2].
+                                           // Padded detector row of voxel k: a + k · slope; valid in [row_lo,
+                                           // row_hi] ([1, rows + 2] for a view with no zero rows).
                 let a = (mag * s.z0 - s.row_off) * s.inv_dv + s.row_centre;
                 let slope = mag * s.dz_over_dv;
                 let inv_slope = depth * s.inv_slope_factor;
-                let k0 = ((1.0 - a) * inv_slope).ceil().max(0.0);
+                let k0 = ((row_lo - a) * inv_slope).ceil().max(0.0);
                 let k1 = (((row_hi - a) * inv_slope).floor() + 1.0).min(nz as f64);
                 if k0.partial_cmp(&k1) != Some(std::cmp::Ordering::Less) {
                     continue;
@@ -731,9 +776,11 @@ pub(crate) fn bilerp_scalar(
 ///
 /// The vector loop covers whole blocks of 8 voxels (`8 j .. 8 j + 8`) from the one
 /// holding `k0` to the one holding `k1 − 1`, so it also touches voxels outside
-/// `k0 .. k1`; they add exactly zero, because their clamped rows are the zero rows that
-/// pad every stored detector column (two above, two below). A partial last block of
-/// the column (when `acc.len()` is not a multiple of 8) is done by the scalar loop.
+/// `k0 .. k1`; each gets this view's own contribution, computed the same way: exactly
+/// zero beyond the detector (their clamped rows are the zero rows that pad every stored
+/// detector column, two above and two below) or beyond the rows that hold data, when
+/// the caller narrowed `k0 .. k1` to them. A partial last block of the column (when
+/// `acc.len()` is not a multiple of 8) is done by the scalar loop.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
