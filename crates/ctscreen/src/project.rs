@@ -765,6 +765,7 @@ impl Projector {
         match support(x, self.shape) {
             Some(b) => self.forward_in_box(x, y, b, progress),
             None => {
+                progress::check(progress)?;
                 y.fill(0.0);
                 progress.advance((self.views.len() * rows) as u64);
                 Ok(())
