@@ -436,10 +436,11 @@ fn mar(
             ..FdkOptions::default()
         },
     };
-    let p = self::projections(projections)?;
+    // Read in place, like `fdk` (a copy is made only to convert a dtype).
+    let p = projections.as_array();
     let (shape, spacing) = grid(shape, spacing_mm);
     let inner = run_cancellable(py, progress, |pr| {
-        recon::mar(&p, &g, shape, spacing, &options, pr)
+        recon::mar_view(p, &g, shape, spacing, &options, pr)
     })?;
     Ok(PyVolume { inner })
 }

@@ -133,6 +133,30 @@ pub fn mar(
     options: &MarOptions,
     progress: &dyn Progress,
 ) -> Result<Volume> {
+    mar_view(
+        projections.data().view(),
+        geometry,
+        shape,
+        spacing_mm,
+        options,
+        progress,
+    )
+}
+
+/// [`mar`] on a borrowed array of line integrals `(views, rows, cols)` in any memory
+/// layout (a NumPy array read in place, for instance): the projections are not copied
+/// beyond the one corrected copy that MAR itself makes.
+///
+/// **Errors** as [`mar`], and for projections that are not finite or whose shape does
+/// not match the geometry.
+pub fn mar_view(
+    projections: ArrayView3<'_, f32>,
+    geometry: &Geometry,
+    shape: [usize; 3],
+    spacing_mm: [f64; 3],
+    options: &MarOptions,
+    progress: &dyn Progress,
+) -> Result<Volume> {
     mar_impl(
         projections,
         geometry,
@@ -157,7 +181,7 @@ pub(crate) fn mar_with_first(
 ) -> Result<Volume> {
     let shape = first.dim().into();
     mar_impl(
-        projections,
+        projections.data().view(),
         geometry,
         shape,
         spacing_mm,
@@ -168,7 +192,7 @@ pub(crate) fn mar_with_first(
 }
 
 fn mar_impl(
-    projections: &Projections,
+    data: ArrayView3<'_, f32>,
     geometry: &Geometry,
     shape: [usize; 3],
     spacing_mm: [f64; 3],
@@ -185,7 +209,6 @@ fn mar_impl(
         }
     }
     let circ = Circular::of(geometry)?;
-    let data = projections.data().view();
     check_projections(&data, geometry)?;
     check_grid(&shape, &spacing_mm, "MAR volume")?;
     // Projection-sized buffers: trace, traced flags, corrected copy, prior projections.

@@ -32,7 +32,7 @@ pub use fbp::fbp;
 pub use fdk::{fdk, fdk_view, FdkOptions};
 pub use filter::{filter_projections, Filter};
 pub use iterative::{cgls, sart, sirt, IterativeOptions, Reconstruction};
-pub use mar::{mar, MarMethod, MarOptions};
+pub use mar::{mar, mar_view, MarMethod, MarOptions};
 
 use std::f64::consts::PI;
 
