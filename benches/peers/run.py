@@ -311,13 +311,25 @@ def run_child(args):
 
 
 def versions():
+    """Each peer's version: the module's ``__version__``, else its distribution's
+    (cc3d has no ``__version__``; its distribution is connected-components-3d)."""
+    import importlib.metadata
+
+    distributions = {"cc3d": "connected-components-3d", "skimage": "scikit-image", "astra": "astra-toolbox"}
     out = {}
     for mod in ["ctscreen", "numpy", "skimage", "scipy", "cc3d", "nibabel", "itk", "astra"]:
         try:
             m = __import__(mod)
-            out[mod] = getattr(m, "__version__", "?")
         except Exception:  # noqa: BLE001
             out[mod] = "not installed"
+            continue
+        version = getattr(m, "__version__", None)
+        if version is None:
+            try:
+                version = importlib.metadata.version(distributions.get(mod, mod))
+            except importlib.metadata.PackageNotFoundError:
+                version = "unknown"
+        out[mod] = version
     return out
 
 
