@@ -144,8 +144,8 @@ pub fn mar(
 }
 
 /// [`mar`] on a borrowed array of line integrals `(views, rows, cols)` in any memory
-/// layout (a NumPy array read in place, for instance): the projections are not copied
-/// beyond the one corrected copy that MAR itself makes.
+/// layout (a NumPy array read in place, for instance): no copy is made beyond the
+/// corrected projections MAR works on.
 ///
 /// **Errors** as [`mar`], and for projections that are not finite or whose shape does
 /// not match the geometry.
