@@ -710,9 +710,10 @@ fn tile_generic(
                 let c = ui as usize; // ui > 0: truncation is floor
                 let fu = ui - c as f64;
                 let u_scale = s.sod * inv_depth;
-                let w = u_scale * u_scale; // 1 / U²
-                                           // Padded detector row of voxel k: a + k · slope; valid in [row_lo,
-                                           // row_hi] ([1, rows + 2] for a view with no zero rows).
+                // The distance weight 1 / U².
+                let w = u_scale * u_scale;
+                // Padded detector row of voxel k: a + k · slope; valid in [row_lo, row_hi]
+                // ([1, rows + 2] for a view with no zero rows).
                 let a = (mag * s.z0 - s.row_off) * s.inv_dv + s.row_centre;
                 let slope = mag * s.dz_over_dv;
                 let inv_slope = depth * s.inv_slope_factor;

@@ -20,9 +20,9 @@
 //!    ½ μw → 0), soft tissue / water (μ < 1½ μw → μw; metal voxels too) and denser
 //!    non-metal material (kept); the projections are divided by the prior's forward
 //!    projection (floored at the line integral of 10 mm of water), interpolated as
-//!    above, and multiplied back. Interpolating
-//!    the normalised data follows the structure of the objects next to the metal far
-//!    better than a straight line does;
+//!    above, and multiplied back (on the traced samples only). Interpolating the
+//!    normalised data follows the structure of the objects next to the metal far better
+//!    than a straight line does;
 //! 5. FDK of the corrected projections, and the metal voxels of step 2 (undilated) are
 //!    pasted back from the first reconstruction. FDK being linear, this is computed as
 //!    the first reconstruction plus the FDK of the correction, which is zero outside
