@@ -564,8 +564,9 @@ fn reading_value(findings: &[Finding], threshold: f64) -> f64 {
 }
 
 /// Picks, per candidate, the reading whose classification (pairs and clusters
-/// included) says the most (see [`reading_value`]): the whole unless another beats it
-/// by a margin; then classifies the chosen objects of all candidates together.
+/// included) says the most (more alarms first, then the best threat score): the whole
+/// unless another beats it by a margin; then classifies the chosen objects of all
+/// candidates together.
 pub fn classify_candidates(items: &[Described], options: &DetectOptions) -> Vec<Finding> {
     let mut chosen: Vec<Descriptors> = Vec::new();
     for it in items {
