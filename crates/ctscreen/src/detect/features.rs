@@ -345,6 +345,9 @@ pub struct Shape {
     pub median_mu: f64,
     /// Grid step (mm).
     pub step_mm: f64,
+    /// Largest voxel size of the scan (mm): the scale of its blur, below which
+    /// thicknesses are not resolved.
+    pub voxel_mm: f64,
 }
 
 /// Similar bores side by side in one object (a revolver's cylinder, cartridges packed
@@ -1152,6 +1155,7 @@ fn shape_of_points(
     let level = super::candidates::solid_level(&mut vals, options);
     let c = canonical(piece, &frame, pts, level);
     let h = c.h;
+    let voxel_mm = piece.spacing.iter().cloned().fold(0.0, f64::max);
     let [nt, nu, nv] = c.dims;
     // Extents of the solid.
     let mut lo = [usize::MAX; 3];
@@ -1209,6 +1213,7 @@ fn shape_of_points(
             level_mu: f64::from(level),
             median_mu,
             step_mm: h,
+            voxel_mm,
         });
     }
     let ext: [f64; 3] = std::array::from_fn(|a| (hi[a] - lo[a] + 1) as f64 * h);
@@ -1326,6 +1331,7 @@ fn shape_of_points(
         level_mu: f64::from(level),
         median_mu,
         step_mm: h,
+        voxel_mm,
     })
 }
 
