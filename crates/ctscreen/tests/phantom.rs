@@ -693,6 +693,35 @@ fn truth_boxes_contain_their_voxels() {
     assert!(p.extent_mm.iter().all(|&d| d <= 320.0 + 1e-9));
 }
 
+/// A cap that a threat's long tail of sizes exceeds redraws the threat instead of
+/// failing: these seeds drew a knife, a receiver and a barrel with its bolt longer than
+/// 300 mm allows on all of the first six tries.
+#[test]
+fn a_cap_redraws_threats_too_long_for_it() {
+    for (seed, kinds) in [
+        (143, vec![ThreatKind::Knife]),
+        (295, vec![ThreatKind::Receiver]),
+        (169, vec![ThreatKind::Barrel, ThreatKind::Bolt]),
+    ] {
+        let opts = ParcelOptions {
+            threats: Threats::Kinds(kinds.clone()),
+            max_extent_mm: Some(300.0),
+            ..Default::default()
+        };
+        let p = parcel(seed, &opts).unwrap_or_else(|e| panic!("seed {seed} {kinds:?}: {e}"));
+        assert!(
+            p.extent_mm.iter().all(|&d| d <= 300.0 + 1e-9),
+            "{:?}",
+            p.extent_mm
+        );
+        assert!(
+            p.objects.iter().any(|o| o.class.is_threat()),
+            "seed {seed}: no threat among {:?}",
+            p.objects.iter().map(|o| &o.kind).collect::<Vec<_>>()
+        );
+    }
+}
+
 #[test]
 fn too_small_a_cap_is_an_error_naming_it() {
     let opts = ParcelOptions {
