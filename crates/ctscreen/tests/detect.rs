@@ -157,23 +157,20 @@ fn barrel_is_a_firearm_part_with_its_bore_in_the_evidence() {
     assert_eq!(r.verdict, Verdict::Inspect);
 }
 
-/// A parcel of the design seeds whose one threat is a rifle barrel, scanned like the
-/// evaluation at 96³ voxels of 3.44 mm (a 330 mm field of view): the bore, under three
-/// voxels across, reads 8.5 mm of equal area but only 6 mm of inscribed circle on the
-/// half-voxel grid, which the roundness test once took for a hole leaking into a slot
-/// (barrel score 0.23, missed).
-#[test]
-fn barrel_in_a_coarse_scan_is_a_firearm_part() {
-    use ctscreen::detect::evaluate::evaluate_parcel;
-    use ctscreen::phantom::{parcel, ParcelOptions, ThreatKind, Threats};
+/// Generates the parcel of `seed` (capped at 300 mm), scans it like the evaluation at
+/// 96³ voxels of 3.44 mm (a 330 mm field of view) and runs detection at the scan's
+/// effective energy.
+fn detect_in_coarse_scan(
+    seed: u64,
+    options: ctscreen::phantom::ParcelOptions,
+) -> (Report, ctscreen::phantom::Parcel) {
+    use ctscreen::phantom::{parcel, ParcelOptions};
     use ctscreen::scanner::{scan, ScanOptions};
-    let seed = 195;
     let p = parcel(
         seed,
         &ParcelOptions {
-            threats: Threats::Kinds(vec![ThreatKind::Barrel]),
             max_extent_mm: Some(300.0),
-            ..ParcelOptions::default()
+            ..options
         },
     )
     .unwrap();
@@ -188,7 +185,25 @@ fn barrel_in_a_coarse_scan_is_a_firearm_part() {
         energy_kev: s.effective_energy_kev,
         ..DetectOptions::default()
     };
-    let r = detect(&s.volume, &options).unwrap();
+    (detect(&s.volume, &options).unwrap(), p)
+}
+
+/// A parcel of the design seeds whose one threat is a rifle barrel, scanned like the
+/// evaluation at 96³ voxels of 3.44 mm (a 330 mm field of view): the bore, under three
+/// voxels across, reads 8.5 mm of equal area but only 6 mm of inscribed circle on the
+/// half-voxel grid, which the roundness test once took for a hole leaking into a slot
+/// (barrel score 0.23, missed).
+#[test]
+fn barrel_in_a_coarse_scan_is_a_firearm_part() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::{ParcelOptions, ThreatKind, Threats};
+    let (r, p) = detect_in_coarse_scan(
+        195,
+        ParcelOptions {
+            threats: Threats::Kinds(vec![ThreatKind::Barrel]),
+            ..ParcelOptions::default()
+        },
+    );
     let scores = evaluate_parcel(&r, &p);
     let parts = scores.per_class["firearm_part"];
     assert_eq!(parts.total, 1);
@@ -208,33 +223,17 @@ fn barrel_in_a_coarse_scan_is_a_firearm_part() {
 #[test]
 fn knife_in_a_coarse_scan_is_a_blade() {
     use ctscreen::detect::evaluate::evaluate_parcel;
-    use ctscreen::phantom::{parcel, ParcelOptions, ThreatKind, Threats};
-    use ctscreen::scanner::{scan, ScanOptions};
-    let seed = 600;
-    let p = parcel(
-        seed,
-        &ParcelOptions {
+    use ctscreen::phantom::{ParcelOptions, ThreatKind, Threats};
+    let (r, p) = detect_in_coarse_scan(
+        600,
+        ParcelOptions {
             threats: Threats::Kinds(vec![ThreatKind::Knife]),
-            max_extent_mm: Some(300.0),
             clutter: 0.0,
             hard_benign: false,
             hide_probability: 0.0,
             ..ParcelOptions::default()
         },
-    )
-    .unwrap();
-    let mut so = ScanOptions {
-        shape: [96; 3],
-        field_of_view_mm: 330.0,
-        ..ScanOptions::default()
-    };
-    so.simulate.seed = seed;
-    let s = scan(&p.phantom, &so, &ctscreen::NoProgress).unwrap();
-    let options = DetectOptions {
-        energy_kev: s.effective_energy_kev,
-        ..DetectOptions::default()
-    };
-    let r = detect(&s.volume, &options).unwrap();
+    );
     let blades = evaluate_parcel(&r, &p).per_class["blade"];
     assert_eq!(
         (blades.total, blades.classified),
