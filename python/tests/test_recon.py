@@ -3,6 +3,7 @@ RTK's FDKConeBeamReconstructionFilter (3D cone beam), plus the binding behaviour
 released, Ctrl-C, errors)."""
 
 import _thread
+import signal
 import threading
 import warnings
 
@@ -316,6 +317,10 @@ def test_fdk_releases_the_gil():
 
 def test_fdk_is_interrupted_by_ctrl_c():
     geom, proj = slow_case()
+    # Python leaves SIGINT ignored when it starts with it ignored (a background job of a
+    # non-interactive shell), and then interrupt_main does nothing: install the usual
+    # handler for the test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.2, _thread.interrupt_main)
     timer.start()
     try:
@@ -324,6 +329,7 @@ def test_fdk_is_interrupted_by_ctrl_c():
                 cs.fdk(proj, geom, (128, 128, 128), (0.5, 0.5, 0.5))
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_fdk_progress_bar_and_errors(capsys):
