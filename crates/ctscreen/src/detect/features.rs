@@ -420,6 +420,11 @@ pub(crate) struct Piece<'a> {
 }
 
 impl Piece<'_> {
+    /// The largest voxel size, mm: the scale of the scan's blur.
+    fn largest_voxel_mm(&self) -> f64 {
+        self.spacing.iter().cloned().fold(0.0, f64::max)
+    }
+
     fn points(&self) -> (Vec<[f64; 3]>, Vec<f32>) {
         let mut pts = Vec::new();
         let mut vals = Vec::new();
@@ -523,7 +528,7 @@ const MAX_CANON_SAMPLES: f64 = 2.0e6;
 
 fn canonical(piece: &Piece<'_>, frame: &Frame, pts: &[[f64; 3]], level: f32) -> Canon {
     let min_sp = piece.spacing.iter().cloned().fold(f64::INFINITY, f64::min);
-    let max_sp = piece.spacing.iter().cloned().fold(0.0, f64::max);
+    let max_sp = piece.largest_voxel_mm();
     let mut lo = [f64::INFINITY; 3];
     let mut hi = [f64::NEG_INFINITY; 3];
     for p in pts {
@@ -1155,7 +1160,7 @@ fn shape_of_points(
     let level = super::candidates::solid_level(&mut vals, options);
     let c = canonical(piece, &frame, pts, level);
     let h = c.h;
-    let voxel_mm = piece.spacing.iter().cloned().fold(0.0, f64::max);
+    let voxel_mm = piece.largest_voxel_mm();
     let [nt, nu, nv] = c.dims;
     // Extents of the solid.
     let mut lo = [usize::MAX; 3];
