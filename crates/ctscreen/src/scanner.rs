@@ -40,10 +40,11 @@ pub struct ScanOptions {
     /// Linear interpolation rather than NMAR: a parcel's rays often cross little but
     /// air beside the metal (a padded envelope is 40–80 mm thick), where the NMAR
     /// prior's projections are near zero. Before NMAR floored them (see
-    /// [`crate::recon::mar`](mod@crate::recon::mar)) that filled 8 % of the demo parcel's 128³ volume with
-    /// false metal; with the floor, NMAR and linear interpolation agree equally well
-    /// with the truth on generated parcels, and the detector's thresholds and the
-    /// evaluation figures were measured on linear-interpolation reconstructions.
+    /// [`crate::recon::mar`](mod@crate::recon::mar)) that filled 8 % of the demo
+    /// parcel's 128³ volume with false metal; with the floor, NMAR and linear
+    /// interpolation agree equally well with the truth on generated parcels, and the
+    /// detector's thresholds and the evaluation figures were measured on
+    /// linear-interpolation reconstructions.
     pub metal_artifact_reduction: bool,
 }
 

@@ -830,7 +830,7 @@ pub(crate) unsafe fn bilerp_avx2(
         // Rows r_lo ..= r_hi hold every sample the blocks read (x grows with k, and
         // the index is monotone in x): from lane 0 of the first block to one past lane
         // 7 of the last; r_lo ≤ r_hi ≤ ld − 1.
-        let (r_lo, _) = relative(c.index(first).0);
+        let r_lo = _mm256_cvtsi256_si32(c.index(first).0) as usize;
         let r_hi = _mm256_extract_epi32::<7>(c.index(steps - 1).0) as usize + 1;
         let (vwa, vwb) = (_mm256_set1_ps(wa), _mm256_set1_ps(wb));
         let col0 = pair.as_ptr();
