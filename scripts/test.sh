@@ -18,8 +18,23 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
-python -m pip install -q --upgrade pip
-python -m pip install -q maturin -r python/requirements-test.txt
+python -m pip install -q --retries 10 --timeout 60 --upgrade pip
+# The test-only packages are large (astra-toolbox pulls ~300 MB of CUDA runtime wheels) and a
+# dropped connection is the commonest failure of a fresh run: resume partial downloads many times,
+# and start the whole install over a few times before giving up.
+pip_install() {
+  python -m pip install -q --retries 10 --timeout 60 --resume-retries 50 "$@"
+}
+for attempt in 1 2 3; do
+  if pip_install maturin -r python/requirements-test.txt; then
+    break
+  elif [ "$attempt" = 3 ]; then
+    echo "pip install failed three times; see the messages above" >&2
+    exit 1
+  fi
+  echo "pip install failed (attempt $attempt of 3); retrying in 20 s" >&2
+  sleep 20
+done
 
 step "cargo fmt --check"
 cargo fmt --all --check
