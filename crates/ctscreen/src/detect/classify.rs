@@ -39,7 +39,7 @@
 //! `metal_other`; its score is always the best class score.
 use std::collections::BTreeMap;
 
-use super::features::{relate, Bore, Descriptors, Segment, Shape, TwoPart};
+use super::features::{relate, Bore, Descriptors, Segment, Shape, SolidLimbs, TwoPart};
 use super::report::{ClassScores, Finding, Kind};
 use super::DetectOptions;
 
@@ -258,6 +258,29 @@ fn pistol_geometry(angle: f64, a: [f64; 3], b: [f64; 3], junction_b: f64) -> f64
         * band(b[0], 45.0, 170.0, 6.0)
         * band(b[2], 9.0, 50.0, 1.5)
         * down(junction_b, 0.3, 0.05)
+}
+
+/// A pistol or revolver from the two solid limbs of its silhouette: the body (slide,
+/// with a steel frame beneath it: 100–260 mm long, 20–75 mm across, 14–55 mm thick) and
+/// the grip (45–170 mm beyond the body, ≥ 9 mm thick, its largest solid rectangle 10–65
+/// mm across: wooden panels leave only a steel strap solid) leaving it near
+/// one end at 95–130°, at most about 14 mm from it (a polymer frame between steel
+/// parts reads as a gap), the two covering most of the silhouette. Spanners
+/// and pliers fail on the thickness, a hammer on the junction (its head meets the
+/// handle's end, its handle the head's middle).
+fn pistol_silhouette(l: &SolidLimbs) -> f64 {
+    let Some(parts) = &l.parts else { return 0.0 };
+    let (ea, eb) = (parts[0].extents_mm, parts[1].extents_mm);
+    band(l.angle_deg, 95.0, 130.0, 3.0)
+        * band(l.lengths_mm[0], 100.0, 260.0, 10.0)
+        * band(l.widths_mm[0], 20.0, 75.0, 3.0)
+        * band(ea[2], 14.0, 55.0, 2.0)
+        * band(l.lengths_mm[1], 45.0, 170.0, 6.0)
+        * band(l.widths_mm[1], 10.0, 65.0, 2.0)
+        * up(eb[2], 9.0, 1.5)
+        * down(l.junction_a, 0.35, 0.05)
+        * up(l.cover, 0.7, 0.03)
+        * down(l.gap_mm, 14.0, 3.0)
 }
 
 /// A rifle bolt: a round steel body 14–24 mm across and 90–170 mm long with a handle
@@ -562,6 +585,60 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
                     tp.lengths_mm[0], tp.lengths_mm[1], tp.angle_deg
                 ),
             );
+        }
+    }
+    // Whole firearm from two solid limbs (body and grip of a thick L).
+    if let Some(sl) = &d.limbs {
+        c.feat("limbs_angle_deg", sl.angle_deg);
+        c.feat("limbs_cover", sl.cover);
+        c.feat("limbs_length_a_mm", sl.lengths_mm[0]);
+        c.feat("limbs_length_b_mm", sl.lengths_mm[1]);
+        c.feat("limbs_junction_a", sl.junction_a);
+        c.feat("limbs_width_a_mm", sl.widths_mm[0]);
+        c.feat("limbs_width_b_mm", sl.widths_mm[1]);
+        c.feat("limbs_gap_mm", sl.gap_mm);
+        if let Some(parts) = &sl.parts {
+            c.feat("limbs_thickness_a_mm", parts[0].extents_mm[2]);
+            c.feat("limbs_thickness_b_mm", parts[1].extents_mm[2]);
+        }
+        let geo = pistol_silhouette(sl);
+        c.feat("pistol_silhouette", geo);
+        if geo > 0.0 {
+            // A barrel in the body, or in the whole object (the body's share of the
+            // voxels can cut a bore short).
+            let in_body = sl.parts.as_ref().and_then(|p| best_barrel_relaxed(&p[0]));
+            let barrel = match (in_body, best_barrel_relaxed(s)) {
+                (Some(a), Some(b)) => Some(if a.1 >= b.1 { a } else { b }),
+                (a, b) => a.or(b),
+            };
+            let mut bore_a = 0.0;
+            if let Some((b, sc)) = barrel {
+                bore_a = sc;
+                if sc * geo > 0.2 {
+                    c.say(
+                        sc * geo,
+                        Kind::Firearm,
+                        format!("barrel in the L: {}", bore_text(&b)),
+                    );
+                }
+            }
+            let fire = geo * (0.7 + 0.3 * bore_a);
+            c.set(Kind::Firearm, fire);
+            if geo >= 0.2 {
+                c.say(
+                    fire,
+                    Kind::Firearm,
+                    format!(
+                        "L-shape of solid limbs: body {:.0} × {:.0} mm, grip {:.0} × {:.0} mm beyond it at {:.0}°, {:.0} % of the outline",
+                        sl.lengths_mm[0],
+                        sl.widths_mm[0],
+                        sl.lengths_mm[1],
+                        sl.widths_mm[1],
+                        sl.angle_deg,
+                        100.0 * sl.cover
+                    ),
+                );
+            }
         }
     }
     // The bore and the rounds of a loaded firearm are explained by it (as in a

@@ -29,6 +29,10 @@
 //!   lengths and where they meet are reported: a pistol's slide and grip meet near the
 //!   slide's rear at 100–115°, pliers' handles at a few tens of degrees, a straight bar
 //!   gains nothing from two lines;
+//! - **solid limbs**: the same question for limbs too thick for lines (a steel pistol's
+//!   slide and frame read 50–70 mm across): the largest solid rectangles of the
+//!   silhouette in the main plane, their angle, lengths, widths, gap and how much of the
+//!   outline they cover ([`SolidLimbs`]);
 //! - **material**: the median μ of the solid is matched (on a log scale) against μ of
 //!   aluminium, steel, brass/copper, lead and tungsten at `metal_energy_kev` (the
 //!   effective energy of the beam once hardened by the metal itself, well above the
@@ -388,6 +392,32 @@ pub struct TwoPart {
     pub parts: Option<Box<[Shape; 2]>>,
 }
 
+/// Two solid limbs of the object's silhouette in its main plane: the largest solid
+/// rectangle with the parallel ones touching it (A) and the largest other rectangle
+/// (B). Unlike [`TwoPart`]'s lines, this holds for an L of thick limbs (a steel
+/// pistol's slide and frame, 50–70 mm across, with its grip).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SolidLimbs {
+    /// Angle between the limbs' outward directions from where B meets A, degrees.
+    pub angle_deg: f64,
+    /// Lengths of the limbs, mm: the extent of each one's voxels (those nearer to its
+    /// rectangle) along its rectangle's long side; B's mostly outside A.
+    pub lengths_mm: [f64; 2],
+    /// Widths of A (its rectangles' span across its axis) and B (its rectangle's short
+    /// side), mm.
+    pub widths_mm: [f64; 2],
+    /// Where B's centre line meets A, along A: 0 at an end, 0.5 in the middle.
+    pub junction_a: f64,
+    /// Gap between the two rectangles, mm (0 when they touch).
+    pub gap_mm: f64,
+    /// Share of the silhouette the two rectangles cover.
+    pub cover: f64,
+    /// Area of B over area of A.
+    pub area_ratio: f64,
+    /// Shape analysis of each limb's voxels (A first), when B is at least a tenth of A.
+    pub parts: Option<Box<[Shape; 2]>>,
+}
+
 /// Everything measured about one candidate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Descriptors {
@@ -407,6 +437,8 @@ pub struct Descriptors {
     pub shape: Shape,
     /// The two-part analysis (candidates at least 60 mm long).
     pub two_part: Option<TwoPart>,
+    /// The two solid limbs of the silhouette (candidates at least 60 mm long).
+    pub limbs: Option<SolidLimbs>,
 }
 
 /// A piece to analyse: μ inside its mask (0 outside) over a box of the volume.
@@ -1660,10 +1692,13 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
         w0[1].max(w1[1]) + 0.5 * spacing[1],
         w0[2].max(w1[2]) + 0.5 * spacing[2],
     ];
-    let two_part = if shape.extents_mm[0] >= TWO_PART_MIN_LENGTH_MM {
-        two_part_of(&piece, &pts, &shape.frame, options, data, cand)
+    let (two_part, limbs) = if shape.extents_mm[0] >= TWO_PART_MIN_LENGTH_MM {
+        (
+            two_part_of(&piece, &pts, &shape.frame, options, data, cand),
+            limbs_of(&piece, &pts, &shape.frame, options, data, cand),
+        )
     } else {
-        None
+        (None, None)
     };
     Some(Descriptors {
         voxel_count: cand.voxel_count,
@@ -1674,6 +1709,7 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
         mass_g,
         shape,
         two_part,
+        limbs,
     })
 }
 
@@ -1722,20 +1758,7 @@ fn two_part_of(
     }
     // Shape analysis of the parts when the object really is two-limbed.
     let parts = if gain >= 1.3 && fractions[1] >= 0.12 {
-        let mk = |k: u8| -> Option<Shape> {
-            let keep: Vec<u8> = assign.iter().map(|&a| u8::from(a == k)).collect();
-            let f = masked_mu(data, cand, Some(&keep));
-            let p = Piece {
-                f: &f,
-                origin: piece.origin,
-                spacing: piece.spacing,
-            };
-            shape_of(&p, options)
-        };
-        match (mk(0), mk(1)) {
-            (Some(a), Some(b)) => Some(Box::new([a, b])),
-            _ => None,
-        }
+        part_shapes(piece, &assign, options, data, cand)
     } else {
         None
     };
@@ -1747,6 +1770,57 @@ fn two_part_of(
         gap_mm: gap,
         fit_gain: gain,
         fractions,
+        parts,
+    })
+}
+
+/// Shape analysis of the two parts of a candidate: `assign` gives each voxel of its
+/// mask (in mask order) its part, 0 or 1.
+fn part_shapes(
+    piece: &Piece<'_>,
+    assign: &[u8],
+    options: &DetectOptions,
+    data: ArrayView3<'_, f32>,
+    cand: &Candidate,
+) -> Option<Box<[Shape; 2]>> {
+    let mk = |k: u8| -> Option<Shape> {
+        let keep: Vec<u8> = assign.iter().map(|&a| u8::from(a == k)).collect();
+        let f = masked_mu(data, cand, Some(&keep));
+        let p = Piece {
+            f: &f,
+            origin: piece.origin,
+            spacing: piece.spacing,
+        };
+        shape_of(&p, options)
+    };
+    Some(Box::new([mk(0)?, mk(1)?]))
+}
+
+/// The two solid limbs of a candidate's silhouette (see [`SolidLimbs`]).
+fn limbs_of(
+    piece: &Piece<'_>,
+    pts: &[[f64; 3]],
+    frame: &Frame,
+    options: &DetectOptions,
+    data: ArrayView3<'_, f32>,
+    cand: &Candidate,
+) -> Option<SolidLimbs> {
+    let l = super::silhouette::limbs(pts, frame, piece.largest_voxel_mm())?;
+    let [area_a, area_b] = l.areas_mm2;
+    let area_ratio = area_b / area_a.max(1e-9);
+    let parts = if area_ratio >= 0.1 {
+        part_shapes(piece, &l.assign, options, data, cand)
+    } else {
+        None
+    };
+    Some(SolidLimbs {
+        angle_deg: l.angle_deg,
+        lengths_mm: l.lengths_mm,
+        widths_mm: l.widths_mm,
+        junction_a: l.junction_a,
+        gap_mm: l.gap_mm,
+        cover: l.cover,
+        area_ratio,
         parts,
     })
 }

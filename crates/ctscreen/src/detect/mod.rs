@@ -9,7 +9,8 @@
 //!    opening, and a split of touching objects;
 //! 2. [`features::describe`]: each candidate measured in its own principal frame at
 //!    its own half-density level (extents, fill, plate thickness, width profile,
-//!    bores, two-part angle, density profile, material, mass);
+//!    bores, two-part angle, solid limbs of the silhouette, density profile,
+//!    material, mass);
 //! 3. [`classify`]: rules with smooth logistic memberships give every candidate a
 //!    score per threat class; similar cartridges close together are grouped into one
 //!    ammunition finding, and a slide-like and a grip-like object meeting at a
@@ -71,6 +72,7 @@ pub mod classify;
 pub mod evaluate;
 pub mod features;
 pub mod report;
+mod silhouette;
 
 pub use candidates::Candidate;
 pub use evaluate::{evaluate_parcel, evaluate_set, Evaluation, EvaluationOptions};
