@@ -414,7 +414,9 @@ pub struct SolidLimbs {
     pub cover: f64,
     /// Area of B over area of A.
     pub area_ratio: f64,
-    /// Shape analysis of each limb's voxels (A first), when B is at least a tenth of A.
+    /// Shape analysis of each limb's voxels (A first), when B is at least a tenth of A
+    /// and the limbs could be a handgun's (angle 75–150°, A 70–320 mm and B 25–220 mm
+    /// long, at least 55 % of the outline covered, at most 30 mm apart).
     pub parts: Option<Box<[Shape; 2]>>,
 }
 
@@ -1693,9 +1695,11 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
         w0[2].max(w1[2]) + 0.5 * spacing[2],
     ];
     let (two_part, limbs) = if shape.extents_mm[0] >= TWO_PART_MIN_LENGTH_MM {
-        (
-            two_part_of(&piece, &pts, &shape.frame, options, data, cand),
-            limbs_of(&piece, &pts, &shape.frame, options, data, cand),
+        // Independent analyses of one object: side by side, so that a large object (a
+        // pistol at fine voxels) does not hold one thread while the others idle.
+        rayon::join(
+            || two_part_of(&piece, &pts, &shape.frame, options, data, cand),
+            || limbs_of(&piece, &pts, &shape.frame, options, data, cand),
         )
     } else {
         (None, None)
@@ -1793,7 +1797,8 @@ fn part_shapes(
         };
         shape_of(&p, options)
     };
-    Some(Box::new([mk(0)?, mk(1)?]))
+    let (a, b) = rayon::join(|| mk(0), || mk(1));
+    Some(Box::new([a?, b?]))
 }
 
 /// The two solid limbs of a candidate's silhouette (see [`SolidLimbs`]).
@@ -1808,7 +1813,15 @@ fn limbs_of(
     let l = super::silhouette::limbs(pts, frame, piece.largest_voxel_mm())?;
     let [area_a, area_b] = l.areas_mm2;
     let area_ratio = area_b / area_a.max(1e-9);
-    let parts = if area_ratio >= 0.1 {
+    // The limbs' own shapes cost as much as the candidate's: they are measured only
+    // when the limbs could be a handgun's (well beyond the bands the rules score).
+    let could_be_handgun = area_ratio >= 0.1
+        && (75.0..=150.0).contains(&l.angle_deg)
+        && (70.0..=320.0).contains(&l.lengths_mm[0])
+        && (25.0..=220.0).contains(&l.lengths_mm[1])
+        && l.cover >= 0.55
+        && l.gap_mm <= 30.0;
+    let parts = if could_be_handgun {
         part_shapes(piece, &l.assign, options, data, cand)
     } else {
         None

@@ -9,9 +9,10 @@
 //! 1. the voxel centres are projected onto the plane of the two largest principal axes
 //!    and rasterised into occupied cells (the silhouette; a 3D object's thickness fills
 //!    it densely);
-//! 2. for in-plane orientations every [`ANGLE_STEP_DEG`] degrees, the largest
-//!    all-occupied rectangle aligned with that orientation is found (the histogram
-//!    method, linear in the cells); the largest over all orientations is limb A;
+//! 2. for in-plane orientations every [`COARSE_STEP_DEG`] degrees, then every
+//!    [`ANGLE_STEP_DEG`] around the best, the largest all-occupied rectangle aligned
+//!    with that orientation is found (the histogram method, linear in the cells); the
+//!    largest over all orientations is limb A;
 //! 3. the same search over the cells outside A gives the next rectangle: one that lies
 //!    along A (within [`PARALLEL_DEG`]) and touches it joins A (a steel frame below a
 //!    slide), up to [`MAX_BODY_RECTS`] in all; the first that does not is limb B;
@@ -26,6 +27,9 @@ use super::features::Frame;
 
 /// Orientation step of the rectangle search, degrees.
 pub(crate) const ANGLE_STEP_DEG: f64 = 2.0;
+
+/// Orientation step of the first, coarse pass of the rectangle search, degrees.
+const COARSE_STEP_DEG: f64 = 4.0;
 
 /// Longest silhouette side in cells (the cell grows for large objects).
 const MAX_CELLS: f64 = 96.0;
@@ -193,65 +197,86 @@ fn largest_rectangle(
     best
 }
 
-/// The largest solid rectangle over all orientations of the occupied `cells` (plane
-/// coordinates, mm, each a `fine`-sided square), rasterised at `cell` mm, skipping the
-/// cells for which `skip` is true.
-fn best_rect(cells: &[[f64; 2]], cell: f64, skip: &[bool]) -> Option<Rect> {
-    let mut best: Option<(f64, Rect)> = None;
-    let steps = (180.0 / ANGLE_STEP_DEG).round() as usize;
-    let mut grid = Vec::new();
+/// The largest solid rectangle at one orientation (`angle_deg` from the plane's first
+/// axis) of the occupied `cells` (plane coordinates, mm) rasterised at `cell` mm,
+/// skipping the cells for which `skip` is true: `(area in mm², rectangle)`.
+fn rect_at(cells: &[[f64; 2]], cell: f64, skip: &[bool], angle_deg: f64) -> Option<(f64, Rect)> {
+    let angle = angle_deg.to_radians();
+    let (s, c) = angle.sin_cos();
     let mut rotated = Vec::with_capacity(cells.len());
-    for step in 0..steps {
-        let angle = (step as f64 * ANGLE_STEP_DEG).to_radians();
-        let (s, c) = angle.sin_cos();
-        rotated.clear();
-        let (mut u_min, mut v_min) = (f64::INFINITY, f64::INFINITY);
-        let (mut u_max, mut v_max) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-        for (p, &sk) in cells.iter().zip(skip) {
-            if sk {
-                continue;
-            }
-            let (u, v) = (c * p[0] + s * p[1], -s * p[0] + c * p[1]);
-            u_min = u_min.min(u);
-            u_max = u_max.max(u);
-            v_min = v_min.min(v);
-            v_max = v_max.max(v);
-            rotated.push([u, v]);
+    let (mut u_min, mut v_min) = (f64::INFINITY, f64::INFINITY);
+    let (mut u_max, mut v_max) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for (p, &sk) in cells.iter().zip(skip) {
+        if sk {
+            continue;
         }
-        if rotated.is_empty() {
-            return None;
+        let (u, v) = (c * p[0] + s * p[1], -s * p[0] + c * p[1]);
+        u_min = u_min.min(u);
+        u_max = u_max.max(u);
+        v_min = v_min.min(v);
+        v_max = v_max.max(v);
+        rotated.push([u, v]);
+    }
+    if rotated.is_empty() {
+        return None;
+    }
+    let cols = ((u_max - u_min) / cell) as usize + 1;
+    let rows = ((v_max - v_min) / cell) as usize + 1;
+    let mut grid = vec![false; rows * cols];
+    for q in &rotated {
+        // Non-negative offsets: truncation is the floor.
+        let cu = (((q[0] - u_min) / cell) as usize).min(cols - 1);
+        let cv = (((q[1] - v_min) / cell) as usize).min(rows - 1);
+        grid[cv * cols + cu] = true;
+    }
+    // A rotated lattice leaves isolated empty cells: fill those whose two opposite
+    // neighbours (left and right, or above and below) are occupied.
+    let filled: Vec<bool> = (0..rows * cols)
+        .map(|i| {
+            let (r, c) = (i / cols, i % cols);
+            grid[i]
+                || (c > 0 && c + 1 < cols && grid[i - 1] && grid[i + 1])
+                || (r > 0 && r + 1 < rows && grid[i - cols] && grid[i + cols])
+        })
+        .collect();
+    let (area, r0, r1, c0, c1) = largest_rectangle(&filled, rows, cols)?;
+    Some((
+        area as f64 * cell * cell,
+        Rect {
+            angle,
+            u: [u_min + c0 as f64 * cell, u_min + (c1 + 1) as f64 * cell],
+            v: [v_min + r0 as f64 * cell, v_min + (r1 + 1) as f64 * cell],
+        },
+    ))
+}
+
+/// The largest solid rectangle over all orientations ([`rect_at`]): every
+/// [`COARSE_STEP_DEG`] degrees, then every [`ANGLE_STEP_DEG`] around the best (a
+/// limb's rectangle shrinks by its length × the angle off its axis, so the coarse
+/// search already tells the limbs apart; the fine one sets the angle).
+fn best_rect(cells: &[[f64; 2]], cell: f64, skip: &[bool]) -> Option<Rect> {
+    let better = |best: Option<(f64, Rect)>, r: Option<(f64, Rect)>| match (best, r) {
+        (Some(b), Some(r)) if r.0 > b.0 => Some(r),
+        (None, r) => r,
+        (b, _) => b,
+    };
+    let coarse = (180.0 / COARSE_STEP_DEG).round() as usize;
+    let mut best = None;
+    let mut best_deg = 0.0;
+    for step in 0..coarse {
+        let deg = step as f64 * COARSE_STEP_DEG;
+        let r = rect_at(cells, cell, skip, deg);
+        let next = better(best, r);
+        if next.map(|x| x.0) != best.map(|x| x.0) {
+            best_deg = deg;
         }
-        let cols = ((u_max - u_min) / cell).floor() as usize + 1;
-        let rows = ((v_max - v_min) / cell).floor() as usize + 1;
-        grid.clear();
-        grid.resize(rows * cols, false);
-        for q in &rotated {
-            let cu = (((q[0] - u_min) / cell).floor() as usize).min(cols - 1);
-            let cv = (((q[1] - v_min) / cell).floor() as usize).min(rows - 1);
-            grid[cv * cols + cu] = true;
-        }
-        // A rotated lattice leaves isolated empty cells: fill those whose two opposite
-        // neighbours (left and right, or above and below) are occupied.
-        let filled: Vec<bool> = (0..rows * cols)
-            .map(|i| {
-                let (r, c) = (i / cols, i % cols);
-                grid[i]
-                    || (c > 0 && c + 1 < cols && grid[i - 1] && grid[i + 1])
-                    || (r > 0 && r + 1 < rows && grid[i - cols] && grid[i + cols])
-            })
-            .collect();
-        if let Some((area, r0, r1, c0, c1)) = largest_rectangle(&filled, rows, cols) {
-            let area_mm2 = area as f64 * cell * cell;
-            if best.as_ref().is_none_or(|b| area_mm2 > b.0) {
-                best = Some((
-                    area_mm2,
-                    Rect {
-                        angle,
-                        u: [u_min + c0 as f64 * cell, u_min + (c1 + 1) as f64 * cell],
-                        v: [v_min + r0 as f64 * cell, v_min + (r1 + 1) as f64 * cell],
-                    },
-                ));
-            }
+        best = next;
+    }
+    let fine = (COARSE_STEP_DEG / ANGLE_STEP_DEG).round() as i32;
+    for k in (1 - fine)..fine {
+        if k != 0 {
+            let deg = best_deg + f64::from(k) * ANGLE_STEP_DEG;
+            best = better(best, rect_at(cells, cell, skip, deg));
         }
     }
     best.map(|b| b.1)
@@ -355,9 +380,16 @@ pub(crate) fn limbs(points: &[[f64; 3]], frame: &Frame, voxel_mm: f64) -> Option
         if t.is_empty() {
             return None;
         }
-        t.sort_by(f64::total_cmp);
-        let at = |q: f64| t[((t.len() - 1) as f64 * q).round() as usize];
-        Some([at(0.01), at(0.99)])
+        let last = t.len() - 1;
+        let (i0, i1) = (
+            (last as f64 * 0.01).round() as usize,
+            (last as f64 * 0.99).round() as usize,
+        );
+        // Order statistics by selection: the 99th percentile first, then the 1st
+        // among the values below it.
+        let hi = *t.select_nth_unstable_by(i1, f64::total_cmp).1;
+        let lo = *t[..=i1].select_nth_unstable_by(i0, f64::total_cmp).1;
+        Some([lo, hi])
     };
     let ext_a = extent(0, da)?;
     let ext_b = extent(1, db)?;
