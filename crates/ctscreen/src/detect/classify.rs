@@ -308,6 +308,20 @@ fn slide_score(s: &Shape) -> f64 {
         * up(s.channel, 0.18, 0.03)
 }
 
+/// A barrel found in an L of pistol geometry `geo`: its score (0 without one), with the
+/// evidence when their product counts.
+fn barrel_in_l(c: &mut Call, barrel: Option<(Bore, f64)>, geo: f64, place: &str) -> f64 {
+    let Some((b, sc)) = barrel else { return 0.0 };
+    if sc * geo > 0.2 {
+        c.say(
+            sc * geo,
+            Kind::Firearm,
+            format!("barrel in {place}: {}", bore_text(&b)),
+        );
+    }
+    sc
+}
+
 fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
     let mut c = Call::default();
     let s = &d.shape;
@@ -538,16 +552,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
         let mut bore_a = 0.0;
         let mut chambers = 0.0;
         if let Some(parts) = &tp.parts {
-            if let Some((b, sc)) = best_barrel_relaxed(&parts[0]) {
-                bore_a = sc;
-                if sc * geo > 0.2 {
-                    c.say(
-                        sc * geo,
-                        Kind::Firearm,
-                        format!("barrel in the long limb: {}", bore_text(&b)),
-                    );
-                }
-            }
+            bore_a = barrel_in_l(&mut c, best_barrel_relaxed(&parts[0]), geo, "the long limb");
             let p = parts[0].parallel_bores.count.max(s.parallel_bores.count);
             if (5..=8).contains(&p) {
                 chambers = 1.0;
@@ -611,17 +616,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
                 (Some(a), Some(b)) => Some(if a.1 >= b.1 { a } else { b }),
                 (a, b) => a.or(b),
             };
-            let mut bore_a = 0.0;
-            if let Some((b, sc)) = barrel {
-                bore_a = sc;
-                if sc * geo > 0.2 {
-                    c.say(
-                        sc * geo,
-                        Kind::Firearm,
-                        format!("barrel in the L: {}", bore_text(&b)),
-                    );
-                }
-            }
+            let bore_a = barrel_in_l(&mut c, barrel, geo, "the L");
             let fire = geo * (0.7 + 0.3 * bore_a);
             c.set(Kind::Firearm, fire);
             if geo >= 0.2 {
