@@ -310,7 +310,7 @@ pub(crate) fn limbs(points: &[[f64; 3]], frame: &Frame, voxel_mm: f64) -> Option
     }
     let cell = voxel_mm.max(span / MAX_CELLS);
     // The silhouette as the centres of occupied cells half as wide as the search grid's:
-    // few enough to rotate 90 times, dense enough to fill that grid.
+    // few enough to rotate at every orientation searched, dense enough to fill that grid.
     let fine = 0.5 * cell;
     let nf = [
         ((hi[0] - lo[0]) / fine).floor() as usize + 1,
