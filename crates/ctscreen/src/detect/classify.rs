@@ -266,8 +266,8 @@ fn pistol_geometry(angle: f64, a: [f64; 3], b: [f64; 3], junction_b: f64) -> f64
 /// mm across: wooden panels leave only a steel strap solid) leaving it near
 /// one end at 95–130°, at most about 14 mm from it (a polymer frame between steel
 /// parts reads as a gap), the two covering most of the silhouette. Spanners
-/// and pliers fail on the thickness, a hammer on the junction (its head meets the
-/// handle's end, its handle the head's middle).
+/// and pliers fail on the thickness; a hammer on its right angle and, with a steel
+/// handle, on the handle's length.
 fn pistol_silhouette(l: &SolidLimbs) -> f64 {
     let Some(parts) = &l.parts else { return 0.0 };
     let (ea, eb) = (parts[0].extents_mm, parts[1].extents_mm);
