@@ -21,7 +21,11 @@
 //!   pistols, up to 125° in revolvers), the longer 110–260 mm and 14–50 mm wide, the
 //!   shorter 55–160 mm and joined by its end; a bore in the longer limb adds to it.
 //!   The same test runs on **pairs of objects** (a polymer-framed pistol shows a steel
-//!   slide and a steel magazine with plastic between them) closer than 30 mm;
+//!   slide and a steel magazine with plastic between them) closer than 30 mm. Limbs too
+//!   thick for two fitted lines (an all-steel pistol's slide and frame, 50–70 mm across)
+//!   are judged on the **solid limbs** of the silhouette instead: a body 100–260 mm long
+//!   and a grip 45–170 mm beyond it at 95–130°, near one end, covering most of the
+//!   outline (`pistol_silhouette`);
 //! - **cartridge** (ammunition): a round cylinder 4.5–14.5 mm across, 15–85 mm long,
 //!   1.6–7.5 diameters long, well filled, made stronger by a dense end (a lead bullet:
 //!   the dense third ≥ 1.4 × the other) or a closed internal cavity (the case).
