@@ -216,6 +216,25 @@ fn barrel_in_a_coarse_scan_is_a_firearm_part() {
     assert!(barrel.evidence[0].contains("bore"), "{:?}", barrel.evidence);
 }
 
+/// [`detect_in_coarse_scan`] of a parcel holding one threat of `kind` alone: no
+/// clutter, no hard benign metal, nothing hidden.
+fn alone_in_coarse_scan(
+    seed: u64,
+    kind: ctscreen::phantom::ThreatKind,
+) -> (Report, ctscreen::phantom::Parcel) {
+    use ctscreen::phantom::{ParcelOptions, Threats};
+    detect_in_coarse_scan(
+        seed,
+        ParcelOptions {
+            threats: Threats::Kinds(vec![kind]),
+            clutter: 0.0,
+            hard_benign: false,
+            hide_probability: 0.0,
+            ..ParcelOptions::default()
+        },
+    )
+}
+
 /// A knife alone in a parcel of the design seeds, scanned at 96³ voxels of 3.44 mm: its
 /// 2–4 mm blade reads about 5.4 mm thick at half its density because the scan's blur
 /// (over a voxel) sets the width of an unresolved plate; judged on that reading it was
@@ -223,17 +242,8 @@ fn barrel_in_a_coarse_scan_is_a_firearm_part() {
 #[test]
 fn knife_in_a_coarse_scan_is_a_blade() {
     use ctscreen::detect::evaluate::evaluate_parcel;
-    use ctscreen::phantom::{ParcelOptions, ThreatKind, Threats};
-    let (r, p) = detect_in_coarse_scan(
-        600,
-        ParcelOptions {
-            threats: Threats::Kinds(vec![ThreatKind::Knife]),
-            clutter: 0.0,
-            hard_benign: false,
-            hide_probability: 0.0,
-            ..ParcelOptions::default()
-        },
-    );
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = alone_in_coarse_scan(600, ThreatKind::Knife);
     let blades = evaluate_parcel(&r, &p).per_class["blade"];
     assert_eq!(
         (blades.total, blades.classified),
@@ -259,17 +269,8 @@ fn knife_in_a_coarse_scan_is_a_blade() {
 #[test]
 fn all_steel_pistol_in_a_coarse_scan_is_a_firearm_from_its_solid_limbs() {
     use ctscreen::detect::evaluate::evaluate_parcel;
-    use ctscreen::phantom::{ParcelOptions, ThreatKind, Threats};
-    let (r, p) = detect_in_coarse_scan(
-        601,
-        ParcelOptions {
-            threats: Threats::Kinds(vec![ThreatKind::PistolSteel]),
-            clutter: 0.0,
-            hard_benign: false,
-            hide_probability: 0.0,
-            ..ParcelOptions::default()
-        },
-    );
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = alone_in_coarse_scan(601, ThreatKind::PistolSteel);
     let firearms = evaluate_parcel(&r, &p).per_class["firearm"];
     assert_eq!(
         (firearms.total, firearms.classified),
