@@ -289,6 +289,38 @@ fn all_steel_pistol_in_a_coarse_scan_is_a_firearm_from_its_solid_limbs() {
     assert!((100.0..=118.0).contains(&angle), "{angle}");
 }
 
+/// A box of 9×19 rounds standing in rows, alone in a parcel of the design seeds and
+/// scanned at 96³ voxels of 3.44 mm: cases, bullets and gaps merge into one block,
+/// and under the photon starvation of rows of lead no bullet core reads denser than
+/// steel, so neither single cartridges nor lead cores are found. The rows still show:
+/// the block's mass repeats every case diameter and gap (10.5 mm) along it.
+#[test]
+fn box_of_rounds_in_a_coarse_scan_is_ammunition_from_its_rows() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = alone_in_coarse_scan(605, ThreatKind::CartridgesBoxed);
+    let rounds = evaluate_parcel(&r, &p).per_class["ammunition"];
+    assert_eq!(
+        (rounds.total, rounds.classified),
+        (1, 1),
+        "{:#?}",
+        r.findings
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::Ammunition)
+        .unwrap();
+    assert!(f.features["rows_score"] > 0.5, "{:?}", f.features);
+    assert!(
+        (10.0..=11.2).contains(&f.features["row_period_mm"]),
+        "{:?}",
+        f.features
+    );
+    // The rows are what drives the call: their sentence comes first.
+    assert!(f.evidence[0].contains("side by side"), "{:?}", f.evidence);
+}
+
 #[test]
 fn pipe_coupling_and_battery_are_benign() {
     let mut sc = Scene::new((80, 90, 160), 1.0);

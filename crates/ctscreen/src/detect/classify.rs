@@ -31,7 +31,11 @@
 //!   the dense third ≥ 1.4 × the other) or a closed internal cavity (the case).
 //!   Similar cartridges within two lengths of each other are **clustered** into one
 //!   finding whose score grows with the count. ≥ 4 similar closed bores side by side in
-//!   one object are cartridges packed touching;
+//!   one object are cartridges packed touching. Rounds standing in a box merge into
+//!   one block at coarse voxels; their **row** still shows as mass repeating along the
+//!   block at the case pitch (7–13.5 mm, ≥ 6 times, standing out of the spectrum) in
+//!   a block at least a pitch thick (thinner rods and strips repeat by themselves on
+//!   the voxel grid);
 //! - **blade**: a plate 1.2–5.5 mm thick, 18–50 mm wide and 110–460 mm long, thin for its
 //!   width (the upper bounds judged on the thickness with the scan's blur, about 1.2
 //!   voxels, taken out in quadrature: a 2–4 mm blade reads 4–5.6 mm in 3.44 mm
@@ -312,6 +316,24 @@ fn slide_score(s: &Shape) -> f64 {
         * up(s.channel, 0.18, 0.03)
 }
 
+/// Rounds standing side by side in a box: the mass along the object repeats at a case
+/// diameter and gap (7–13.5 mm) at least six times, clearly out of the spectrum, in a
+/// cross-section at least 1.5 repeats across (a round is longer than it is wide) and
+/// about one repeat thick or more (a round is as thick as it is wide). Objects thinner
+/// than that are left out for a second reason: a rod or strip under two voxels thick
+/// lying at an angle to the grid repeats by itself, its partial volumes stepping every
+/// `voxel / sin(angle)` along it.
+fn row_of_rounds_score(s: &Shape) -> f64 {
+    let r = s.row_period;
+    let across = |extent: f64| extent / r.period_mm.max(1e-9);
+    band(r.period_mm, 7.0, 13.5, 0.3)
+        * up(r.periods, 6.0, 0.5)
+        * up(r.modulation, 0.12, 0.025)
+        * up(r.prominence, 6.0, 0.6)
+        * up(across(s.extents_mm[1]), 1.5, 0.1)
+        * up(across(s.extents_mm[2]), 0.9, 0.05)
+}
+
 /// A barrel found in an L of pistol geometry `geo`: its score (0 without one), with the
 /// evidence when their product counts.
 fn barrel_in_l(c: &mut Call, barrel: Option<(Bore, f64)>, geo: f64, place: &str) -> f64 {
@@ -414,6 +436,26 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
             );
         }
         c.set(Kind::Ammunition, packed);
+    }
+    // Rounds in rows (a box of cartridges, whose cases and bullets merge at coarse voxels).
+    let rows = row_of_rounds_score(s);
+    let r = s.row_period;
+    c.feat("row_period_mm", r.period_mm);
+    c.feat("row_modulation", r.modulation);
+    c.feat("row_prominence", r.prominence);
+    c.feat("rows_score", rows);
+    c.set(Kind::Ammunition, rows);
+    if rows >= 0.2 {
+        c.say(
+            rows,
+            Kind::Ammunition,
+            format!(
+                "mass repeating every {:.1} mm, {:.0} times along {l:.0} mm ({:.0} % deep): rounds standing side by side",
+                r.period_mm,
+                r.periods,
+                100.0 * r.modulation
+            ),
+        );
     }
     // Bullet cores: several blobs denser than any steel (lead, copper), of bullet size.
     let (nb, vb) = s.dense_blobs;
