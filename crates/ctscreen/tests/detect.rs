@@ -321,6 +321,34 @@ fn box_of_rounds_in_a_coarse_scan_is_ammunition_from_its_rows() {
     assert!(f.evidence[0].contains("side by side"), "{:?}", f.evidence);
 }
 
+/// A benign parcel of the design seeds, scanned at 96³ voxels of 3.44 mm: a fork lying
+/// against a coin reads as a plate 174 × 21 mm narrowing at both ends, which the blade
+/// test once called a knife (0.70). Its wide end (head and tines) keeps that width
+/// over under 50 mm, where a knife's blade keeps it over 60 mm and more.
+#[test]
+fn fork_against_a_coin_in_a_coarse_scan_is_no_blade() {
+    use ctscreen::phantom::{ParcelOptions, Threats};
+    let (r, p) = detect_in_coarse_scan(
+        184,
+        ParcelOptions {
+            threats: Threats::Kinds(Vec::new()),
+            ..ParcelOptions::default()
+        },
+    );
+    assert!(p.objects.iter().any(|o| o.kind == "fork"));
+    assert_eq!(r.verdict, Verdict::Clear, "{:#?}", r.findings);
+    let plate = r
+        .findings
+        .iter()
+        .filter(|f| f.features.get("plate_score").is_some_and(|&s| s > 0.5))
+        .map(|f| (f.features["plate_wide_run_mm"], f.class_scores.blade))
+        .collect::<Vec<_>>();
+    assert!(!plate.is_empty(), "{:#?}", r.findings);
+    for (run, blade) in plate {
+        assert!(run < 55.0 && blade < 0.5, "{run} {blade}");
+    }
+}
+
 #[test]
 fn pipe_coupling_and_battery_are_benign() {
     let mut sc = Scene::new((80, 90, 160), 1.0);

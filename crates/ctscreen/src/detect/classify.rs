@@ -40,8 +40,10 @@
 //!   width (the upper bounds judged on the thickness with the scan's blur, about 1.2
 //!   voxels, taken out in quadrature: a 2–4 mm blade reads 4–5.6 mm in 3.44 mm
 //!   voxels), made stronger by a pointed end (width of the last 12 % ≤ 0.55 of the
-//!   median), weaker when both ends are wide (a spanner) or a hole crosses it (a ring
-//!   spanner's eye, scissors' bows).
+//!   median), weaker when both ends are wide (a spanner), a hole crosses it (a ring
+//!   spanner's eye, scissors' bows) or it keeps 0.6 of its width over less than about
+//!   55 mm (a fork's head and tines or a spoon's bowl next to other metal; a knife's
+//!   blade keeps its width over 60–200 mm).
 //!
 //! A finding's kind is the best class when its score reaches the threshold, otherwise
 //! `metal_other`; its score is always the best class score.
@@ -234,9 +236,14 @@ fn deblurred_thickness(s: &Shape) -> f64 {
     (s.thickness_mm.powi(2) - b * b).max(0.0).sqrt()
 }
 
-/// Blade membership: (plate, narrow ends, holed). The upper thickness bounds (≤ 5.5 mm,
-/// ≤ ¼ of the width) are judged on the deblurred thickness ([`deblurred_thickness`]).
-fn blade_parts(s: &Shape) -> (f64, f64, f64) {
+/// Blade membership: (plate, narrow ends, holed, long edge). The upper thickness bounds
+/// (≤ 5.5 mm, ≤ ¼ of the width) are judged on the deblurred thickness
+/// ([`deblurred_thickness`]). The long edge asks the plate to keep 0.6 of its width
+/// over ≥ 55 mm (a knife's blade keeps its full width over 60–200 mm before the tip; a
+/// fork's head and tines or a spoon's bowl, the wide end of the cutlery that lies
+/// beside other metal, over 40–50 mm). Short of it the score is cut to 0.4 ×, not
+/// vetoed: a knife merged with other metal can read a wider reference width.
+fn blade_parts(s: &Shape) -> (f64, f64, f64, f64) {
     let l = s.extents_mm[0];
     let w = s.width_mm;
     let t = s.thickness_mm;
@@ -250,7 +257,8 @@ fn blade_parts(s: &Shape) -> (f64, f64, f64) {
     let wide_end = s.end_width_ratio[0].max(s.end_width_ratio[1]);
     let narrow_ends = down(wide_end, 0.8, 0.05);
     let holed = s.cross_bore.map_or(0.0, |b| up(b.diameter_mm, 8.0, 1.0));
-    (plate, narrow_ends, holed)
+    let long_edge = up(s.wide_run_mm, 55.0, 3.0);
+    (plate, narrow_ends, holed, long_edge)
 }
 
 /// A pistol or revolver from the geometry of two limbs: the angle between them, the
@@ -551,9 +559,10 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
         c.say(cart, Kind::Ammunition, parts.join(", "));
     }
     // Blade.
-    let (plate, narrow_ends, holed) = blade_parts(s);
-    let blade = plate * (0.3 + 0.7 * narrow_ends) * (1.0 - 0.8 * holed);
+    let (plate, narrow_ends, holed, long_edge) = blade_parts(s);
+    let blade = plate * (0.3 + 0.7 * narrow_ends) * (1.0 - 0.8 * holed) * (0.4 + 0.6 * long_edge);
     c.feat("plate_score", plate);
+    c.feat("plate_wide_run_mm", s.wide_run_mm);
     c.feat("blade_score", blade);
     c.set(Kind::Blade, blade);
     if blade >= 0.2 {
@@ -570,8 +579,8 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
             blade,
             Kind::Blade,
             format!(
-                "plate {l:.0} mm long, {:.0} mm wide, {:.1} mm thick{ends}",
-                s.width_mm, s.thickness_mm
+                "plate {l:.0} mm long, {:.0} mm wide over {:.0} mm, {:.1} mm thick{ends}",
+                s.width_mm, s.wide_run_mm, s.thickness_mm
             ),
         );
     }

@@ -321,6 +321,11 @@ pub struct Shape {
     /// narrows at its tip and at its tang: both well under 1; a spoon's bowl or a
     /// spanner's heads: about 1 or more).
     pub end_width_ratio: [f64; 2],
+    /// Longest stretch along the main axis (mm) over which the cross-section stays at
+    /// least 0.6 of `width_mm` wide, dips of up to a voxel bridged: a knife's blade
+    /// (60–200 mm, with its tang when that is wide enough), where a fork's head and
+    /// tines or a spoon's bowl give under 55 mm.
+    pub wide_run_mm: f64,
     /// Mean μ of the denser end third of the length over that of the other end third.
     pub end_density_ratio: f64,
     /// How one-sided the dense core (cells at ≥ half the highest μ) is along the main
@@ -404,6 +409,29 @@ pub const ROW_PERIOD_MIN_MM: f64 = 6.0;
 /// Longest wavelength (mm) [`RowPeriod`] looks for: .45 ACP and 7.62×51 cases are 12 mm
 /// across (shotgun shells, 20 mm and more, are left out).
 pub const ROW_PERIOD_MAX_MM: f64 = 16.0;
+
+/// Length (in sections) of the longest run of `wide` sections, runs of up to
+/// `max_gap` narrow sections between wide ones counted in.
+fn wide_run(wide: &[bool], max_gap: usize) -> usize {
+    let (mut best, mut start, mut last) = (0, None::<usize>, 0);
+    for (i, &w) in wide.iter().enumerate() {
+        if !w {
+            continue;
+        }
+        match start {
+            Some(s0) if i - last <= max_gap + 1 => {
+                last = i;
+                best = best.max(last - s0 + 1);
+            }
+            _ => {
+                start = Some(i);
+                last = i;
+                best = best.max(1);
+            }
+        }
+    }
+    best
+}
 
 /// Measures [`RowPeriod`] on a profile of mass per length sampled every `h` mm.
 fn row_period(profile: &[f64], h: f64) -> RowPeriod {
@@ -1338,6 +1366,7 @@ fn shape_of_points(
             thickness_mm: ext[2],
             width_mm: ext[1],
             end_width_ratio: [1.0, 1.0],
+            wide_run_mm: ext[0],
             end_density_ratio: 1.0,
             core_asymmetry: 0.0,
             core_extents_mm: ext,
@@ -1381,6 +1410,14 @@ fn shape_of_points(
         mean_w(&filled[..end_n.min(n_f)]) / ref_w,
         mean_w(&filled[n_f.saturating_sub(end_n)..]) / ref_w,
     ];
+    let wide_run_mm = wide_run(
+        &filled
+            .iter()
+            .map(|&t| along_t[t].ext[0] >= 0.6 * width)
+            .collect::<Vec<_>>(),
+        (voxel_mm / h).round() as usize,
+    ) as f64
+        * h;
     let third = (n_f / 3).max(1);
     let mean_mu = |ts: &[usize]| {
         let (s, n) = ts.iter().fold((0.0, 0usize), |(s, n), &t| {
@@ -1462,6 +1499,7 @@ fn shape_of_points(
         thickness_mm: thickness,
         width_mm: width,
         end_width_ratio,
+        wide_run_mm,
         end_density_ratio,
         core_asymmetry,
         core_extents_mm,
@@ -1965,6 +2003,17 @@ mod tests {
         assert!((r.modulation - m).abs() < 0.03, "{r:?}");
         assert!(r.prominence > 10.0, "{r:?}");
         assert!((r.periods - 64.0 * h / lam).abs() < 0.2, "{r:?}");
+    }
+
+    /// Runs of wide sections: gaps up to `max_gap` are bridged, longer ones split.
+    #[test]
+    fn wide_run_bridges_short_dips_only() {
+        let w = |s: &str| s.chars().map(|c| c == '#').collect::<Vec<_>>();
+        assert_eq!(wide_run(&w("..###.##....#"), 1), 6);
+        assert_eq!(wide_run(&w("..###.##....#"), 0), 3);
+        assert_eq!(wide_run(&w("##..####"), 2), 8);
+        assert_eq!(wide_run(&w("...."), 3), 0);
+        assert_eq!(wide_run(&[], 3), 0);
     }
 
     /// A uniform bar repeats only through its ends: under `λ / (π L)` at any λ of the
