@@ -535,7 +535,7 @@ pub struct SolidLimbs {
     pub junction_a: f64,
     /// Gap between the two rectangles, mm (0 when they touch).
     pub gap_mm: f64,
-    /// Share of the silhouette the two rectangles cover.
+    /// Share of the silhouette within a search cell of the two rectangles.
     pub cover: f64,
     /// Area of B over area of A.
     pub area_ratio: f64,
@@ -1952,32 +1952,19 @@ fn limbs_of(
     data: ArrayView3<'_, f32>,
     cand: &Candidate,
 ) -> Option<SolidLimbs> {
-    let l = super::silhouette::limbs(pts, frame, piece.largest_voxel_mm())?;
-    let [area_a, area_b] = l.areas_mm2;
-    let area_ratio = area_b / area_a.max(1e-9);
+    let (mut l, assign) = super::silhouette::limbs(pts, frame, piece.largest_voxel_mm())?;
     // The limbs' own shapes cost as much as the candidate's: they are measured only
     // when the limbs could be a handgun's (well beyond the bands the rules score).
-    let could_be_handgun = area_ratio >= 0.1
+    let could_be_handgun = l.area_ratio >= 0.1
         && (75.0..=150.0).contains(&l.angle_deg)
         && (70.0..=320.0).contains(&l.lengths_mm[0])
         && (25.0..=220.0).contains(&l.lengths_mm[1])
         && l.cover >= 0.55
         && l.gap_mm <= 30.0;
-    let parts = if could_be_handgun {
-        part_shapes(piece, &l.assign, options, data, cand)
-    } else {
-        None
-    };
-    Some(SolidLimbs {
-        angle_deg: l.angle_deg,
-        lengths_mm: l.lengths_mm,
-        widths_mm: l.widths_mm,
-        junction_a: l.junction_a,
-        gap_mm: l.gap_mm,
-        cover: l.cover,
-        area_ratio,
-        parts,
-    })
+    if could_be_handgun {
+        l.parts = part_shapes(piece, &assign, options, data, cand);
+    }
+    Some(l)
 }
 
 #[cfg(test)]

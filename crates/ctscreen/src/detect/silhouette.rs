@@ -23,7 +23,7 @@
 //! Cells are `max(voxel, length / 96)` across, so the cost does not grow with the
 //! scan's resolution.
 
-use super::features::Frame;
+use super::features::{Frame, SolidLimbs};
 
 /// Orientation step of the rectangle search, degrees.
 pub(crate) const ANGLE_STEP_DEG: f64 = 2.0;
@@ -132,28 +132,6 @@ const MAX_BODY_RECTS: usize = 3;
 
 /// Long axes closer than this (degrees) make a rectangle touching A part of A.
 const PARALLEL_DEG: f64 = 20.0;
-
-/// Two limbs of an object's silhouette: A, the largest solid rectangle with any
-/// parallel ones touching it, and B, the largest rectangle outside A that is not.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Limbs {
-    /// Widths of the limbs, mm: A's rectangles' span across its axis, B's short side.
-    pub widths_mm: [f64; 2],
-    /// Areas of the limbs' rectangles, mm².
-    pub areas_mm2: [f64; 2],
-    /// Lengths of the limbs' points along their rectangles' long sides, mm.
-    pub lengths_mm: [f64; 2],
-    /// Angle between the limbs' outward directions from where B meets A, degrees.
-    pub angle_deg: f64,
-    /// Where B's centre line meets A, along A: 0 at an end, 0.5 in the middle.
-    pub junction_a: f64,
-    /// Gap between the rectangles, mm (0 when they touch).
-    pub gap_mm: f64,
-    /// Share of the silhouette within a search cell of the two rectangles.
-    pub cover: f64,
-    /// The limb of every input point: 0 for A (inside it, or nearer to it), 1 for B.
-    pub assign: Vec<u8>,
-}
 
 /// Largest all-true rectangle of a `rows × cols` grid: `(area, row0, row1, col0, col1)`
 /// with inclusive bounds, `None` for an empty grid.
@@ -284,7 +262,14 @@ fn best_rect(cells: &[[f64; 2]], cell: f64, skip: &[bool]) -> Option<Rect> {
 
 /// The two limbs of `points` (world mm) in the main plane of `frame`; `voxel_mm` is
 /// the scan's voxel size. `None` when the silhouette has no second limb.
-pub(crate) fn limbs(points: &[[f64; 3]], frame: &Frame, voxel_mm: f64) -> Option<Limbs> {
+///
+/// Returns the limbs without their shapes (`parts` is `None`) and the limb of every
+/// point: 0 for A (inside it, or nearer to it), 1 for B.
+pub(crate) fn limbs(
+    points: &[[f64; 3]],
+    frame: &Frame,
+    voxel_mm: f64,
+) -> Option<(SolidLimbs, Vec<u8>)> {
     let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
     let plane: Vec<[f64; 2]> = points
         .iter()
@@ -427,16 +412,18 @@ pub(crate) fn limbs(points: &[[f64; 3]], frame: &Frame, voxel_mm: f64) -> Option
     };
     let cos = (out_a[0] * out_b[0] + out_a[1] * out_b[1]).clamp(-1.0, 1.0);
     let gap_mm = body.iter().map(|r| r.gap(&b)).fold(f64::INFINITY, f64::min);
-    Some(Limbs {
+    let area_a: f64 = body.iter().map(Rect::area).sum();
+    let limbs = SolidLimbs {
+        angle_deg: cos.acos().to_degrees(),
         lengths_mm: lengths,
         widths_mm: [width_a, b.sides().1],
-        areas_mm2: [body.iter().map(Rect::area).sum(), b.area()],
-        angle_deg: cos.acos().to_degrees(),
         junction_a,
         gap_mm,
         cover,
-        assign,
-    })
+        area_ratio: b.area() / area_a.max(1e-9),
+        parts: None,
+    };
+    Some((limbs, assign))
 }
 
 #[cfg(test)]
@@ -499,7 +486,7 @@ mod tests {
         for (angle, rot) in [(105.0, 0.0), (110.0, 37.0), (95.0, 128.0)] {
             let pts = thick_l(190.0, 60.0, 110.0, 35.0, angle, rot);
             let frame = frame_of(&pts).unwrap();
-            let l = limbs(&pts, &frame, 1.0).unwrap();
+            let (l, _) = limbs(&pts, &frame, 1.0).unwrap();
             assert!((l.widths_mm[0] - 60.0).abs() <= 6.0, "{l:?}");
             assert!((l.lengths_mm[0] - 190.0).abs() <= 8.0, "{:?}", l.lengths_mm);
             assert!(
@@ -523,9 +510,8 @@ mod tests {
         let frame = frame_of(&pts).unwrap();
         let l = limbs(&pts, &frame, 1.0);
         // Whatever B is found, it is a sliver of the ragged edge.
-        if let Some(l) = l {
-            let [aa, ab] = l.areas_mm2;
-            assert!(ab < 0.05 * aa, "{l:?}");
+        if let Some((l, _)) = l {
+            assert!(l.area_ratio < 0.05, "{l:?}");
         }
     }
 }
