@@ -321,6 +321,61 @@ fn box_of_rounds_in_a_coarse_scan_is_ammunition_from_its_rows() {
     assert!(f.evidence[0].contains("side by side"), "{:?}", f.evidence);
 }
 
+/// A loaded 9×19 steel magazine alone, scanned at 96³ voxels of 3.44 mm: its 0.8 mm
+/// walls are faint and its rounds fill the hole, so no hollow box is found, and under
+/// the photon starvation of lead no bullet core stands out. Its rounds still show: the
+/// two columns, cut apart across the magazine's thin side, repeat every case diameter
+/// (10.1 mm) half a period apart.
+#[test]
+fn loaded_magazine_in_a_coarse_scan_is_a_firearm_part_from_its_two_columns() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = alone_in_coarse_scan(600, ThreatKind::Magazine);
+    let parts = evaluate_parcel(&r, &p).per_class["firearm_part"];
+    assert_eq!((parts.total, parts.classified), (1, 1), "{:#?}", r.findings);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::FirearmPart)
+        .unwrap();
+    assert!(
+        f.features["loaded_magazine_score"] > 0.5,
+        "{:?}",
+        f.features
+    );
+    assert!(
+        (9.0..=11.5).contains(&f.features["stagger_period_mm"]),
+        "{:?}",
+        f.features
+    );
+    assert!(f.features["stagger_in_phase"] < 0.6, "{:?}", f.features);
+    assert!(
+        f.evidence[0].contains("double-column magazine"),
+        "{:?}",
+        f.evidence
+    );
+}
+
+/// A bolt-action rifle bolt alone, scanned at 96³ voxels of 3.44 mm: a round body
+/// about 21 mm across (blur included) with its handle at 90°. The locking lugs widen
+/// its front sections to 29 mm; judged on that largest width it was too wide for a
+/// bolt.
+#[test]
+fn rifle_bolt_in_a_coarse_scan_is_a_firearm_part_despite_its_lugs() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = alone_in_coarse_scan(601, ThreatKind::Bolt);
+    let parts = evaluate_parcel(&r, &p).per_class["firearm_part"];
+    assert_eq!((parts.total, parts.classified), (1, 1), "{:#?}", r.findings);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::FirearmPart)
+        .unwrap();
+    assert!(f.features["bolt_score"] > 0.5, "{:?}", f.features);
+    assert!(f.evidence[0].contains("rifle bolt"), "{:?}", f.evidence);
+}
+
 /// A benign parcel of the design seeds, scanned at 96³ voxels of 3.44 mm: a fork lying
 /// against a coin reads as a plate 174 × 21 mm narrowing at both ends, which the blade
 /// test once called a knife (0.70). Its wide end (head and tines) keeps that width

@@ -16,7 +16,10 @@
 //! - **revolver cylinder** (firearm part): ≥ 5 similar bores 7–13 mm across, side by
 //!   side, open, 25–70 mm long;
 //! - **magazine** (firearm part): a thin-walled (≤ 2.5 mm) hollow box 80–200 mm long
-//!   whose hole is flat (aspect ≥ 1.6) and 9–30 mm wide;
+//!   whose hole is flat (aspect ≥ 1.6) and 9–30 mm wide; or, loaded, rounds in **two
+//!   staggered columns**: the two halves of the section across its thinnest axis
+//!   repeat at a case diameter (8.5–12.5 mm) in opposition, which rounds in one row
+//!   (in phase) and a coil spring (the same on both cuts) do not;
 //! - **pistol** (firearm): two limbs meeting at 95–128° (slide and grip: 100–115° in
 //!   pistols, up to 125° in revolvers), the longer 110–260 mm and 14–50 mm wide, the
 //!   shorter 55–160 mm and joined by its end; a bore in the longer limb adds to it.
@@ -300,17 +303,19 @@ fn pistol_silhouette(l: &SolidLimbs) -> f64 {
 }
 
 /// A rifle bolt: a round steel body 14–24 mm across and 90–170 mm long with a handle
-/// 40–90 mm long at 75–105° near one end.
+/// 40–100 mm long (from the body's axis to the far side of its knob) at 75–105°. The
+/// body's width is that of most of its sections (`width_mm`): the locking lugs and the
+/// shroud widen a few of them.
 fn bolt_score(tp: &TwoPart) -> f64 {
     let Some(parts) = &tp.parts else { return 0.0 };
     let a = &parts[0];
-    let round = up(a.extents_mm[2] / a.extents_mm[1].max(1e-3), 0.72, 0.05);
+    let round = up(a.extents_mm[2] / a.width_mm.max(1e-3), 0.72, 0.05);
     band(tp.angle_deg, 75.0, 105.0, 3.0)
-        * band(a.extents_mm[1], 14.0, 24.0, 1.0)
+        * band(a.width_mm, 14.0, 24.0, 1.0)
         * band(tp.lengths_mm[0], 90.0, 170.0, 6.0)
-        * band(tp.lengths_mm[1], 35.0, 95.0, 4.0)
+        * band(tp.lengths_mm[1], 35.0, 105.0, 4.0)
         * down(tp.junction[1], 0.3, 0.05)
-        * up(a.fill, 0.5, 0.05)
+        * up(a.fill, 0.4, 0.04)
         * round
 }
 
@@ -340,6 +345,28 @@ fn row_of_rounds_score(s: &Shape) -> f64 {
         * up(r.prominence, 6.0, 0.6)
         * up(across(s.extents_mm[1]), 1.5, 0.1)
         * up(across(s.extents_mm[2]), 0.9, 0.05)
+}
+
+/// A loaded double-column box magazine: the section cut across its thinnest axis into
+/// two columns that repeat at a case diameter (8.5–12.5 mm: 5.56×45 and 9×19 stand
+/// 9.7–10.2 mm apart in each column) in opposition, at least 4.5 periods long (nine
+/// rounds), clearly out of the spectrum, while the whole section hardly repeats there
+/// and the other cut does not (a coil spring's helix repeats alike on both cuts); in a
+/// section two cases wide (thinnest extent 16–45 mm, blur included) and about one
+/// cartridge deep (25–80 mm).
+fn loaded_magazine_score(s: &Shape) -> f64 {
+    let g = s.staggered_rows;
+    if g.axis != 2 {
+        return 0.0;
+    }
+    band(g.period_mm, 8.5, 12.5, 0.3)
+        * up(g.periods, 4.5, 0.4)
+        * up(g.modulation, 0.07, 0.01)
+        * up(g.prominence, 4.5, 0.4)
+        * down(g.in_phase, 0.6, 0.05)
+        * down(g.other_cut, 0.6, 0.05)
+        * band(s.extents_mm[2], 16.0, 45.0, 2.0)
+        * band(s.extents_mm[1], 25.0, 80.0, 3.0)
 }
 
 /// A barrel found in an L of pistol geometry `geo`: its score (0 without one), with the
@@ -518,6 +545,27 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
                 ),
             );
         }
+    }
+    // Loaded magazine: rounds in two staggered columns.
+    let g = s.staggered_rows;
+    let loaded_mag = 0.9 * loaded_magazine_score(s);
+    c.feat("stagger_period_mm", g.period_mm);
+    c.feat("stagger_modulation", g.modulation);
+    c.feat("stagger_prominence", g.prominence);
+    c.feat("stagger_in_phase", g.in_phase);
+    c.feat("loaded_magazine_score", loaded_mag);
+    c.set(Kind::FirearmPart, loaded_mag);
+    if loaded_mag >= 0.2 {
+        c.say(
+            loaded_mag,
+            Kind::FirearmPart,
+            format!(
+                "two columns of mass repeating every {:.1} mm half a period apart, {:.0} times along {l:.0} mm ({:.0} % deep): rounds stacked in a double-column magazine",
+                g.period_mm,
+                g.periods,
+                100.0 * g.modulation
+            ),
+        );
     }
     // Slide alone.
     let sl = slide_score(s);
@@ -968,7 +1016,9 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     }
     let bore = best_barrel_relaxed(sa).map_or(0.0, |x| x.1);
     let slide = slide_score(sa);
-    let mag = magazine_score(sb).map_or(0.0, |x| x.1);
+    let mag = magazine_score(sb)
+        .map_or(0.0, |x| x.1)
+        .max(loaded_magazine_score(sb));
     let loaded_b = up(sb.dense_blobs.0 as f64, 1.5, 0.25);
     // The long limb being a slide or holding a barrel, or the short one a magazine or
     // holding bullets (a loaded magazine), confirms the geometry.
@@ -1004,7 +1054,7 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
         call.say(
             mag * geo,
             Kind::Firearm,
-            "magazine-like hollow box in the grip".to_string(),
+            "magazine-like box in the grip (hollow, or rounds in two columns)".to_string(),
         );
     }
     Some(call)

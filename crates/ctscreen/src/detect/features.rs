@@ -347,6 +347,9 @@ pub struct Shape {
     /// The strongest repeat of the mass along the main axis (a row of rounds standing
     /// side by side in their box).
     pub row_period: RowPeriod,
+    /// The strongest repeat of two halves of the section in opposition (the two
+    /// columns of rounds in a box magazine).
+    pub staggered_rows: StaggeredRows,
     /// Median over the middle cross-sections (along the main axis) of the open
     /// concavity: (convex hull − solid − enclosed holes) / convex hull (a U-channel
     /// ≈0.3–0.45; a bar, plate or tube ≈0).
@@ -433,50 +436,68 @@ fn wide_run(wide: &[bool], max_gap: usize) -> usize {
     best
 }
 
-/// Measures [`RowPeriod`] on a profile of mass per length sampled every `h` mm.
-fn row_period(profile: &[f64], h: f64) -> RowPeriod {
-    let n = profile.len();
+/// Sections of a mass-per-length profile that hold at least 5 % of its peak, and the
+/// length (mm) from the first to the last of them, when that length holds four of
+/// the shortest wavelengths measured (`lam_min`, returned with them).
+fn repeat_support(profile: &[f64], h: f64) -> Option<(Vec<usize>, f64, f64)> {
     let lam_min = ROW_PERIOD_MIN_MM.max(3.0 * h);
     let peak = profile.iter().cloned().fold(0.0, f64::max);
-    let kept: Vec<usize> = (0..n).filter(|&i| profile[i] > 0.05 * peak).collect();
-    let (Some(&first), Some(&last)) = (kept.first(), kept.last()) else {
-        return RowPeriod::default();
-    };
+    let kept: Vec<usize> = (0..profile.len())
+        .filter(|&i| profile[i] > 0.05 * peak)
+        .collect();
+    let (&first, &last) = (kept.first()?, kept.last()?);
     let length = (last - first + 1) as f64 * h;
-    if peak <= 0.0 || length < 4.0 * lam_min || lam_min >= ROW_PERIOD_MAX_MM {
-        return RowPeriod::default();
-    }
-    // Running mean over two of the longest wavelengths, truncated at the ends.
+    (peak > 0.0 && length >= 4.0 * lam_min && lam_min < ROW_PERIOD_MAX_MM)
+        .then_some((kept, length, lam_min))
+}
+
+/// Amplitude of the best sinusoid fitted to `signal` over the sections `kept`, at
+/// each wavelength from `lam_min` to [`ROW_PERIOD_MAX_MM`] in 0.1 mm steps, over the
+/// mean of the profile whose sum over `kept` is `total` (a profile `1 + m cos(2πx/λ)`
+/// measured against itself gives `m`).
+/// The signal is first detrended by its running mean over two of the longest
+/// wavelengths, truncated at the ends.
+fn repeat_spectrum(
+    signal: &[f64],
+    kept: &[usize],
+    h: f64,
+    lam_min: f64,
+    total: f64,
+) -> Vec<(f64, f64)> {
+    let n = signal.len();
     let half = ((ROW_PERIOD_MAX_MM / h).round() as usize).max(1);
     let mut prefix = vec![0.0; n + 1];
     for i in 0..n {
-        prefix[i + 1] = prefix[i] + profile[i];
+        prefix[i + 1] = prefix[i] + signal[i];
     }
     let detrended: Vec<f64> = (0..n)
         .map(|i| {
             let (a, b) = (i.saturating_sub(half), (i + half + 1).min(n));
-            profile[i] - (prefix[b] - prefix[a]) / (b - a) as f64
+            signal[i] - (prefix[b] - prefix[a]) / (b - a) as f64
         })
         .collect();
-    let total: f64 = kept.iter().map(|&i| profile[i]).sum();
     let steps = ((ROW_PERIOD_MAX_MM - lam_min) / 0.1).floor() as usize + 1;
-    let spectrum: Vec<(f64, f64)> = (0..steps)
+    (0..steps)
         .map(|k| {
             let lam = lam_min + 0.1 * k as f64;
             let w = std::f64::consts::TAU * h / lam;
             let (mut re, mut im) = (0.0, 0.0);
-            for &i in &kept {
+            for &i in kept {
                 let (sn, cs) = (w * i as f64).sin_cos();
                 re += detrended[i] * cs;
                 im += detrended[i] * sn;
             }
-            (lam, 2.0 * re.hypot(im) / total)
+            (lam, 2.0 * re.hypot(im) / total.max(1e-12))
         })
-        .collect();
-    let &(period, amp) = spectrum
-        .iter()
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .expect("at least one wavelength");
+        .collect()
+}
+
+/// The strongest line of a spectrum: (wavelength, amplitude, amplitude over the median
+/// amplitude at wavelengths more than 15 % away).
+fn strongest(spectrum: &[(f64, f64)]) -> (f64, f64, f64) {
+    let Some(&(period, amp)) = spectrum.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
+        return (0.0, 0.0, 0.0);
+    };
     let mut far: Vec<f64> = spectrum
         .iter()
         .filter(|(lam, _)| (lam - period).abs() > 0.15 * period)
@@ -487,11 +508,118 @@ fn row_period(profile: &[f64], h: f64) -> RowPeriod {
     } else {
         median(&mut far)
     };
+    (period, amp, amp / floor.max(1e-9))
+}
+
+/// Measures [`RowPeriod`] on a profile of mass per length sampled every `h` mm.
+fn row_period(profile: &[f64], h: f64) -> RowPeriod {
+    let Some((kept, length, lam_min)) = repeat_support(profile, h) else {
+        return RowPeriod::default();
+    };
+    let total: f64 = kept.iter().map(|&i| profile[i]).sum();
+    let (period, amp, prominence) = strongest(&repeat_spectrum(profile, &kept, h, lam_min, total));
     RowPeriod {
         period_mm: period,
         modulation: amp,
-        prominence: amp / floor.max(1e-9),
+        prominence,
         periods: length / period,
+    }
+}
+
+/// Two columns of mass repeating along the main axis half a period apart: the rounds of
+/// a double-column box magazine, each column every case diameter (9.7–10.2 mm for
+/// 5.56×45 and 9×19), the two offset by half of it.
+///
+/// The cross-sections are cut in two halves across `u` or across `v` (at the axis'
+/// μ-weighted centre), giving two profiles of mass per length `a` and `b`. Rounds in
+/// two staggered columns make `a − b` repeat at the column pitch while `a + b` (the
+/// rounds of both columns, half a pitch apart) hardly does; rounds in one row make both
+/// repeat alike, and a coil spring (a helix) makes `a − b` repeat the same on both
+/// cuts, a quarter turn apart. All zero when the object is too short to hold four
+/// periods.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct StaggeredRows {
+    /// Wavelength of the strongest repeat of `a − b`, mm.
+    pub period_mm: f64,
+    /// Its amplitude over the mean mass per length of the whole section.
+    pub modulation: f64,
+    /// That amplitude over the median amplitude of `a − b` at wavelengths more than 15 %
+    /// away.
+    pub prominence: f64,
+    /// Amplitude of `a + b` at that wavelength over that of `a − b`: near 0 for two
+    /// columns in opposition, near 1 or more for rounds side by side in one row.
+    pub in_phase: f64,
+    /// Amplitude of `a − b` at that wavelength on the other cut over this one: small for
+    /// two columns side by side, about 1 for a helix.
+    pub other_cut: f64,
+    /// Length of the profile over the wavelength.
+    pub periods: f64,
+    /// Slicing axis of the cut between the columns (1 middle, 2 thinnest).
+    pub axis: usize,
+}
+
+fn staggered_rows(c: &Canon) -> StaggeredRows {
+    let [nt, nu, nv] = c.dims;
+    let h = c.h;
+    let at = |t: usize, u: usize, v: usize| f64::from(c.mu[c.idx(t, u, v)]);
+    // Mass per section of the two halves of each cut.
+    let mut halves = [
+        [vec![0.0; nt], vec![0.0; nt]],
+        [vec![0.0; nt], vec![0.0; nt]],
+    ];
+    let mut centre = [0.0; 2];
+    let mut mass = 0.0;
+    for t in 0..nt {
+        for u in 0..nu {
+            for v in 0..nv {
+                let m = at(t, u, v);
+                mass += m;
+                centre[0] += m * u as f64;
+                centre[1] += m * v as f64;
+            }
+        }
+    }
+    if mass <= 0.0 {
+        return StaggeredRows::default();
+    }
+    let split = centre.map(|x| x / mass);
+    for t in 0..nt {
+        for u in 0..nu {
+            for v in 0..nv {
+                let m = at(t, u, v);
+                halves[0][usize::from(u as f64 >= split[0])][t] += m;
+                halves[1][usize::from(v as f64 >= split[1])][t] += m;
+            }
+        }
+    }
+    let sum: Vec<f64> = (0..nt).map(|t| halves[0][0][t] + halves[0][1][t]).collect();
+    let Some((kept, length, lam_min)) = repeat_support(&sum, h) else {
+        return StaggeredRows::default();
+    };
+    let total: f64 = kept.iter().map(|&i| sum[i]).sum();
+    let diff = |cut: usize| -> Vec<f64> {
+        (0..nt)
+            .map(|t| halves[cut][0][t] - halves[cut][1][t])
+            .collect()
+    };
+    let spectra = [0, 1].map(|cut| repeat_spectrum(&diff(cut), &kept, h, lam_min, total));
+    let lines = [0, 1].map(|cut| strongest(&spectra[cut]));
+    let cut = if lines[1].1 >= lines[0].1 { 1 } else { 0 };
+    let (period, amp, prominence) = lines[cut];
+    let step = spectra[cut]
+        .iter()
+        .position(|&(lam, _)| lam == period)
+        .unwrap_or(0);
+    let sum_spectrum = repeat_spectrum(&sum, &kept, h, lam_min, total);
+    let amp_at = |s: &[(f64, f64)]| s.get(step).map_or(0.0, |x| x.1);
+    StaggeredRows {
+        period_mm: period,
+        modulation: amp,
+        prominence,
+        in_phase: amp_at(&sum_spectrum) / amp.max(1e-12),
+        other_cut: amp_at(&spectra[1 - cut]) / amp.max(1e-12),
+        periods: length / period,
+        axis: cut + 1,
     }
 }
 
@@ -1375,6 +1503,7 @@ fn shape_of_points(
             cross_bore: None,
             parallel_bores: ParallelBores::default(),
             row_period: RowPeriod::default(),
+            staggered_rows: StaggeredRows::default(),
             channel: 0.0,
             level_mu: f64::from(level),
             median_mu,
@@ -1491,6 +1620,7 @@ fn shape_of_points(
             .map(|plane| plane.iter().map(|&m| f64::from(m)).sum())
             .collect();
     let row_period = row_period(&mass_along_t, h);
+    let staggered_rows = staggered_rows(&c);
     Some(Shape {
         frame,
         extents_mm: ext,
@@ -1508,6 +1638,7 @@ fn shape_of_points(
         cross_bore: bores_v.first().map(|b| b.0),
         parallel_bores: parallel,
         row_period,
+        staggered_rows,
         channel,
         level_mu: f64::from(level),
         median_mu,
@@ -2018,6 +2149,78 @@ mod tests {
         assert_eq!(row_period(&[2.0; 10], h), RowPeriod::default());
         assert_eq!(row_period(&[], h), RowPeriod::default());
         assert_eq!(row_period(&[0.0; 64], h), RowPeriod::default());
+    }
+
+    /// A canonical grid of `dims` cells of 1 mm holding balls of radius 2.5 mm at
+    /// `centres` (cells), μ 1 inside.
+    fn balls(dims: [usize; 3], centres: &[[f64; 3]]) -> Canon {
+        let [nt, nu, nv] = dims;
+        let mut mu = vec![0.0f32; nt * nu * nv];
+        for t in 0..nt {
+            for u in 0..nu {
+                for v in 0..nv {
+                    let p = [t as f64, u as f64, v as f64];
+                    let inside = centres
+                        .iter()
+                        .any(|c| (0..3).map(|a| (p[a] - c[a]).powi(2)).sum::<f64>() <= 6.25);
+                    if inside {
+                        mu[(t * nu + u) * nv + v] = 1.0;
+                    }
+                }
+            }
+        }
+        let solid = mu.iter().map(|&m| m > 0.5).collect();
+        Canon {
+            h: 1.0,
+            dims,
+            mu,
+            solid,
+        }
+    }
+
+    /// Two columns of balls every 10 mm, the second half a period on, side by side
+    /// across `v`: the halves cut across `v` repeat at 10 mm in opposition, the whole
+    /// section and the other cut hardly at all. One column beside a uniform bar repeats
+    /// in phase with the section; a helix repeats alike on both cuts.
+    #[test]
+    fn staggered_rows_tell_two_columns_from_one_row_and_a_helix() {
+        let dims = [110, 14, 20];
+        let columns: Vec<[f64; 3]> = (0..20)
+            .map(|k| {
+                [
+                    5.0 + 5.0 * k as f64,
+                    7.0,
+                    if k % 2 == 0 { 5.0 } else { 14.0 },
+                ]
+            })
+            .collect();
+        let g = staggered_rows(&balls(dims, &columns));
+        assert_eq!(g.axis, 2, "{g:?}");
+        assert!((g.period_mm - 10.0).abs() <= 0.3, "{g:?}");
+        assert!(g.prominence > 5.0 && g.modulation > 0.3, "{g:?}");
+        assert!(g.in_phase < 0.2 && g.other_cut < 0.2, "{g:?}");
+        assert!((g.periods - 10.0).abs() < 1.0, "{g:?}");
+
+        let mut row: Vec<[f64; 3]> = (0..10).map(|k| [5.0 + 10.0 * k as f64, 7.0, 5.0]).collect();
+        row.extend((0..200).map(|k| [2.5 + 0.5 * k as f64, 7.0, 14.0]));
+        let g = staggered_rows(&balls(dims, &row));
+        assert!((g.period_mm - 10.0).abs() <= 0.3, "{g:?}");
+        assert!(g.in_phase > 0.8, "{g:?}");
+
+        let helix: Vec<[f64; 3]> = (0..400)
+            .map(|k| {
+                let t = 5.0 + 0.25 * k as f64;
+                let (sn, cs) = (std::f64::consts::TAU * t / 10.0).sin_cos();
+                [t, 7.0 + 4.5 * cs, 10.0 + 4.5 * sn]
+            })
+            .collect();
+        let g = staggered_rows(&balls([110, 14, 20], &helix));
+        assert!((g.period_mm - 10.0).abs() <= 0.3, "{g:?}");
+        assert!(g.other_cut > 0.7, "{g:?}");
+        assert_eq!(
+            staggered_rows(&balls([6, 14, 20], &[])),
+            StaggeredRows::default()
+        );
     }
 
     proptest::proptest! {
