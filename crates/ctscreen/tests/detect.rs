@@ -376,6 +376,27 @@ fn rifle_bolt_in_a_coarse_scan_is_a_firearm_part_despite_its_lugs() {
     assert!(f.evidence[0].contains("rifle bolt"), "{:?}", f.evidence);
 }
 
+/// A stamped rifle receiver alone, scanned at 96³ voxels of 3.44 mm: 1 mm steel sheet
+/// bent into a channel about 240 mm long, closed by solid trunnions at both ends. The
+/// sheet reads at about the solid threshold, so no bore, plate or channel is clean;
+/// the mass per length is, several times higher at the ends than in the middle.
+#[test]
+fn stamped_receiver_in_a_coarse_scan_is_a_firearm_part_from_its_trunnions() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = alone_in_coarse_scan(600, ThreatKind::Receiver);
+    let parts = evaluate_parcel(&r, &p).per_class["firearm_part"];
+    assert_eq!((parts.total, parts.classified), (1, 1), "{:#?}", r.findings);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::FirearmPart)
+        .unwrap();
+    assert!(f.features["receiver_score"] > 0.5, "{:?}", f.features);
+    assert!(f.features["end_mass_ratio_min"] > 2.5, "{:?}", f.features);
+    assert!(f.evidence[0].contains("trunnions"), "{:?}", f.evidence);
+}
+
 /// A benign parcel of the design seeds, scanned at 96³ voxels of 3.44 mm: a fork lying
 /// against a coin reads as a plate 174 × 21 mm narrowing at both ends, which the blade
 /// test once called a knife (0.70). Its wide end (head and tines) keeps that width

@@ -20,6 +20,10 @@
 //!   staggered columns**: the two halves of the section across its thinnest axis
 //!   repeat at a case diameter (8.5–12.5 mm) in opposition, which rounds in one row
 //!   (in phase) and a coil spring (the same on both cuts) do not;
+//! - **stamped receiver** (firearm part): a sheet-steel channel 205–290 mm long, 30–58
+//!   mm across both ways (blur included), at most 30 % filled, closed at both ends by
+//!   solid blocks (the trunnions) whose mass per length is at least 2.5 × the
+//!   middle's. A tube or a bar has about the same mass per length all along;
 //! - **pistol** (firearm): two limbs meeting at 95–128° (slide and grip: 100–115° in
 //!   pistols, up to 125° in revolvers), the longer 110–260 mm and 14–50 mm wide, the
 //!   shorter 55–160 mm and joined by its end; a bore in the longer limb adds to it.
@@ -369,6 +373,17 @@ fn loaded_magazine_score(s: &Shape) -> f64 {
         * band(s.extents_mm[1], 25.0, 80.0, 3.0)
 }
 
+/// A stamped receiver: a hollow sheet-steel channel of a rifle's receiver size with
+/// solid blocks (trunnions) at both ends.
+fn receiver_score(s: &Shape) -> f64 {
+    let [l, w, t] = s.extents_mm;
+    band(l, 205.0, 290.0, 6.0)
+        * band(w, 30.0, 58.0, 2.5)
+        * band(t, 28.0, 58.0, 2.5)
+        * down(s.fill, 0.3, 0.03)
+        * up(s.end_mass_ratio[0].min(s.end_mass_ratio[1]), 2.5, 0.3)
+}
+
 /// A barrel found in an L of pistol geometry `geo`: its score (0 without one), with the
 /// evidence when their product counts.
 fn barrel_in_l(c: &mut Call, barrel: Option<(Bore, f64)>, geo: f64, place: &str) -> f64 {
@@ -564,6 +579,26 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
                 g.period_mm,
                 g.periods,
                 100.0 * g.modulation
+            ),
+        );
+    }
+    // Stamped receiver.
+    let rc = 0.85 * receiver_score(s);
+    c.feat(
+        "end_mass_ratio_min",
+        s.end_mass_ratio[0].min(s.end_mass_ratio[1]),
+    );
+    c.feat("receiver_score", rc);
+    c.set(Kind::FirearmPart, rc);
+    if rc >= 0.2 {
+        c.say(
+            rc,
+            Kind::FirearmPart,
+            format!(
+                "hollow channel {l:.0} mm long, {w:.0} × {t:.0} mm across ({:.0} % filled), closed by solid blocks carrying {:.1}× and {:.1}× the middle's mass per length: stamped receiver and its trunnions",
+                100.0 * s.fill,
+                s.end_mass_ratio[0],
+                s.end_mass_ratio[1]
             ),
         );
     }

@@ -328,6 +328,11 @@ pub struct Shape {
     pub wide_run_mm: f64,
     /// Mean μ of the denser end third of the length over that of the other end third.
     pub end_density_ratio: f64,
+    /// Mass per length (the sum of μ over the sections) of the first and last 15 % of
+    /// the length over that of the middle 40 %: about 1 for a bar or a tube, several
+    /// for a sheet-metal channel closed by solid blocks at its ends (a stamped
+    /// receiver's trunnions).
+    pub end_mass_ratio: [f64; 2],
     /// How one-sided the dense core (cells at ≥ half the highest μ) is along the main
     /// axis: |gap to one end − gap to the other| / length, 0 for a centred core (or a
     /// uniform object), ≈0.4 for a bullet in a 9×19 round.
@@ -434,6 +439,30 @@ fn wide_run(wide: &[bool], max_gap: usize) -> usize {
         }
     }
     best
+}
+
+/// [`Shape::end_mass_ratio`] of a mass-per-length profile, over the sections from the
+/// first to the last holding at least 5 % of its peak.
+fn end_mass_ratio(profile: &[f64]) -> [f64; 2] {
+    let peak = profile.iter().cloned().fold(0.0, f64::max);
+    let kept: Vec<usize> = (0..profile.len())
+        .filter(|&i| profile[i] > 0.05 * peak)
+        .collect();
+    let (Some(&first), Some(&last)) = (kept.first(), kept.last()) else {
+        return [1.0, 1.0];
+    };
+    let span = &profile[first..=last];
+    let n = span.len() as f64;
+    let mean = |a: f64, b: f64| {
+        let (i0, i1) = (
+            (a * n).floor() as usize,
+            ((b * n).ceil() as usize).min(span.len()),
+        );
+        let part = &span[i0..i1.max(i0 + 1).min(span.len())];
+        part.iter().sum::<f64>() / part.len().max(1) as f64
+    };
+    let middle = mean(0.3, 0.7).max(1e-12);
+    [mean(0.0, 0.15) / middle, mean(0.85, 1.0) / middle]
 }
 
 /// Sections of a mass-per-length profile that hold at least 5 % of its peak, and the
@@ -1496,6 +1525,7 @@ fn shape_of_points(
             end_width_ratio: [1.0, 1.0],
             wide_run_mm: ext[0],
             end_density_ratio: 1.0,
+            end_mass_ratio: [1.0, 1.0],
             core_asymmetry: 0.0,
             core_extents_mm: ext,
             dense_blobs: (0, 0.0),
@@ -1620,6 +1650,7 @@ fn shape_of_points(
             .map(|plane| plane.iter().map(|&m| f64::from(m)).sum())
             .collect();
     let row_period = row_period(&mass_along_t, h);
+    let end_mass_ratio = end_mass_ratio(&mass_along_t);
     let staggered_rows = staggered_rows(&c);
     Some(Shape {
         frame,
@@ -1631,6 +1662,7 @@ fn shape_of_points(
         end_width_ratio,
         wide_run_mm,
         end_density_ratio,
+        end_mass_ratio,
         core_asymmetry,
         core_extents_mm,
         dense_blobs,
@@ -2149,6 +2181,23 @@ mod tests {
         assert_eq!(row_period(&[2.0; 10], h), RowPeriod::default());
         assert_eq!(row_period(&[], h), RowPeriod::default());
         assert_eq!(row_period(&[0.0; 64], h), RowPeriod::default());
+    }
+
+    /// Ends over middle of a channel with blocks at its ends; about 1 for a bar, also
+    /// with empty sections around it.
+    #[test]
+    fn end_mass_ratio_sees_blocks_at_the_ends() {
+        let mut profile = vec![0.0; 5];
+        profile.extend(std::iter::repeat_n(6.0, 15));
+        profile.extend(std::iter::repeat_n(1.0, 70));
+        profile.extend(std::iter::repeat_n(4.0, 15));
+        profile.extend(vec![0.0; 5]);
+        let [a, b] = end_mass_ratio(&profile);
+        assert!((a - 6.0).abs() < 0.5 && (b - 4.0).abs() < 0.5, "{a} {b}");
+        let mut bar = vec![0.0; 3];
+        bar.extend(std::iter::repeat_n(2.0, 60));
+        assert_eq!(end_mass_ratio(&bar), [1.0, 1.0]);
+        assert_eq!(end_mass_ratio(&[]), [1.0, 1.0]);
     }
 
     /// A canonical grid of `dims` cells of 1 mm holding balls of radius 2.5 mm at
