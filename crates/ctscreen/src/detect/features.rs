@@ -590,37 +590,41 @@ pub struct StaggeredRows {
 fn staggered_rows(c: &Canon) -> StaggeredRows {
     let [nt, nu, nv] = c.dims;
     let h = c.h;
-    let at = |t: usize, u: usize, v: usize| f64::from(c.mu[c.idx(t, u, v)]);
-    // Mass per section of the two halves of each cut.
-    let mut halves = [
-        [vec![0.0; nt], vec![0.0; nt]],
-        [vec![0.0; nt], vec![0.0; nt]],
-    ];
-    let mut centre = [0.0; 2];
-    let mut mass = 0.0;
-    for t in 0..nt {
-        for u in 0..nu {
-            for v in 0..nv {
-                let m = at(t, u, v);
-                mass += m;
-                centre[0] += m * u as f64;
-                centre[1] += m * v as f64;
+    // Mass of each section by u and by v (one pass), then of the halves of each cut.
+    let mut by_u = vec![0.0; nt * nu];
+    let mut by_v = vec![0.0; nt * nv];
+    for (t, plane) in c.mu.chunks_exact(nu * nv).enumerate() {
+        for (u, line) in plane.chunks_exact(nv).enumerate() {
+            let mut along = 0.0;
+            for (v, &m) in line.iter().enumerate() {
+                let m = f64::from(m);
+                along += m;
+                by_v[t * nv + v] += m;
             }
+            by_u[t * nu + u] = along;
         }
     }
-    if mass <= 0.0 {
+    let centre = |marginal: &[f64], n: usize| -> Option<f64> {
+        let (mut mass, mut moment) = (0.0, 0.0);
+        for (i, &m) in marginal.iter().enumerate() {
+            mass += m;
+            moment += m * (i % n) as f64;
+        }
+        (mass > 0.0).then(|| moment / mass)
+    };
+    let (Some(split_u), Some(split_v)) = (centre(&by_u, nu), centre(&by_v, nv)) else {
         return StaggeredRows::default();
-    }
-    let split = centre.map(|x| x / mass);
-    for t in 0..nt {
-        for u in 0..nu {
-            for v in 0..nv {
-                let m = at(t, u, v);
-                halves[0][usize::from(u as f64 >= split[0])][t] += m;
-                halves[1][usize::from(v as f64 >= split[1])][t] += m;
+    };
+    let halves_of = |marginal: &[f64], n: usize, split: f64| -> [Vec<f64>; 2] {
+        let mut halves = [vec![0.0; nt], vec![0.0; nt]];
+        for (t, section) in marginal.chunks_exact(n).enumerate() {
+            for (i, &m) in section.iter().enumerate() {
+                halves[usize::from(i as f64 >= split)][t] += m;
             }
         }
-    }
+        halves
+    };
+    let halves = [halves_of(&by_u, nu, split_u), halves_of(&by_v, nv, split_v)];
     let sum: Vec<f64> = (0..nt).map(|t| halves[0][0][t] + halves[0][1][t]).collect();
     let Some((kept, length, lam_min)) = repeat_support(&sum, h) else {
         return StaggeredRows::default();
