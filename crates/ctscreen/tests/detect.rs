@@ -235,24 +235,34 @@ fn alone_in_coarse_scan(
     )
 }
 
+/// The finding of `kind` in [`alone_in_coarse_scan`] of `threat`, once the evaluation
+/// has counted the one threat object as classified: found by an alarmed finding of its
+/// own kind.
+fn classified_alone(
+    seed: u64,
+    threat: ctscreen::phantom::ThreatKind,
+    kind: Kind,
+) -> ctscreen::detect::Finding {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    let (r, p) = alone_in_coarse_scan(seed, threat);
+    let counts = evaluate_parcel(&r, &p).per_class[kind.as_str()];
+    assert_eq!(
+        (counts.total, counts.classified),
+        (1, 1),
+        "{:#?}",
+        r.findings
+    );
+    r.findings.into_iter().find(|f| f.kind == kind).unwrap()
+}
+
 /// A knife alone in a parcel of the design seeds, scanned at 96³ voxels of 3.44 mm: its
 /// 2–4 mm blade reads about 5.4 mm thick at half its density because the scan's blur
 /// (over a voxel) sets the width of an unresolved plate; judged on that reading it was
 /// too thick for a blade (score 0.39). The blur is taken out before the upper bounds.
 #[test]
 fn knife_in_a_coarse_scan_is_a_blade() {
-    use ctscreen::detect::evaluate::evaluate_parcel;
     use ctscreen::phantom::ThreatKind;
-    let (r, p) = alone_in_coarse_scan(600, ThreatKind::Knife);
-    let blades = evaluate_parcel(&r, &p).per_class["blade"];
-    assert_eq!(
-        (blades.total, blades.classified),
-        (1, 1),
-        "{:#?}",
-        r.findings
-    );
-    let f = &r.findings[0];
-    assert_eq!(f.kind, Kind::Blade);
+    let f = classified_alone(600, ThreatKind::Knife, Kind::Blade);
     assert!(f.features["plate_thickness_mm"] > 4.0, "{:?}", f.features);
     assert!(
         f.features["plate_thickness_deblurred_mm"] < 4.0,
@@ -268,18 +278,8 @@ fn knife_in_a_coarse_scan_is_a_blade() {
 /// the pistol's 105–112°.
 #[test]
 fn all_steel_pistol_in_a_coarse_scan_is_a_firearm_from_its_solid_limbs() {
-    use ctscreen::detect::evaluate::evaluate_parcel;
     use ctscreen::phantom::ThreatKind;
-    let (r, p) = alone_in_coarse_scan(601, ThreatKind::PistolSteel);
-    let firearms = evaluate_parcel(&r, &p).per_class["firearm"];
-    assert_eq!(
-        (firearms.total, firearms.classified),
-        (1, 1),
-        "{:#?}",
-        r.findings
-    );
-    let f = &r.findings[0];
-    assert_eq!(f.kind, Kind::Firearm);
+    let f = classified_alone(601, ThreatKind::PistolSteel, Kind::Firearm);
     assert!(
         f.evidence.iter().any(|e| e.contains("solid limbs")),
         "{:?}",
@@ -296,21 +296,8 @@ fn all_steel_pistol_in_a_coarse_scan_is_a_firearm_from_its_solid_limbs() {
 /// the block's mass repeats every case diameter and gap (10.5 mm) along it.
 #[test]
 fn box_of_rounds_in_a_coarse_scan_is_ammunition_from_its_rows() {
-    use ctscreen::detect::evaluate::evaluate_parcel;
     use ctscreen::phantom::ThreatKind;
-    let (r, p) = alone_in_coarse_scan(605, ThreatKind::CartridgesBoxed);
-    let rounds = evaluate_parcel(&r, &p).per_class["ammunition"];
-    assert_eq!(
-        (rounds.total, rounds.classified),
-        (1, 1),
-        "{:#?}",
-        r.findings
-    );
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.kind == Kind::Ammunition)
-        .unwrap();
+    let f = classified_alone(605, ThreatKind::CartridgesBoxed, Kind::Ammunition);
     assert!(f.features["rows_score"] > 0.5, "{:?}", f.features);
     assert!(
         (10.0..=11.2).contains(&f.features["row_period_mm"]),
@@ -328,16 +315,8 @@ fn box_of_rounds_in_a_coarse_scan_is_ammunition_from_its_rows() {
 /// (10.1 mm) half a period apart.
 #[test]
 fn loaded_magazine_in_a_coarse_scan_is_a_firearm_part_from_its_two_columns() {
-    use ctscreen::detect::evaluate::evaluate_parcel;
     use ctscreen::phantom::ThreatKind;
-    let (r, p) = alone_in_coarse_scan(600, ThreatKind::Magazine);
-    let parts = evaluate_parcel(&r, &p).per_class["firearm_part"];
-    assert_eq!((parts.total, parts.classified), (1, 1), "{:#?}", r.findings);
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.kind == Kind::FirearmPart)
-        .unwrap();
+    let f = classified_alone(600, ThreatKind::Magazine, Kind::FirearmPart);
     assert!(
         f.features["loaded_magazine_score"] > 0.5,
         "{:?}",
@@ -362,16 +341,8 @@ fn loaded_magazine_in_a_coarse_scan_is_a_firearm_part_from_its_two_columns() {
 /// bolt.
 #[test]
 fn rifle_bolt_in_a_coarse_scan_is_a_firearm_part_despite_its_lugs() {
-    use ctscreen::detect::evaluate::evaluate_parcel;
     use ctscreen::phantom::ThreatKind;
-    let (r, p) = alone_in_coarse_scan(601, ThreatKind::Bolt);
-    let parts = evaluate_parcel(&r, &p).per_class["firearm_part"];
-    assert_eq!((parts.total, parts.classified), (1, 1), "{:#?}", r.findings);
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.kind == Kind::FirearmPart)
-        .unwrap();
+    let f = classified_alone(601, ThreatKind::Bolt, Kind::FirearmPart);
     assert!(f.features["bolt_score"] > 0.5, "{:?}", f.features);
     assert!(f.evidence[0].contains("rifle bolt"), "{:?}", f.evidence);
 }
@@ -382,16 +353,8 @@ fn rifle_bolt_in_a_coarse_scan_is_a_firearm_part_despite_its_lugs() {
 /// the mass per length is, several times higher at the ends than in the middle.
 #[test]
 fn stamped_receiver_in_a_coarse_scan_is_a_firearm_part_from_its_trunnions() {
-    use ctscreen::detect::evaluate::evaluate_parcel;
     use ctscreen::phantom::ThreatKind;
-    let (r, p) = alone_in_coarse_scan(600, ThreatKind::Receiver);
-    let parts = evaluate_parcel(&r, &p).per_class["firearm_part"];
-    assert_eq!((parts.total, parts.classified), (1, 1), "{:#?}", r.findings);
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.kind == Kind::FirearmPart)
-        .unwrap();
+    let f = classified_alone(600, ThreatKind::Receiver, Kind::FirearmPart);
     assert!(f.features["receiver_score"] > 0.5, "{:?}", f.features);
     assert!(f.features["end_mass_ratio_min"] > 2.5, "{:?}", f.features);
     assert!(f.evidence[0].contains("trunnions"), "{:?}", f.evidence);

@@ -92,6 +92,14 @@ impl Call {
     fn say(&mut self, score: f64, kind: Kind, text: String) {
         self.evidence.push((score, kind, text));
     }
+    /// Scores `kind` at least `score`, and says `text` when the score counts as
+    /// evidence (≥ 0.2).
+    fn claim(&mut self, kind: Kind, score: f64, text: impl FnOnce() -> String) {
+        self.set(kind, score);
+        if score >= 0.2 {
+            self.say(score, kind, text());
+        }
+    }
     fn set(&mut self, kind: Kind, s: f64) {
         let s = s.clamp(0.0, 1.0);
         match kind {
@@ -433,19 +441,14 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
         c.feat("bore_wall_mm", b.wall_mm);
         c.feat("bore_aspect", b.aspect);
         c.feat("barrel_score", sc);
-        c.set(Kind::FirearmPart, sc);
-        if sc >= 0.2 {
-            c.say(
-                sc,
-                Kind::FirearmPart,
-                format!(
-                    "tube {:.0} mm long with {:.0} mm bore ({})",
-                    b.length_mm.max(l * b.length_fraction),
-                    b.diameter_mm,
-                    bore_text(&b)
-                ),
-            );
-        }
+        c.claim(Kind::FirearmPart, sc, || {
+            format!(
+                "tube {:.0} mm long with {:.0} mm bore ({})",
+                b.length_mm.max(l * b.length_fraction),
+                b.diameter_mm,
+                bore_text(&b)
+            )
+        });
     }
     // Parallel bores: a revolver cylinder or a loaded magazine (5–8), cartridges packed
     // side by side (closed cases, many).
@@ -475,17 +478,12 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
             * band(p.length_mm, 6.0, 60.0, 2.0)
             * down(p.open_share, 0.5, 0.1)
             * if p.count >= 9 { 1.0 } else { 0.8 };
-        if packed >= 0.2 {
-            c.say(
-                packed,
-                Kind::Ammunition,
-                format!(
-                    "{} closed cases {:.0} mm across side by side (cartridges packed together)",
-                    p.count, p.diameter_mm
-                ),
-            );
-        }
-        c.set(Kind::Ammunition, packed);
+        c.claim(Kind::Ammunition, packed, || {
+            format!(
+                "{} closed cases {:.0} mm across side by side (cartridges packed together)",
+                p.count, p.diameter_mm
+            )
+        });
     }
     // Rounds in rows (a box of cartridges, whose cases and bullets merge at coarse voxels).
     let rows = row_of_rounds_score(s);
@@ -494,37 +492,27 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
     c.feat("row_modulation", r.modulation);
     c.feat("row_prominence", r.prominence);
     c.feat("rows_score", rows);
-    c.set(Kind::Ammunition, rows);
-    if rows >= 0.2 {
-        c.say(
-            rows,
-            Kind::Ammunition,
-            format!(
-                "mass repeating every {:.1} mm, {:.0} times along {l:.0} mm ({:.0} % deep): rounds standing side by side",
-                r.period_mm,
-                r.periods,
-                100.0 * r.modulation
-            ),
-        );
-    }
+    c.claim(Kind::Ammunition, rows, || {
+        format!(
+            "mass repeating every {:.1} mm, {:.0} times along {l:.0} mm ({:.0} % deep): rounds standing side by side",
+            r.period_mm,
+            r.periods,
+            100.0 * r.modulation
+        )
+    });
     // Bullet cores: several blobs denser than any steel (lead, copper), of bullet size.
     let (nb, vb) = s.dense_blobs;
     c.feat("dense_blobs", nb as f64);
     c.feat("dense_volume_mm3", vb);
     let n_est = (nb as f64).max(vb / 700.0);
     let cores = up(n_est, 1.6, 0.25) * up(vb / nb.max(1) as f64, 150.0, 30.0);
-    if cores >= 0.2 {
-        c.say(
-            cores,
-            Kind::Ammunition,
-            format!(
-                "{} lead-dense cores, {:.0} mm³ in all (bullets)",
-                nb.max(n_est.round() as usize),
-                vb
-            ),
-        );
-    }
-    c.set(Kind::Ammunition, cores);
+    c.claim(Kind::Ammunition, cores, || {
+        format!(
+            "{} lead-dense cores, {:.0} mm³ in all (bullets)",
+            nb.max(n_est.round() as usize),
+            vb
+        )
+    });
     // A loaded firearm in one piece: a barrel-like bore and bullet cores joined in one
     // steel object of a handgun's or a carbine's length. At coarse voxels a pistol's
     // slide, barrel and loaded magazine blur into one object whose L can be hidden by
@@ -533,33 +521,23 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
     if let Some((b, bore)) = best_barrel_relaxed(s) {
         loaded = bore.min(cores) * band(l, 120.0, 320.0, 8.0);
         c.feat("loaded_firearm", loaded);
-        c.set(Kind::Firearm, loaded);
-        if loaded >= 0.2 {
-            c.say(
-                loaded,
-                Kind::Firearm,
-                format!(
-                    "barrel ({}) and {} bullet cores in one {l:.0} mm steel object (loaded firearm)",
-                    bore_text(&b),
-                    nb.max(n_est.round() as usize)
-                ),
-            );
-        }
+        c.claim(Kind::Firearm, loaded, || {
+            format!(
+                "barrel ({}) and {} bullet cores in one {l:.0} mm steel object (loaded firearm)",
+                bore_text(&b),
+                nb.max(n_est.round() as usize)
+            )
+        });
     }
     // Empty magazine.
     if let Some((b, sc)) = magazine_score(s) {
         c.feat("magazine_score", sc);
-        c.set(Kind::FirearmPart, sc);
-        if sc >= 0.2 {
-            c.say(
-                sc,
-                Kind::FirearmPart,
-                format!(
-                    "thin-walled rectangular tube {l:.0} mm long, hole {:.0} mm across (box magazine)",
-                    b.diameter_mm
-                ),
-            );
-        }
+        c.claim(Kind::FirearmPart, sc, || {
+            format!(
+                "thin-walled rectangular tube {l:.0} mm long, hole {:.0} mm across (box magazine)",
+                b.diameter_mm
+            )
+        });
     }
     // Loaded magazine: rounds in two staggered columns.
     let g = s.staggered_rows;
@@ -569,19 +547,14 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
     c.feat("stagger_prominence", g.prominence);
     c.feat("stagger_in_phase", g.in_phase);
     c.feat("loaded_magazine_score", loaded_mag);
-    c.set(Kind::FirearmPart, loaded_mag);
-    if loaded_mag >= 0.2 {
-        c.say(
-            loaded_mag,
-            Kind::FirearmPart,
-            format!(
-                "two columns of mass repeating every {:.1} mm half a period apart, {:.0} times along {l:.0} mm ({:.0} % deep): rounds stacked in a double-column magazine",
-                g.period_mm,
-                g.periods,
-                100.0 * g.modulation
-            ),
-        );
-    }
+    c.claim(Kind::FirearmPart, loaded_mag, || {
+        format!(
+            "two columns of mass repeating every {:.1} mm half a period apart, {:.0} times along {l:.0} mm ({:.0} % deep): rounds stacked in a double-column magazine",
+            g.period_mm,
+            g.periods,
+            100.0 * g.modulation
+        )
+    });
     // Stamped receiver.
     let rc = 0.85 * receiver_score(s);
     c.feat(
@@ -589,19 +562,14 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
         s.end_mass_ratio[0].min(s.end_mass_ratio[1]),
     );
     c.feat("receiver_score", rc);
-    c.set(Kind::FirearmPart, rc);
-    if rc >= 0.2 {
-        c.say(
-            rc,
-            Kind::FirearmPart,
-            format!(
-                "hollow channel {l:.0} mm long, {w:.0} × {t:.0} mm across ({:.0} % filled), closed by solid blocks carrying {:.1}× and {:.1}× the middle's mass per length: stamped receiver and its trunnions",
-                100.0 * s.fill,
-                s.end_mass_ratio[0],
-                s.end_mass_ratio[1]
-            ),
-        );
-    }
+    c.claim(Kind::FirearmPart, rc, || {
+        format!(
+            "hollow channel {l:.0} mm long, {w:.0} × {t:.0} mm across ({:.0} % filled), closed by solid blocks carrying {:.1}× and {:.1}× the middle's mass per length: stamped receiver and its trunnions",
+            100.0 * s.fill,
+            s.end_mass_ratio[0],
+            s.end_mass_ratio[1]
+        )
+    });
     // Slide alone.
     let sl = slide_score(s);
     c.feat("slide_score", sl);
@@ -718,17 +686,12 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
         }
         let bolt = bolt_score(tp);
         c.feat("bolt_score", bolt);
-        c.set(Kind::FirearmPart, bolt);
-        if bolt >= 0.2 {
-            c.say(
-                bolt,
-                Kind::FirearmPart,
-                format!(
-                    "round bar {:.0} mm long with a {:.0} mm handle at {:.0}° (rifle bolt)",
-                    tp.lengths_mm[0], tp.lengths_mm[1], tp.angle_deg
-                ),
-            );
-        }
+        c.claim(Kind::FirearmPart, bolt, || {
+            format!(
+                "round bar {:.0} mm long with a {:.0} mm handle at {:.0}° (rifle bolt)",
+                tp.lengths_mm[0], tp.lengths_mm[1], tp.angle_deg
+            )
+        });
     }
     // Whole firearm from two solid limbs (body and grip of a thick L).
     if let Some(sl) = &d.limbs {
