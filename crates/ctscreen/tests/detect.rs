@@ -360,6 +360,27 @@ fn stamped_receiver_in_a_coarse_scan_is_a_firearm_part_from_its_trunnions() {
     assert!(f.evidence[0].contains("trunnions"), "{:?}", f.evidence);
 }
 
+/// A short barrel alone, scanned at 96³ voxels of 3.44 mm: its bore (5.56–9 mm, under
+/// three voxels) blurs into the walls and is found as a hole over a fifth of the length
+/// at most, too little for the bore rule. The μ at the tube's axis still dips well
+/// below the walls'.
+#[test]
+fn barrel_with_an_unresolved_bore_is_a_firearm_part_from_its_axial_dip() {
+    use ctscreen::phantom::ThreatKind;
+    let f = classified_alone(600, ThreatKind::Barrel, Kind::FirearmPart);
+    assert!(
+        f.features["unresolved_bore_score"] > 0.5,
+        "{:?}",
+        f.features
+    );
+    assert!(f.features["axial_mu_ratio"] < 0.6, "{:?}", f.features);
+    assert!(
+        f.evidence[0].contains("dipping at the axis"),
+        "{:?}",
+        f.evidence
+    );
+}
+
 /// A benign parcel of the design seeds, scanned at 96³ voxels of 3.44 mm: a fork lying
 /// against a coin reads as a plate 174 × 21 mm narrowing at both ends, which the blade
 /// test once called a knife (0.70). Its wide end (head and tines) keeps that width

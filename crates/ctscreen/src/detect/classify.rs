@@ -12,7 +12,10 @@
 //!   (17 mm) and a cartridge case are closed at both ends, a motor housing is wide.
 //!   Round means the equal-area diameter is at most 1.35 × the inscribed circle's, the
 //!   inscribed circle allowed one cell of the grid it was measured on (it is measured
-//!   between cell centres, and a 9 mm bore is under three 3.44 mm voxels across);
+//!   between cell centres, and a 9 mm bore is under three 3.44 mm voxels across).
+//!   A bore under about three voxels is not resolved as a hole but still shows as a dip
+//!   of μ at the axis of a round steel tube 95–450 mm long (to ≤ 0.7 of the walls'; a
+//!   solid rod peaks there);
 //! - **revolver cylinder** (firearm part): ≥ 5 similar bores 7–13 mm across, side by
 //!   side, open, 25–70 mm long;
 //! - **magazine** (firearm part): a thin-walled (≤ 2.5 mm) hollow box 80–200 mm long
@@ -184,6 +187,26 @@ fn best_barrel_relaxed(s: &Shape) -> Option<(Bore, f64)> {
             (*b, sc)
         })
         .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// A barrel whose bore the scan does not resolve (under about three voxels: 5.56–9 mm
+/// in 3.44 mm voxels), blurred into its walls: a straight round steel tube 95–450 mm
+/// long, 13–38 mm across with the blur, whose μ still dips at the axis to at most about
+/// 0.7 of the walls' (a solid rod or bar peaks there, 0.85 and more), with no wider
+/// bore resolved along most of it (a pipe).
+fn unresolved_bore_score(s: &Shape) -> f64 {
+    let [l, w, t] = s.extents_mm;
+    if s.bores
+        .iter()
+        .any(|b| b.diameter_mm > 14.0 && b.length_fraction >= 0.5)
+    {
+        return 0.0;
+    }
+    band(l, 95.0, 450.0, 6.0)
+        * band(w, 13.0, 38.0, 1.5)
+        * up(t / w.max(1e-3), 0.86, 0.02)
+        * up(s.fill, 0.3, 0.03)
+        * down(s.axial_mu_ratio, 0.68, 0.04)
 }
 
 /// An empty box magazine: a thin-walled tube of rectangular section (hole 15–35 mm
@@ -450,6 +473,17 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
             )
         });
     }
+    // Barrel with a bore below the resolution.
+    let fine_bore = 0.8 * unresolved_bore_score(s);
+    c.feat("axial_mu_ratio", s.axial_mu_ratio);
+    c.feat("unresolved_bore_score", fine_bore);
+    c.claim(Kind::FirearmPart, fine_bore, || {
+        format!(
+            "round steel tube {l:.0} mm long, {w:.0} mm across, its μ dipping at the axis to {:.0} % of the walls' (a bore under {:.0} mm, narrower than the scan resolves): barrel",
+            100.0 * s.axial_mu_ratio,
+            3.0 * s.voxel_mm
+        )
+    });
     // Parallel bores: a revolver cylinder or a loaded magazine (5–8), cartridges packed
     // side by side (closed cases, many).
     let p = s.parallel_bores;
