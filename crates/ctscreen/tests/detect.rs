@@ -350,7 +350,8 @@ fn rifle_bolt_in_a_coarse_scan_is_a_firearm_part_despite_its_lugs() {
 /// A stamped rifle receiver alone, scanned at 96³ voxels of 3.44 mm: 1 mm steel sheet
 /// bent into a channel about 240 mm long, closed by solid trunnions at both ends. The
 /// sheet reads at about the solid threshold, so no bore, plate or channel is clean;
-/// the mass per length is, several times higher at the ends than in the middle.
+/// its mass per length still shows it: several times higher at the ends than in the
+/// middle.
 #[test]
 fn stamped_receiver_in_a_coarse_scan_is_a_firearm_part_from_its_trunnions() {
     use ctscreen::phantom::ThreatKind;

@@ -449,10 +449,7 @@ fn wide_run(wide: &[bool], max_gap: usize) -> usize {
 /// [`Shape::end_mass_ratio`] of a mass-per-length profile, over the sections from the
 /// first to the last holding at least 5 % of its peak.
 fn end_mass_ratio(profile: &[f64]) -> [f64; 2] {
-    let peak = profile.iter().cloned().fold(0.0, f64::max);
-    let kept: Vec<usize> = (0..profile.len())
-        .filter(|&i| profile[i] > 0.05 * peak)
-        .collect();
+    let (kept, _) = held_sections(profile);
     let (Some(&first), Some(&last)) = (kept.first(), kept.last()) else {
         return [1.0, 1.0];
     };
@@ -508,19 +505,53 @@ fn axial_mu_ratio(c: &Canon, filled: &[usize]) -> f64 {
     }
 }
 
-/// Sections of a mass-per-length profile that hold at least 5 % of its peak, and the
-/// length (mm) from the first to the last of them, when that length holds four of
-/// the shortest wavelengths measured (`lam_min`, returned with them).
-fn repeat_support(profile: &[f64], h: f64) -> Option<(Vec<usize>, f64, f64)> {
-    let lam_min = ROW_PERIOD_MIN_MM.max(3.0 * h);
+/// The sections of a mass-per-length profile holding more than 5 % of its peak (the
+/// peak taken at least 0), and that peak.
+fn held_sections(profile: &[f64]) -> (Vec<usize>, f64) {
     let peak = profile.iter().cloned().fold(0.0, f64::max);
-    let kept: Vec<usize> = (0..profile.len())
+    let kept = (0..profile.len())
         .filter(|&i| profile[i] > 0.05 * peak)
         .collect();
-    let (&first, &last) = (kept.first()?, kept.last()?);
-    let length = (last - first + 1) as f64 * h;
-    (peak > 0.0 && length >= 4.0 * lam_min && lam_min < ROW_PERIOD_MAX_MM)
-        .then_some((kept, length, lam_min))
+    (kept, peak)
+}
+
+/// The repeats of a mass-per-length profile sampled every `h` mm, shared by
+/// [`RowPeriod`] and [`StaggeredRows`]: the sections it is measured over, their
+/// length (mm), the shortest wavelength measured and the profile's spectrum.
+struct Repeats {
+    /// Sections holding more than 5 % of the profile's peak.
+    kept: Vec<usize>,
+    /// Length from the first to the last of them, mm.
+    length: f64,
+    /// Shortest wavelength measured, mm.
+    lam_min: f64,
+    /// The profile summed over `kept`.
+    total: f64,
+    /// [`repeat_spectrum`] of the profile itself.
+    spectrum: Vec<(f64, f64)>,
+}
+
+impl Repeats {
+    /// `None` when the profile is empty or its length holds fewer than four of the
+    /// shortest wavelengths.
+    fn of(profile: &[f64], h: f64) -> Option<Self> {
+        let lam_min = ROW_PERIOD_MIN_MM.max(3.0 * h);
+        let (kept, peak) = held_sections(profile);
+        let (&first, &last) = (kept.first()?, kept.last()?);
+        let length = (last - first + 1) as f64 * h;
+        if !(peak > 0.0 && length >= 4.0 * lam_min && lam_min < ROW_PERIOD_MAX_MM) {
+            return None;
+        }
+        let total: f64 = kept.iter().map(|&i| profile[i]).sum();
+        let spectrum = repeat_spectrum(profile, &kept, h, lam_min, total);
+        Some(Self {
+            kept,
+            length,
+            lam_min,
+            total,
+            spectrum,
+        })
+    }
 }
 
 /// Amplitude of the best sinusoid fitted to `signal` over the sections `kept`, at
@@ -583,18 +614,17 @@ fn strongest(spectrum: &[(f64, f64)]) -> (f64, f64, f64) {
     (period, amp, amp / floor.max(1e-9))
 }
 
-/// Measures [`RowPeriod`] on a profile of mass per length sampled every `h` mm.
-fn row_period(profile: &[f64], h: f64) -> RowPeriod {
-    let Some((kept, length, lam_min)) = repeat_support(profile, h) else {
+/// Measures [`RowPeriod`] from the [`Repeats`] of a profile of mass per length.
+fn row_period(repeats: Option<&Repeats>) -> RowPeriod {
+    let Some(r) = repeats else {
         return RowPeriod::default();
     };
-    let total: f64 = kept.iter().map(|&i| profile[i]).sum();
-    let (period, amp, prominence) = strongest(&repeat_spectrum(profile, &kept, h, lam_min, total));
+    let (period, amp, prominence) = strongest(&r.spectrum);
     RowPeriod {
         period_mm: period,
         modulation: amp,
         prominence,
-        periods: length / period,
+        periods: r.length / period,
     }
 }
 
@@ -630,23 +660,55 @@ pub struct StaggeredRows {
     pub axis: usize,
 }
 
-fn staggered_rows(c: &Canon) -> StaggeredRows {
-    let [nt, nu, nv] = c.dims;
-    let h = c.h;
-    // Mass of each section by u and by v (one pass), then of the halves of each cut.
-    let mut by_u = vec![0.0; nt * nu];
-    let mut by_v = vec![0.0; nt * nv];
-    for (t, plane) in c.mu.chunks_exact(nu * nv).enumerate() {
-        for (u, line) in plane.chunks_exact(nv).enumerate() {
-            let mut along = 0.0;
-            for (v, &m) in line.iter().enumerate() {
-                let m = f64::from(m);
-                along += m;
-                by_v[t * nv + v] += m;
+/// The mass of each cross-section of the canonical grid (along `t`), in all and by
+/// `u` and by `v` (`nt × nu` and `nt × nv`, row-major), summed in one pass.
+struct SectionMasses {
+    along_t: Vec<f64>,
+    by_u: Vec<f64>,
+    by_v: Vec<f64>,
+}
+
+impl SectionMasses {
+    fn of(c: &Canon) -> Self {
+        let [nt, nu, nv] = c.dims;
+        let mut by_u = vec![0.0; nt * nu];
+        let mut by_v = vec![0.0; nt * nv];
+        for (t, plane) in c.mu.chunks_exact(nu * nv).enumerate() {
+            for (u, line) in plane.chunks_exact(nv).enumerate() {
+                let mut along = 0.0;
+                for (v, &m) in line.iter().enumerate() {
+                    let m = f64::from(m);
+                    along += m;
+                    by_v[t * nv + v] += m;
+                }
+                by_u[t * nu + u] = along;
             }
-            by_u[t * nu + u] = along;
+        }
+        let along_t = by_u
+            .chunks_exact(nu.max(1))
+            .map(|s| s.iter().sum())
+            .collect();
+        Self {
+            along_t,
+            by_u,
+            by_v,
         }
     }
+}
+
+/// Measures [`StaggeredRows`] from the section masses of a grid with `nu × nv`
+/// sections and the [`Repeats`] of their sum, sampled every `h` mm.
+fn staggered_rows(
+    masses: &SectionMasses,
+    repeats: Option<&Repeats>,
+    [nu, nv]: [usize; 2],
+    h: f64,
+) -> StaggeredRows {
+    let Some(r) = repeats else {
+        return StaggeredRows::default();
+    };
+    let nt = masses.along_t.len();
+    let (by_u, by_v) = (&masses.by_u, &masses.by_v);
     let centre = |marginal: &[f64], n: usize| -> Option<f64> {
         let (mut mass, mut moment) = (0.0, 0.0);
         for (i, &m) in marginal.iter().enumerate() {
@@ -655,7 +717,7 @@ fn staggered_rows(c: &Canon) -> StaggeredRows {
         }
         (mass > 0.0).then(|| moment / mass)
     };
-    let (Some(split_u), Some(split_v)) = (centre(&by_u, nu), centre(&by_v, nv)) else {
+    let (Some(split_u), Some(split_v)) = (centre(by_u, nu), centre(by_v, nv)) else {
         return StaggeredRows::default();
     };
     let halves_of = |marginal: &[f64], n: usize, split: f64| -> [Vec<f64>; 2] {
@@ -667,18 +729,13 @@ fn staggered_rows(c: &Canon) -> StaggeredRows {
         }
         halves
     };
-    let halves = [halves_of(&by_u, nu, split_u), halves_of(&by_v, nv, split_v)];
-    let sum: Vec<f64> = (0..nt).map(|t| halves[0][0][t] + halves[0][1][t]).collect();
-    let Some((kept, length, lam_min)) = repeat_support(&sum, h) else {
-        return StaggeredRows::default();
-    };
-    let total: f64 = kept.iter().map(|&i| sum[i]).sum();
+    let halves = [halves_of(by_u, nu, split_u), halves_of(by_v, nv, split_v)];
     let diff = |cut: usize| -> Vec<f64> {
         (0..nt)
             .map(|t| halves[cut][0][t] - halves[cut][1][t])
             .collect()
     };
-    let spectra = [0, 1].map(|cut| repeat_spectrum(&diff(cut), &kept, h, lam_min, total));
+    let spectra = [0, 1].map(|cut| repeat_spectrum(&diff(cut), &r.kept, h, r.lam_min, r.total));
     let lines = [0, 1].map(|cut| strongest(&spectra[cut]));
     let cut = if lines[1].1 >= lines[0].1 { 1 } else { 0 };
     let (period, amp, prominence) = lines[cut];
@@ -686,15 +743,14 @@ fn staggered_rows(c: &Canon) -> StaggeredRows {
         .iter()
         .position(|&(lam, _)| lam == period)
         .unwrap_or(0);
-    let sum_spectrum = repeat_spectrum(&sum, &kept, h, lam_min, total);
     let amp_at = |s: &[(f64, f64)]| s.get(step).map_or(0.0, |x| x.1);
     StaggeredRows {
         period_mm: period,
         modulation: amp,
         prominence,
-        in_phase: amp_at(&sum_spectrum) / amp.max(1e-12),
+        in_phase: amp_at(&r.spectrum) / amp.max(1e-12),
         other_cut: amp_at(&spectra[1 - cut]) / amp.max(1e-12),
-        periods: length / period,
+        periods: r.length / period,
         axis: cut + 1,
     }
 }
@@ -1693,13 +1749,11 @@ fn shape_of_points(
             a
         }
     });
-    let mass_along_t: Vec<f64> =
-        c.mu.chunks_exact(nu * nv)
-            .map(|plane| plane.iter().map(|&m| f64::from(m)).sum())
-            .collect();
-    let row_period = row_period(&mass_along_t, h);
-    let end_mass_ratio = end_mass_ratio(&mass_along_t);
-    let staggered_rows = staggered_rows(&c);
+    let masses = SectionMasses::of(&c);
+    let repeats = Repeats::of(&masses.along_t, h);
+    let row_period = row_period(repeats.as_ref());
+    let end_mass_ratio = end_mass_ratio(&masses.along_t);
+    let staggered_rows = staggered_rows(&masses, repeats.as_ref(), [nu, nv], h);
     let axial_mu_ratio = axial_mu_ratio(&c, &filled);
     Some(Shape {
         frame,
@@ -2198,7 +2252,7 @@ mod tests {
         let profile: Vec<f64> = (0..64)
             .map(|i| 1.0 + m * (std::f64::consts::TAU * i as f64 * h / lam).cos())
             .collect();
-        let r = row_period(&profile, h);
+        let r = row_period(Repeats::of(&profile, h).as_ref());
         assert!((r.period_mm - lam).abs() <= 0.15, "{r:?}");
         assert!((r.modulation - m).abs() < 0.03, "{r:?}");
         assert!(r.prominence > 10.0, "{r:?}");
@@ -2222,15 +2276,24 @@ mod tests {
     fn row_period_of_a_uniform_bar_is_small() {
         let h = 1.72;
         let profile = vec![2.0; 64];
-        let r = row_period(&profile, h);
+        let r = row_period(Repeats::of(&profile, h).as_ref());
         let length = 64.0 * h;
         assert!(
             r.modulation < ROW_PERIOD_MAX_MM / (std::f64::consts::PI * length),
             "{r:?}"
         );
-        assert_eq!(row_period(&[2.0; 10], h), RowPeriod::default());
-        assert_eq!(row_period(&[], h), RowPeriod::default());
-        assert_eq!(row_period(&[0.0; 64], h), RowPeriod::default());
+        assert_eq!(
+            row_period(Repeats::of(&[2.0; 10], h).as_ref()),
+            RowPeriod::default()
+        );
+        assert_eq!(
+            row_period(Repeats::of(&[], h).as_ref()),
+            RowPeriod::default()
+        );
+        assert_eq!(
+            row_period(Repeats::of(&[0.0; 64], h).as_ref()),
+            RowPeriod::default()
+        );
     }
 
     /// A tube blurred until its bore is no hole at the solid level still dips at the
@@ -2313,6 +2376,13 @@ mod tests {
         }
     }
 
+    /// [`staggered_rows`] of a whole canonical grid.
+    fn stagger_of(c: &Canon) -> StaggeredRows {
+        let masses = SectionMasses::of(c);
+        let repeats = Repeats::of(&masses.along_t, c.h);
+        staggered_rows(&masses, repeats.as_ref(), [c.dims[1], c.dims[2]], c.h)
+    }
+
     /// Two columns of balls every 10 mm, the second half a period on, side by side
     /// across `v`: the halves cut across `v` repeat at 10 mm in opposition, the whole
     /// section and the other cut hardly at all. One column beside a uniform bar repeats
@@ -2329,7 +2399,7 @@ mod tests {
                 ]
             })
             .collect();
-        let g = staggered_rows(&balls(dims, &columns));
+        let g = stagger_of(&balls(dims, &columns));
         assert_eq!(g.axis, 2, "{g:?}");
         assert!((g.period_mm - 10.0).abs() <= 0.3, "{g:?}");
         assert!(g.prominence > 5.0 && g.modulation > 0.3, "{g:?}");
@@ -2338,7 +2408,7 @@ mod tests {
 
         let mut row: Vec<[f64; 3]> = (0..10).map(|k| [5.0 + 10.0 * k as f64, 7.0, 5.0]).collect();
         row.extend((0..200).map(|k| [2.5 + 0.5 * k as f64, 7.0, 14.0]));
-        let g = staggered_rows(&balls(dims, &row));
+        let g = stagger_of(&balls(dims, &row));
         assert!((g.period_mm - 10.0).abs() <= 0.3, "{g:?}");
         assert!(g.in_phase > 0.8, "{g:?}");
 
@@ -2349,11 +2419,11 @@ mod tests {
                 [t, 7.0 + 4.5 * cs, 10.0 + 4.5 * sn]
             })
             .collect();
-        let g = staggered_rows(&balls([110, 14, 20], &helix));
+        let g = stagger_of(&balls([110, 14, 20], &helix));
         assert!((g.period_mm - 10.0).abs() <= 0.3, "{g:?}");
         assert!(g.other_cut > 0.7, "{g:?}");
         assert_eq!(
-            staggered_rows(&balls([6, 14, 20], &[])),
+            stagger_of(&balls([6, 14, 20], &[])),
             StaggeredRows::default()
         );
     }
