@@ -29,16 +29,18 @@
 //! the start row and the row step are computed once per column and view, the valid z
 //! range is clipped once (RabbitCT-style line clipping), and the inner loop interpolates
 //! along the two columns, vectorised across z (AVX2 + FMA where the CPU has them, chosen
-//! at run time; a scalar loop otherwise). The vector loop first blends the two columns
-//! with their weights into one line over the rows the column of voxels reads, then
-//! interpolates along that line only: half the loads and permutes per voxel (20 % less
-//! time on the peer workload). Filtered views are stored transposed
-//! (`(cols, rows)`, rows contiguous) with zero borders. Work is split over rayon tasks
-//! by slabs of y rows; each task walks x tiles of its slab and, for every tile, passes over
-//! sub-blocks of 8 views so the tile's accumulators and the views' detector footprint stay
-//! in cache. The inner loop fetches the detector samples of eight consecutive voxels with
-//! one or two unaligned loads and a permute when they span at most 16 rows (voxels no
-//! more than twice the magnified row pitch along z), with 64-bit gathers otherwise.
+//! at run time; a scalar loop otherwise). The vector loop blends the two columns with
+//! their weights as it loads them and interpolates along the blend only: half the
+//! permutes per voxel. Filtered views are stored transposed (`(cols, rows)`, rows
+//! contiguous) with zero borders. Work is split over rayon tasks by slabs of 4 y rows;
+//! each task gathers its slab into z-contiguous columns once per block of views
+//! (reading whole x rows), walks x tiles of 16 columns and, for every tile, passes over
+//! sub-blocks of 8 views so the tile's accumulators and the views' detector footprint
+//! stay in cache, then writes the slab back. The inner loop fetches the detector samples
+//! of eight consecutive voxels with unaligned loads and permutes when they span at most
+//! 16 rows (voxels no more than twice the magnified row pitch along z), with 64-bit
+//! gathers otherwise, and computes the row indices of the next eight voxels while it
+//! interpolates the current ones.
 //! Every voxel is written by one task and sums the views in their fixed order, so results
 //! are bit-identical on any number of threads.
 //!
@@ -56,7 +58,7 @@
 //! projections, `B · (cols + 2) · (rows + 4) · 4` bytes for a block of `B` views
 //! ([`FdkOptions::view_block`]; by default as many views as fit in 64 MiB, from 8 to
 //! 64),
-//! and per worker thread a tile buffer of `4 · 16 · nz · 4` bytes, one blended detector
+//! and per worker thread a slab buffer of `4 · nx · nz · 4` bytes, one blended detector
 //! line of `(rows + 36) · 4` bytes and a few rows of filter scratch. The input
 //! projections are only read.
 
@@ -394,7 +396,7 @@ pub(crate) fn fdk_core(
             .enumerate()
             .for_each_init(
                 || Scratch {
-                    tile: vec![0.0; TILE_Y * TILE_X * nz],
+                    slab: vec![0.0; TILE_Y * nx * nz],
                 },
                 |scratch, (chunk_index, mut slab)| {
                     if progress.is_cancelled() {
@@ -402,19 +404,33 @@ pub(crate) fn fdk_core(
                     }
                     let y_first = chunk_index * TILE_Y;
                     let ty = slab.dim().1;
-                    let mut x_first = 0;
-                    while x_first < nx {
-                        let tx = TILE_X.min(nx - x_first);
-                        let tile = &mut scratch.tile[..ty * tx * nz];
-                        // Gather the tile into z-contiguous columns.
-                        for k in 0..nz {
-                            for j in 0..ty {
-                                let row = slab.slice(s![k, j, x_first..x_first + tx]);
-                                for (i, v) in row.iter().enumerate() {
-                                    tile[(j * tx + i) * nz + k] = *v;
+                    let columns = &mut scratch.slab[..ty * nx * nz];
+                    // The x tile from x_first holds tx = min(16, nx − x_first) columns
+                    // of each of the ty rows, y-major, from column ty · x_first of the
+                    // scratch: where column (x, j) starts.
+                    let width = |x_first: usize| TILE_X.min(nx - x_first);
+                    let at = |x: usize, j: usize| {
+                        let x_first = x / TILE_X * TILE_X;
+                        (ty * x_first + j * width(x_first) + (x - x_first)) * nz
+                    };
+                    // Gather the slab into z-contiguous columns, reading whole rows
+                    // (zeros before the first block).
+                    if first == 0 {
+                        columns.fill(0.0);
+                    } else {
+                        for (k, plane) in slab.outer_iter().enumerate() {
+                            for (j, row) in plane.outer_iter().enumerate() {
+                                for (x, v) in row.iter().enumerate() {
+                                    columns[at(x, j) + k] = *v;
                                 }
                             }
                         }
+                    }
+                    let mut x_first = 0;
+                    while x_first < nx {
+                        let tx = width(x_first);
+                        let start = ty * x_first * nz;
+                        let tile = &mut columns[start..start + ty * tx * nz];
                         let cols_xy: Vec<(f64, f64)> = (0..ty)
                             .flat_map(|j| {
                                 (0..tx).map(move |i| {
@@ -426,15 +442,14 @@ pub(crate) fn fdk_core(
                             })
                             .collect();
                         kernel(tile, nz, &cols_xy, views, view_len, &passes, &setup);
-                        for k in 0..nz {
-                            for j in 0..ty {
-                                let mut row = slab.slice_mut(s![k, j, x_first..x_first + tx]);
-                                for (i, v) in row.iter_mut().enumerate() {
-                                    *v = tile[(j * tx + i) * nz + k];
-                                }
+                        x_first += tx;
+                    }
+                    for (k, mut plane) in slab.outer_iter_mut().enumerate() {
+                        for (j, mut row) in plane.outer_iter_mut().enumerate() {
+                            for (x, v) in row.iter_mut().enumerate() {
+                                *v = columns[at(x, j) + k];
                             }
                         }
-                        x_first += tx;
                     }
                 },
             );
@@ -454,7 +469,7 @@ struct Grid {
 }
 
 struct Scratch {
-    tile: Vec<f32>,
+    slab: Vec<f32>,
 }
 
 /// View-independent pre-weights: the Feldkamp cosine weight of every detector pixel
@@ -778,13 +793,17 @@ pub(crate) fn bilerp_scalar(
 /// Floats of scratch beyond `ld` that [`bilerp_avx2`] needs in its `line` buffer.
 pub(crate) const LINE_SLACK: usize = 32;
 
-/// AVX2 + FMA version of [`bilerp_scalar`], eight voxels per step. The two detector
-/// columns are first combined, `line[r] = wa · col0[r] + wb · col1[r]`, over the rows
-/// the voxels read (bilinear interpolation is linear in the samples, so this is the
-/// same sum in another order), which halves the work per voxel. The samples of eight
-/// consecutive voxels span `⌈7 s⌉ + 2` rows, so for `s < 1` one unaligned 8-float load
-/// per row offset, permuted into place, fetches them; for `s < 2` two loads and a
-/// blend; steeper slopes gather pairs of neighbouring rows with 64-bit gathers.
+/// AVX2 + FMA version of [`bilerp_scalar`], eight voxels per step. Bilinear
+/// interpolation is linear in the samples, so the two detector columns are first
+/// blended with their weights, `wa · col0[r] + wb · col1[r]` (the same sum in another
+/// order), and only that blend is interpolated along the rows: half the permutes per
+/// voxel. The samples of eight consecutive voxels span `⌈7 s⌉ + 2` rows, so for `s < 1`
+/// two unaligned 8-row windows of each column (at the block's first row and one
+/// below), blended and permuted into place, serve a block; for `s < 2` two 16-row
+/// windows and a blend of two permutes; the index arithmetic of the next block runs
+/// while the current one is interpolated, so its loads never wait on it. Steeper slopes
+/// blend the rows the column reads into `line` once and gather pairs of neighbouring
+/// rows from it with 64-bit gathers.
 /// Requires `pair.len() ≥ 2 ld + SLACK`, `line.len() ≥ ld + LINE_SLACK`,
 /// `2 ≤ ld < 2²⁹`, `s ≥ 0`.
 ///
@@ -827,67 +846,91 @@ pub(crate) unsafe fn bilerp_avx2(
             top: _mm256_set1_ps(ld as f32),
             last: _mm256_set1_epi32(ld as i32 - 2),
         };
-        // Rows r_lo ..= r_hi hold every sample the blocks read (x grows with k, and
-        // the index is monotone in x): from lane 0 of the first block to one past lane
-        // 7 of the last; r_lo ≤ r_hi ≤ ld − 1.
-        let r_lo = _mm256_cvtsi256_si32(c.index(first).0) as usize;
-        let r_hi = _mm256_extract_epi32::<7>(c.index(steps - 1).0) as usize + 1;
         let (vwa, vwb) = (_mm256_set1_ps(wa), _mm256_set1_ps(wb));
         let col0 = pair.as_ptr();
-        let dst = line.as_mut_ptr();
-        let mut r = r_lo;
-        while r <= r_hi {
-            // SAFETY: r ≤ r_hi ≤ ld − 1, so the loads read up to col0[2 ld + 6] <
-            // pair.len() and the store writes up to line[ld + 6] < line.len().
-            unsafe {
-                let v = _mm256_fmadd_ps(
-                    vwb,
-                    _mm256_loadu_ps(col0.add(ld + r)),
-                    _mm256_mul_ps(vwa, _mm256_loadu_ps(col0.add(r))),
-                );
-                _mm256_storeu_ps(dst.add(r - r_lo), v);
-            }
-            r += 8;
-        }
-        let base = line.as_ptr();
         let out = acc.as_mut_ptr();
-        // Window loads read 8 floats from line[i0 − r_lo + off] with i0 − r_lo ≤ r_hi −
-        // r_lo ≤ ld − 1 and off ≤ 9: below ld + 17 ≤ line.len(). Lanes only ever select
-        // rows r_lo ..= r_hi, which the combine pass wrote. Gathers read rows i − r_lo
-        // and i − r_lo + 1 ≤ r_hi − r_lo. Stores write acc[8 j .. 8 j + 8] with j <
-        // steps ≤ acc.len() / 8. So every access is in bounds.
+        // Direct paths (s < 2): each block reads rows i0 ..= i0 + 15 of both columns
+        // from its first index i0 ≤ ld − 2, so the loads stay below col0[2 ld + 14] <
+        // pair.len(); the lanes only select rows i0 + rel and i0 + rel + 1 with
+        // i0 + rel ≤ ld − 2 (the clamped index), inside the column. Stores write
+        // acc[8 j .. 8 j + 8] with j < steps ≤ acc.len() / 8.
+        let mut kk = c.block(first);
+        let eight = _mm256_set1_ps(8.0);
+        // The first row, the row offsets and the fractions of the block at kk.
+        let at = |kk: __m256| {
+            let (i, f) = c.index(kk);
+            let (i0, rel) = relative(i);
+            (i0, rel, f)
+        };
         if s < 0.99 {
+            // Rows of eight voxels: rel ≤ ⌈7 s⌉ ≤ 7, so rows i0 ..= i0 + 8.
+            let (mut i0, mut rel, mut f) = at(kk);
             for j in first..steps {
+                kk = _mm256_add_ps(kk, eight);
                 // SAFETY: see the bounds argument above.
                 unsafe {
-                    let (i, f) = c.index(j);
-                    let (i0, rel) = relative(i);
-                    let p = base.add(i0 - r_lo);
-                    let p0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p), rel);
-                    let p1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p.add(1)), rel);
+                    let p = col0.add(i0);
+                    let w0 = blend_columns(p, ld, vwa, vwb);
+                    let w1 = blend_columns(p.add(1), ld, vwa, vwb);
+                    let (ni0, nrel, nf) = at(kk);
+                    let p0 = _mm256_permutevar8x32_ps(w0, rel);
+                    let p1 = _mm256_permutevar8x32_ps(w1, rel);
                     accumulate(out.add(8 * j), f, p0, p1);
+                    (i0, rel, f) = (ni0, nrel, nf);
                 }
             }
         } else if s < 2.0 {
+            // rel ≤ ⌈7 s⌉ ≤ 14, so rows i0 ..= i0 + 15: two blended 8-row windows.
             let seven = _mm256_set1_epi32(7);
+            let one = _mm256_set1_epi32(1);
+            let (i0, mut rel, mut f) = at(kk);
+            // SAFETY: see the bounds argument above.
+            let (mut w0, mut w1) = unsafe {
+                (
+                    blend_columns(col0.add(i0), ld, vwa, vwb),
+                    blend_columns(col0.add(i0 + 8), ld, vwa, vwb),
+                )
+            };
             for j in first..steps {
+                kk = _mm256_add_ps(kk, eight);
                 // SAFETY: see the bounds argument above.
                 unsafe {
-                    let (i, f) = c.index(j);
-                    let (i0, rel) = relative(i);
-                    let hi = _mm256_castsi256_ps(_mm256_cmpgt_epi32(rel, seven));
-                    let p = base.add(i0 - r_lo);
-                    let p0 = pick16(p, rel, hi);
-                    let p1 = pick16(p.add(1), rel, hi);
+                    let (ni0, nrel, nf) = at(kk);
+                    let p = col0.add(ni0);
+                    let nw0 = blend_columns(p, ld, vwa, vwb);
+                    let nw1 = blend_columns(p.add(8), ld, vwa, vwb);
+                    let next = _mm256_add_epi32(rel, one);
+                    let p0 = pick16(w0, w1, rel, seven);
+                    let p1 = pick16(w0, w1, next, seven);
                     accumulate(out.add(8 * j), f, p0, p1);
+                    (w0, w1, rel, f) = (nw0, nw1, nrel, nf);
                 }
             }
         } else {
+            // Steep slopes: blend the rows the blocks read into `line` once, then
+            // gather pairs of rows from it.
+            // Rows r_lo ..= r_hi hold every sample the blocks read (x grows with k,
+            // and the index is monotone in x): from lane 0 of the first block to one
+            // past lane 7 of the last; r_lo ≤ r_hi ≤ ld − 1.
+            let r_lo = _mm256_cvtsi256_si32(c.index(c.block(first)).0) as usize;
+            let r_hi = _mm256_extract_epi32::<7>(c.index(c.block(steps - 1)).0) as usize + 1;
+            let dst = line.as_mut_ptr();
+            let mut r = r_lo;
+            while r <= r_hi {
+                // SAFETY: r ≤ r_hi ≤ ld − 1, so the loads read up to col0[2 ld + 6] <
+                // pair.len() and the store writes up to line[ld + 6] < line.len().
+                unsafe {
+                    _mm256_storeu_ps(dst.add(r - r_lo), blend_columns(col0.add(r), ld, vwa, vwb))
+                };
+                r += 8;
+            }
+            let base = line.as_ptr();
             let shift = _mm256_set1_epi32(r_lo as i32);
             for j in first..steps {
-                // SAFETY: see the bounds argument above.
+                // SAFETY: gathers read rows i − r_lo and i − r_lo + 1 ≤ r_hi − r_lo of
+                // `line`, which the pass above wrote; the store is in `acc` as above.
                 unsafe {
-                    let (i, f) = c.index(j);
+                    let (i, f) = c.index(c.block(j));
                     let (p0, p1) = gather_pairs(base, _mm256_sub_epi32(i, shift));
                     accumulate(out.add(8 * j), f, p0, p1);
                 }
@@ -929,15 +972,25 @@ struct Consts {
 
 #[cfg(target_arch = "x86_64")]
 impl Consts {
-    /// Row indices (clamped to `0 ..= ld − 2`; NaN and out-of-range values land on an
-    /// end) and fractions of voxels `8 j .. 8 j + 8`. The index is a monotone function
-    /// of the row position (clamped as a float before the conversion, which would give
-    /// `i32::MIN` beyond 2³¹), so it never decreases along a column.
+    /// Voxel numbers `8 j .. 8 j + 8` as floats.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn index(&self, j: usize) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256) {
+    fn block(&self, j: usize) -> std::arch::x86_64::__m256 {
         use std::arch::x86_64::*;
-        let kk = _mm256_add_ps(_mm256_set1_ps((8 * j) as f32), self.lanes);
+        _mm256_add_ps(_mm256_set1_ps((8 * j) as f32), self.lanes)
+    }
+
+    /// Row indices (clamped to `0 ..= ld − 2`; NaN and out-of-range values land on an
+    /// end) and fractions of voxels `kk`. The index is a monotone function of the row
+    /// position (clamped as a float before the conversion, which would give `i32::MIN`
+    /// beyond 2³¹), so it never decreases along a column.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn index(
+        &self,
+        kk: std::arch::x86_64::__m256,
+    ) -> (std::arch::x86_64::__m256i, std::arch::x86_64::__m256) {
+        use std::arch::x86_64::*;
         let x = _mm256_fmadd_ps(kk, self.vs, self.va);
         // max_ps returns its second operand, 0, for a NaN x.
         let clamped = _mm256_min_ps(_mm256_max_ps(x, _mm256_setzero_ps()), self.top);
@@ -956,21 +1009,43 @@ fn relative(i: std::arch::x86_64::__m256i) -> (usize, std::arch::x86_64::__m256i
     (i0 as usize, _mm256_sub_epi32(i, _mm256_set1_epi32(i0)))
 }
 
-/// Lanes `rel` (0 ..= 15) of the 16 floats at `p`: two loads, two permutes, a blend.
+/// `wa · col0[r] + wb · col1[r]` for the eight rows at `p` of the first column, with the
+/// second column `ld` floats further on.
 ///
 /// # Safety
-/// 16 floats at `p` must be readable.
+/// 8 floats at `p` and 8 at `p + ld` must be readable.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn pick16(
+unsafe fn blend_columns(
     p: *const f32,
-    rel: std::arch::x86_64::__m256i,
-    hi: std::arch::x86_64::__m256,
+    ld: usize,
+    wa: std::arch::x86_64::__m256,
+    wb: std::arch::x86_64::__m256,
 ) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::*;
-    // SAFETY: the caller guarantees 16 readable floats at `p`.
-    let (w0, w1) = unsafe { (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))) };
+    // SAFETY: the caller guarantees both 8-float runs are readable.
+    unsafe {
+        _mm256_fmadd_ps(
+            wb,
+            _mm256_loadu_ps(p.add(ld)),
+            _mm256_mul_ps(wa, _mm256_loadu_ps(p)),
+        )
+    }
+}
+
+/// Lanes `rel` (0 ..= 15) of the 16 floats `w0 ‖ w1`: two permutes and a blend.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn pick16(
+    w0: std::arch::x86_64::__m256,
+    w1: std::arch::x86_64::__m256,
+    rel: std::arch::x86_64::__m256i,
+    seven: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    let hi = _mm256_castsi256_ps(_mm256_cmpgt_epi32(rel, seven));
     _mm256_blendv_ps(
         _mm256_permutevar8x32_ps(w0, rel),
         _mm256_permutevar8x32_ps(w1, rel),
