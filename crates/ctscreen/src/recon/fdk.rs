@@ -1097,8 +1097,10 @@ pub(crate) fn lerp_accumulate_scalar(acc: &mut [f32], line: &[f32], a: f32, s: f
     }
 }
 
-/// AVX2 version of [`lerp_accumulate_scalar`]: eight voxels per step, gathers from the
-/// line, scalar tail.
+/// AVX2 version of [`lerp_accumulate_scalar`]: eight voxels per step, scalar tail. With
+/// `|s| ≤ 1` the samples of eight voxels lie within nine consecutive ones: two unaligned
+/// loads from the lowest index, permuted into place, fetch them (where nine samples from
+/// there are inside `line`); otherwise two gathers.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
@@ -1115,6 +1117,9 @@ pub(crate) unsafe fn lerp_accumulate_avx2(acc: &mut [f32], line: &[f32], a: f32,
     let va = _mm256_set1_ps(a);
     let base = line.as_ptr();
     let out = acc.as_mut_ptr();
+    // The index is monotone along k (clamping keeps it so): lowest in lane 0 when
+    // s ≥ 0, in lane 7 otherwise; with |s| ≤ 1 the lanes lie within 0 ..= 7 of it.
+    let windows = s.abs() <= 1.0;
     let mut k = 0;
     while k + 8 <= n {
         let kk = _mm256_add_ps(_mm256_set1_ps(k as f32), lanes);
@@ -1122,14 +1127,38 @@ pub(crate) unsafe fn lerp_accumulate_avx2(acc: &mut [f32], line: &[f32], a: f32,
         // Truncation then clamping: NaN and out-of-range values become 0 or last.
         let i = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(x), zero), last);
         let f = _mm256_sub_ps(x, _mm256_cvtepi32_ps(i));
-        // SAFETY: every index in `i` lies in 0 ..= line.len() − 2, so both `base + i`
-        // and `base + i + 1` point inside `line`; gathers read 4-byte lanes (scale 4).
-        let p0 = _mm256_i32gather_ps::<4>(base, i);
-        let p1 = _mm256_i32gather_ps::<4>(base.add(1), i);
+        let lowest = if s >= 0.0 {
+            _mm256_cvtsi256_si32(i)
+        } else {
+            _mm256_extract_epi32::<7>(i)
+        } as usize;
+        let (p0, p1) = if windows && lowest + 9 <= line.len() {
+            let rel = _mm256_sub_epi32(i, _mm256_set1_epi32(lowest as i32));
+            // SAFETY: lowest + 9 ≤ line.len(), so both 8-float loads are inside `line`;
+            // the lanes select samples i and i + 1 of the line.
+            unsafe {
+                let p = base.add(lowest);
+                (
+                    _mm256_permutevar8x32_ps(_mm256_loadu_ps(p), rel),
+                    _mm256_permutevar8x32_ps(_mm256_loadu_ps(p.add(1)), rel),
+                )
+            }
+        } else {
+            // SAFETY: every index in `i` lies in 0 ..= line.len() − 2, so both `base + i`
+            // and `base + i + 1` point inside `line`; gathers read 4-byte lanes (scale 4).
+            unsafe {
+                (
+                    _mm256_i32gather_ps::<4>(base, i),
+                    _mm256_i32gather_ps::<4>(base.add(1), i),
+                )
+            }
+        };
         let v = _mm256_fmadd_ps(f, _mm256_sub_ps(p1, p0), p0);
         // SAFETY: k + 8 ≤ acc.len(), so the eight lanes at `out + k` are inside `acc`.
-        let o = out.add(k);
-        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), v));
+        unsafe {
+            let o = out.add(k);
+            _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), v));
+        }
         k += 8;
     }
     lerp_accumulate_scalar(&mut acc[k..], line, a + k as f32 * s, s);
@@ -1215,6 +1244,9 @@ mod tests {
         for &(a, s) in &[
             (1.2f32, 0.83f32),
             (30.0, -0.9),
+            (12.5, -1.0),
+            (-3.0, 1.0),
+            (37.0, 0.7),
             (0.0, 1.7),
             (-5.0, 2.5),
             (3.0, 0.0),
