@@ -723,7 +723,7 @@ pub fn set_plan(first_seed: u64, index: usize, threat_fraction: f64) -> Vec<Thre
     let first = all[ordinal % all.len()];
     let mut kinds = vec![first];
     let r = splitmix64(first_seed.wrapping_add(index as u64) ^ 0xD1CE);
-    if r % 3 == 0 {
+    if r.is_multiple_of(3) {
         let second = all[(r / 3) as usize % all.len()];
         if second != first {
             kinds.push(second);

@@ -139,7 +139,7 @@ pub fn padded_len(cols: usize) -> usize {
     loop {
         let mut m = n;
         for p in [2, 3, 5] {
-            while m % p == 0 {
+            while m.is_multiple_of(p) {
                 m /= p;
             }
         }
@@ -440,7 +440,7 @@ mod tests {
         assert_eq!(padded_len(37), 80);
         for cols in 1..600 {
             let n = padded_len(cols);
-            assert!(n >= 2 * cols && n % 2 == 0);
+            assert!(n >= 2 * cols && n.is_multiple_of(2));
         }
     }
 
