@@ -28,26 +28,29 @@
 //! detector columns around `u`, their interpolation weights times the distance weight,
 //! the start row and the row step are computed once per column and view, the valid z
 //! range is clipped once (RabbitCT-style line clipping), and the inner loop interpolates
-//! along the two columns, vectorised across z (AVX2 + FMA where the CPU has them, chosen
-//! at run time; a scalar loop otherwise). The vector loop blends the two columns with
+//! along the two columns, vectorised across z (AVX-512 where the CPU has it, else AVX2 +
+//! FMA, chosen at run time; a scalar loop otherwise; all give the same sums). The vector loop blends the two columns with
 //! their weights as it loads them and interpolates along the blend only: half the
 //! permutes per voxel. Filtered views are stored transposed (`(cols, rows)`, rows
 //! contiguous) with zero borders. Work is split over rayon tasks by slabs of 4 y rows;
 //! each task gathers its slab into z-contiguous columns once per block of views
 //! (reading whole x rows), walks x tiles of 16 columns and, for every tile, passes over
 //! sub-blocks of 8 views so the tile's accumulators and the views' detector footprint
-//! stay in cache, then writes the slab back. The inner loop fetches the detector samples
+//! stay in cache, then writes the slab back. The AVX2 loop fetches the detector samples
 //! of eight consecutive voxels with unaligned loads and permutes when they span at most
 //! 16 rows (voxels no more than twice the magnified row pitch along z), with 64-bit
 //! gathers otherwise, and computes the row indices of the next eight voxels while it
-//! interpolates the current ones.
+//! interpolates the current ones. The AVX-512 loop takes sixteen voxels per step with
+//! two-table permutes over 32 or 64 blended rows (voxels up to four times the magnified
+//! row pitch) and backprojects two views per pass over the column, so the accumulators
+//! are read and written once for both.
 //! Every voxel is written by one task and sums the views in their fixed order, so results
 //! are bit-identical on any number of threads.
 //!
 //! The rate depends mostly on `s`, the detector rows stepped per voxel along z
 //! (`dz · magnification / row pitch`): with `s < 1` (voxels no coarser than the
 //! magnified detector pixels) every 8 voxels are served by a few contiguous loads; with
-//! `s ≥ 2` the kernel falls back to gathers and streams detector rows it does not use,
+//! `s ≥ 2` (AVX2) or `s ≥ 4` (AVX-512) the kernel falls back to gathers and streams detector rows it does not use,
 //! so a volume much coarser than the detector reconstructs at a lower rate per voxel
 //! update (bin the detector rows first if the z resolution allows it). The criterion
 //! bench `recon` reports voxel updates per second.
@@ -444,10 +447,18 @@ pub(crate) fn fdk_core(
                         kernel(tile, nz, &cols_xy, views, view_len, &passes, &setup);
                         x_first += tx;
                     }
-                    for (k, mut plane) in slab.outer_iter_mut().enumerate() {
-                        for (j, mut row) in plane.outer_iter_mut().enumerate() {
-                            for (x, v) in row.iter_mut().enumerate() {
-                                *v = columns[at(x, j) + k];
+                    // Scatter the columns back one x tile of one row at a time: its
+                    // columns are consecutive in the scratch and read in order, and the
+                    // slab's cache lines they write are in cache since the gather.
+                    for (j, mut rows) in slab.axis_iter_mut(Axis(1)).enumerate() {
+                        for x_first in (0..nx).step_by(TILE_X) {
+                            let base = at(x_first, j);
+                            let mut tile_rows =
+                                rows.slice_mut(s![.., x_first..x_first + width(x_first)]);
+                            for (k, mut row) in tile_rows.outer_iter_mut().enumerate() {
+                                for (i, v) in row.iter_mut().enumerate() {
+                                    *v = columns[base + i * nz + k];
+                                }
                             }
                         }
                     }
@@ -615,6 +626,12 @@ type TileKernel = fn(
 fn select_kernel() -> TileKernel {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            return tile_avx512;
+        }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             return tile_avx2;
@@ -658,10 +675,53 @@ fn tile_avx2_impl(
         view_len,
         passes,
         setup,
-        |acc, pair, ld, a, s, wa, wb, k0, k1| {
+        each_view(|acc, pair, ld, a, s, wa, wb, k0, k1| {
             // SAFETY: this closure runs inside a function compiled for AVX2 and FMA,
             // which is only called after the CPU reported both.
             unsafe { bilerp_avx2(acc, pair, ld, a, s, wa, wb, k0, k1, &mut line) }
+        }),
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+fn tile_avx512(
+    tile: &mut [f32],
+    nz: usize,
+    columns: &[(f64, f64)],
+    views: &[f32],
+    view_len: usize,
+    passes: &[ViewPass],
+    setup: &Setup,
+) {
+    // SAFETY: `select_kernel` returns this function only when the CPU reports AVX-512F,
+    // AVX2 and FMA, the features `tile_avx512_impl` is compiled for.
+    unsafe { tile_avx512_impl(tile, nz, columns, views, view_len, passes, setup) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn tile_avx512_impl(
+    tile: &mut [f32],
+    nz: usize,
+    columns: &[(f64, f64)],
+    views: &[f32],
+    view_len: usize,
+    passes: &[ViewPass],
+    setup: &Setup,
+) {
+    let mut line = vec![0.0f32; setup.ld + LINE_SLACK];
+    tile_generic(
+        tile,
+        nz,
+        columns,
+        views,
+        view_len,
+        passes,
+        setup,
+        |acc, views, ld, samples| {
+            // SAFETY: this closure runs inside a function compiled for AVX-512F, AVX2 and
+            // FMA, which is only called after the CPU reported all three.
+            unsafe { column_avx512(acc, views, ld, samples, &mut line) }
         },
     );
 }
@@ -683,13 +743,56 @@ fn tile_scalar(
         view_len,
         passes,
         setup,
-        bilerp_scalar,
+        each_view(bilerp_scalar),
     );
 }
 
 /// Extra zero floats after the last stored view, so the vector kernels may load whole
 /// registers past the end of a detector column (see [`bilerp_avx2`]).
-pub(crate) const SLACK: usize = 32;
+pub(crate) const SLACK: usize = 64;
+
+/// Where and how one view reads a column of voxels: `acc[k] += wa · lerp(col0, x) + wb ·
+/// lerp(col1, x)` for voxels `k0 .. k1`, `x = a + k · slope` (padded detector rows), with
+/// `col0`, `col1` the stored detector columns at `views[start ..]` and `ld` further on.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sample {
+    start: usize,
+    a: f32,
+    slope: f32,
+    wa: f32,
+    wb: f32,
+    k0: usize,
+    k1: usize,
+}
+
+impl Sample {
+    /// Columns c and c + 1 of the view, plus the slack the vector loads may touch.
+    fn pair<'v>(&self, views: &'v [f32], ld: usize) -> &'v [f32] {
+        &views[self.start..self.start + 2 * ld + SLACK]
+    }
+}
+
+/// Backprojects the samples of a column one view at a time with `bilerp`.
+#[inline(always)]
+fn each_view(
+    mut bilerp: impl FnMut(&mut [f32], &[f32], usize, f32, f32, f32, f32, usize, usize),
+) -> impl FnMut(&mut [f32], &[f32], usize, &[Sample]) {
+    move |acc, views, ld, samples| {
+        for v in samples {
+            bilerp(
+                acc,
+                v.pair(views, ld),
+                ld,
+                v.a,
+                v.slope,
+                v.wa,
+                v.wb,
+                v.k0,
+                v.k1,
+            );
+        }
+    }
+}
 
 #[inline(always)]
 fn tile_generic(
@@ -700,7 +803,7 @@ fn tile_generic(
     view_len: usize,
     passes: &[ViewPass],
     s: &Setup,
-    mut bilerp: impl FnMut(&mut [f32], &[f32], usize, f32, f32, f32, f32, usize, usize),
+    mut column: impl FnMut(&mut [f32], &[f32], usize, &[Sample]),
 ) {
     let ld = s.ld;
     let n_views = passes.len();
@@ -709,6 +812,8 @@ fn tile_generic(
         let pass_end = (pass + VIEW_PASS).min(n_views);
         for (col_index, &(x, y)) in columns.iter().enumerate() {
             let acc = &mut tile[col_index * nz..(col_index + 1) * nz];
+            let mut samples = [Sample::default(); VIEW_PASS];
+            let mut count = 0;
             for (b, view) in passes.iter().enumerate().take(pass_end).skip(pass) {
                 let ViewPass {
                     sin_cos: (sin, cos),
@@ -743,20 +848,18 @@ fn tile_generic(
                 if k0.partial_cmp(&k1) != Some(std::cmp::Ordering::Less) {
                     continue;
                 }
-                // Columns c and c + 1 of view b, plus the slack the vector loads may touch.
-                let start = b * view_len + c * ld;
-                bilerp(
-                    acc,
-                    &views[start..start + 2 * ld + SLACK],
-                    ld,
-                    a as f32,
-                    slope as f32,
-                    (w * (1.0 - fu)) as f32,
-                    (w * fu) as f32,
-                    k0 as usize,
-                    k1 as usize,
-                );
+                samples[count] = Sample {
+                    start: b * view_len + c * ld,
+                    a: a as f32,
+                    slope: slope as f32,
+                    wa: (w * (1.0 - fu)) as f32,
+                    wb: (w * fu) as f32,
+                    k0: k0 as usize,
+                    k1: k1 as usize,
+                };
+                count += 1;
             }
+            column(acc, views, ld, &samples[..count]);
         }
         pass = pass_end;
     }
@@ -879,7 +982,7 @@ pub(crate) unsafe fn bilerp_avx2(
                     (i0, rel, f) = (ni0, nrel, nf);
                 }
             }
-        } else if s < 2.0 {
+        } else if s < 1.99 {
             // rel ≤ ⌈7 s⌉ ≤ 14, so rows i0 ..= i0 + 15: two blended 8-row windows.
             let seven = _mm256_set1_epi32(7);
             let one = _mm256_set1_epi32(1);
@@ -938,6 +1041,178 @@ pub(crate) unsafe fn bilerp_avx2(
         }
     }
     bilerp_scalar(acc, pair, ld, a, s, wa, wb, k0.max(8 * steps), k1);
+}
+
+/// The samples of one column of voxels, with AVX-512: views two at a time where both
+/// slopes allow ([`bilerp2_avx512`]), one at a time otherwise.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn column_avx512(
+    acc: &mut [f32],
+    views: &[f32],
+    ld: usize,
+    samples: &[Sample],
+    line: &mut [f32],
+) {
+    let mut rest = samples;
+    while let Some((first, tail)) = rest.split_first() {
+        // SAFETY (of both calls): the caller guarantees AVX-512F, AVX2 and FMA.
+        match tail.first() {
+            Some(second) if first.slope < 4.0 && second.slope < 4.0 => {
+                unsafe { bilerp2_avx512(acc, views, ld, [first, second], line) };
+                rest = &tail[1..];
+            }
+            _ => {
+                unsafe { bilerp2_avx512(acc, views, ld, [first], line) };
+                rest = tail;
+            }
+        }
+    }
+}
+
+/// AVX-512 version of [`bilerp_avx2`] for `N` views (one or two) of the same column of
+/// voxels, sixteen voxels per step: bit for bit the sums of [`bilerp_avx2`] called for
+/// each view in turn (the same blend of the two detector columns, the same row picks, the
+/// same interpolation, added to the accumulator in the same order), with one read and
+/// one write of the accumulator per block for both views. The samples of sixteen
+/// consecutive voxels span `⌈15 s⌉ + 2` rows, so two blended 16-row windows and one
+/// two-table permute per row of the interpolated pair serve a block for `s < 1.99`, four
+/// windows and two permutes for `s < 4`. Two views cover the union of their voxel
+/// ranges: outside its own range a view adds exactly zero (see [`bilerp_avx2`]). Steeper
+/// slopes, and the voxels after the last whole block of 16, go to [`bilerp_avx2`]. Same
+/// requirements as [`bilerp_avx2`] for each view's pair of columns; `SLACK ≥ 62`.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn bilerp2_avx512<const N: usize>(
+    acc: &mut [f32],
+    views: &[f32],
+    ld: usize,
+    samples: [&Sample; N],
+    line: &mut [f32],
+) {
+    const { assert!(SLACK >= 62) };
+    let pairs = samples.map(|v| v.pair(views, ld));
+    assert!((2..(1 << 29)).contains(&ld) && samples.iter().all(|v| v.slope >= 0.0));
+    let k0 = samples.iter().map(|v| v.k0).min().unwrap_or(0);
+    let k1 = samples
+        .iter()
+        .map(|v| v.k1)
+        .max()
+        .unwrap_or(0)
+        .min(acc.len());
+    let first = k0 / 16;
+    let steep = samples.iter().map(|v| v.slope).fold(0.0f32, f32::max);
+    let steps = if steep < 4.0 {
+        k1.div_ceil(16).min(acc.len() / 16)
+    } else {
+        first // steep: every voxel goes to the AVX2 kernel
+    };
+    if first < steps {
+        // SAFETY: the caller guarantees the features; `steps ≤ acc.len() / 16`.
+        unsafe {
+            if steep < 1.99 {
+                blocks_avx512::<N, 2>(acc, &pairs, ld, &samples, first, steps);
+            } else {
+                blocks_avx512::<N, 4>(acc, &pairs, ld, &samples, first, steps);
+            }
+        }
+    }
+    for (v, pair) in samples.iter().zip(pairs) {
+        let rest = v.k0.max(16 * steps);
+        if rest < v.k1 {
+            // SAFETY: the caller guarantees AVX2 and FMA.
+            unsafe { bilerp_avx2(acc, pair, ld, v.a, v.slope, v.wa, v.wb, rest, v.k1, line) };
+        }
+    }
+}
+
+/// Blocks `first .. steps` of sixteen voxels of [`bilerp2_avx512`], with `W` blended
+/// 16-row windows per view (2 for slopes below 1.99, 4 below 4).
+///
+/// # Safety
+/// The CPU must support AVX-512F and FMA; `steps ≤ acc.len() / 16`; every pair holds
+/// `2 ld + SLACK` floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn blocks_avx512<const N: usize, const W: usize>(
+    acc: &mut [f32],
+    pairs: &[&[f32]; N],
+    ld: usize,
+    samples: &[&Sample; N],
+    first: usize,
+    steps: usize,
+) {
+    use std::arch::x86_64::*;
+    let lanes = _mm512_setr_ps(
+        0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0,
+    );
+    let top = _mm512_set1_ps(ld as f32);
+    let last = _mm512_set1_epi32(ld as i32 - 2);
+    let one = _mm512_set1_epi32(1);
+    let thirty_one = _mm512_set1_epi32(31);
+    let consts = samples.map(|v| {
+        (
+            _mm512_set1_ps(v.slope),
+            _mm512_set1_ps(v.a),
+            _mm512_set1_ps(v.wa),
+            _mm512_set1_ps(v.wb),
+        )
+    });
+    let out = acc.as_mut_ptr();
+    // Bounds: each block reads rows i0 ..= i0 + 16 W − 1 of both columns from its first
+    // index i0 ≤ ld − 2, so the loads stay below col0[2 ld + 62] < pair.len(); the lanes
+    // select rows i0 + rel and i0 + rel + 1 with i0 + rel ≤ ld − 2 (the clamped index),
+    // inside the column. Rows of sixteen voxels: rel ≤ ⌈15 s⌉ (one more at most from the
+    // rounding of x), so rel + 1 ≤ 31 for s < 1.99 and ≤ 62 for s < 4. Stores write
+    // acc[16 j .. 16 j + 16] with j < steps ≤ acc.len() / 16.
+    for j in first..steps {
+        let kk = _mm512_add_ps(_mm512_set1_ps((16 * j) as f32), lanes);
+        // SAFETY: the store and load are in bounds by the argument above.
+        let mut sum = unsafe { _mm512_loadu_ps(out.add(16 * j)) };
+        for (pair, &(vs, va, vwa, vwb)) in pairs.iter().zip(&consts) {
+            // Row indices (clamped) and fractions, as `Consts::index`, and the offsets
+            // from the first lane's, as `relative`.
+            let x = _mm512_fmadd_ps(kk, vs, va);
+            let clamped = _mm512_min_ps(_mm512_max_ps(x, _mm512_setzero_ps()), top);
+            let i = _mm512_min_epi32(_mm512_cvttps_epi32(clamped), last);
+            let f = _mm512_sub_ps(x, _mm512_cvtepi32_ps(i));
+            let i0 = _mm_cvtsi128_si32(_mm512_castsi512_si128(i)) as usize;
+            let rel = _mm512_sub_epi32(i, _mm512_set1_epi32(i0 as i32));
+            // `wa · col0[r] + wb · col1[r]` for rows i0 + 16 w ..= i0 + 16 w + 15, as
+            // `blend_columns`.
+            let p = pair.as_ptr();
+            // SAFETY: the loads are in bounds by the argument above.
+            let w: [__m512; W] = std::array::from_fn(|w| unsafe {
+                let q = p.add(i0 + 16 * w);
+                _mm512_fmadd_ps(
+                    vwb,
+                    _mm512_loadu_ps(q.add(ld)),
+                    _mm512_mul_ps(vwa, _mm512_loadu_ps(q)),
+                )
+            });
+            // Lanes r (0 ..= 16 W − 1) of the windows.
+            let pick = |r: __m512i| {
+                let low = _mm512_permutex2var_ps(w[0], r, w[1]);
+                if W == 2 {
+                    low
+                } else {
+                    let high = _mm512_cmpgt_epi32_mask(r, thirty_one);
+                    _mm512_mask_blend_ps(high, low, _mm512_permutex2var_ps(w[W - 2], r, w[W - 1]))
+                }
+            };
+            let (p0, p1) = (pick(rel), pick(_mm512_add_epi32(rel, one)));
+            // `p0 + f · (p1 − p0)` added as `accumulate` does.
+            sum = _mm512_add_ps(sum, _mm512_fmadd_ps(f, _mm512_sub_ps(p1, p0), p0));
+        }
+        // SAFETY: as for the load.
+        unsafe { _mm512_storeu_ps(out.add(16 * j), sum) };
+    }
 }
 
 /// `out[0..8] += p0 + f · (p1 − p0)`.
@@ -1192,7 +1467,7 @@ mod tests {
     #[test]
     fn vector_and_scalar_bilerp_agree() {
         // Two stored detector columns of ld rows with their zero padding rows.
-        let ld = 53;
+        let ld = 153;
         let mut pair: Vec<f32> = (0..2 * ld + SLACK)
             .map(|i| ((i * 29 % 17) as f32) * 0.25 - 1.5)
             .collect();
@@ -1213,8 +1488,12 @@ mod tests {
             (-3.0, 0.7),
             (40.0, 0.9),
             (1.5, 4.0e8), // lanes past the column reach row positions beyond 2³¹
+            (0.5, 3.5),
+            (-1.0, 1.995),
+            (2.0, 3.99),
+            (140.0, 0.4),
         ] {
-            for n in [1usize, 8, 19, 40] {
+            for n in [1usize, 8, 19, 40, 64, 100] {
                 let (k0, k1) = clip_range(a, s, 1.0, (ld - ROW_PAD) as f64, n);
                 let mut want = vec![1.0f32; n];
                 bilerp_scalar(&mut want, &pair, ld, a as f32, s as f32, 0.3, 0.9, k0, k1);
@@ -1232,6 +1511,60 @@ mod tests {
                     };
                     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
                         assert!((g - w).abs() < 1e-4, "a {a} s {s} n {n} k {k}: {g} vs {w}");
+                    }
+                    if std::arch::is_x86_feature_detected!("avx512f") {
+                        let sample = Sample {
+                            start: 0,
+                            a: a as f32,
+                            slope: s as f32,
+                            wa: 0.3,
+                            wb: 0.9,
+                            k0,
+                            k1,
+                        };
+                        let mut wide = vec![1.0f32; n];
+                        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
+                        unsafe { column_avx512(&mut wide, &pair, ld, &[sample], &mut line) };
+                        // The same sums in the same order: bit for bit.
+                        assert_eq!(wide, got, "a {a} s {s} n {n}");
+                        // Two views at once: the same as one after the other.
+                        let other = Sample {
+                            a: sample.a * 0.5 + 3.0,
+                            slope: sample.slope * 1.03,
+                            wa: 0.7,
+                            wb: -0.2,
+                            ..sample
+                        };
+                        let (ok0, ok1) = clip_range(
+                            other.a as f64,
+                            other.slope as f64,
+                            1.0,
+                            (ld - ROW_PAD) as f64,
+                            n,
+                        );
+                        let other = Sample {
+                            k0: ok0,
+                            k1: ok1,
+                            ..other
+                        };
+                        // SAFETY: as above.
+                        unsafe {
+                            bilerp_avx2(
+                                &mut got,
+                                &pair,
+                                ld,
+                                other.a,
+                                other.slope,
+                                0.7,
+                                -0.2,
+                                ok0,
+                                ok1,
+                                &mut line,
+                            );
+                            let mut both = vec![1.0f32; n];
+                            column_avx512(&mut both, &pair, ld, &[sample, other], &mut line);
+                            assert_eq!(both, got, "a {a} s {s} n {n} (two views)");
+                        }
                     }
                 }
             }
