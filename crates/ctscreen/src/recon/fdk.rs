@@ -42,8 +42,8 @@
 //! gathers otherwise, and computes the row indices of the next eight voxels while it
 //! interpolates the current ones. The AVX-512 loop takes sixteen voxels per step with
 //! two-table permutes over 32 or 64 blended rows (voxels up to four times the magnified
-//! row pitch) and backprojects two views per pass over the column, so the accumulators
-//! are read and written once for both.
+//! row pitch) and backprojects up to eight views per pass over the column, so the
+//! accumulators are read and written once for all of them.
 //! Every voxel is written by one task and sums the views in their fixed order, so results
 //! are bit-identical on any number of threads.
 //!
@@ -1043,8 +1043,8 @@ pub(crate) unsafe fn bilerp_avx2(
     bilerp_scalar(acc, pair, ld, a, s, wa, wb, k0.max(8 * steps), k1);
 }
 
-/// The samples of one column of voxels, with AVX-512: views two at a time where both
-/// slopes allow ([`bilerp2_avx512`]), one at a time otherwise.
+/// The samples of one column of voxels, with AVX-512: up to eight views at a time
+/// ([`bilerp_views_avx512`]) while their slopes allow, one at a time otherwise.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX2 and FMA.
@@ -1058,29 +1058,30 @@ unsafe fn column_avx512(
     line: &mut [f32],
 ) {
     let mut rest = samples;
-    while let Some((first, tail)) = rest.split_first() {
-        // SAFETY (of both calls): the caller guarantees AVX-512F, AVX2 and FMA.
-        match tail.first() {
-            Some(second) if first.slope < 4.0 && second.slope < 4.0 => {
-                unsafe { bilerp2_avx512(acc, views, ld, [first, second], line) };
-                rest = &tail[1..];
+    while !rest.is_empty() {
+        // Views whose slope the 16-voxel blocks serve, from the first.
+        let gentle = rest.iter().take_while(|v| v.slope < 4.0).count();
+        // SAFETY (of every call): the caller guarantees AVX-512F, AVX2 and FMA.
+        let done = unsafe {
+            match gentle {
+                8.. => bilerp_views_avx512::<8>(acc, views, ld, rest, line),
+                4.. => bilerp_views_avx512::<4>(acc, views, ld, rest, line),
+                2.. => bilerp_views_avx512::<2>(acc, views, ld, rest, line),
+                _ => bilerp_views_avx512::<1>(acc, views, ld, rest, line),
             }
-            _ => {
-                unsafe { bilerp2_avx512(acc, views, ld, [first], line) };
-                rest = tail;
-            }
-        }
+        };
+        rest = &rest[done..];
     }
 }
 
-/// AVX-512 version of [`bilerp_avx2`] for `N` views (one or two) of the same column of
-/// voxels, sixteen voxels per step: bit for bit the sums of [`bilerp_avx2`] called for
-/// each view in turn (the same blend of the two detector columns, the same row picks, the
-/// same interpolation, added to the accumulator in the same order), with one read and
-/// one write of the accumulator per block for both views. The samples of sixteen
+/// AVX-512 version of [`bilerp_avx2`] for the first `N` views of `samples` (all of the
+/// same column of voxels), sixteen voxels per step; returns `N`. Bit for bit the sums of
+/// [`bilerp_avx2`] called for each view in turn (the same blend of the two detector
+/// columns, the same row picks, the same interpolation, added to the accumulator in the
+/// same order), with one read and one write of the accumulator per block for all `N`. The samples of sixteen
 /// consecutive voxels span `⌈15 s⌉ + 2` rows, so two blended 16-row windows and one
 /// two-table permute per row of the interpolated pair serve a block for `s < 1.99`, four
-/// windows and two permutes for `s < 4`. Two views cover the union of their voxel
+/// windows and two permutes for `s < 4`. The views cover the union of their voxel
 /// ranges: outside its own range a view adds exactly zero (see [`bilerp_avx2`]). Steeper
 /// slopes, and the voxels after the last whole block of 16, go to [`bilerp_avx2`]. Same
 /// requirements as [`bilerp_avx2`] for each view's pair of columns; `SLACK ≥ 62`.
@@ -1089,14 +1090,15 @@ unsafe fn column_avx512(
 /// The CPU must support AVX-512F, AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn bilerp2_avx512<const N: usize>(
+unsafe fn bilerp_views_avx512<const N: usize>(
     acc: &mut [f32],
     views: &[f32],
     ld: usize,
-    samples: [&Sample; N],
+    samples: &[Sample],
     line: &mut [f32],
-) {
+) -> usize {
     const { assert!(SLACK >= 62) };
+    let samples: [&Sample; N] = std::array::from_fn(|i| &samples[i]);
     let pairs = samples.map(|v| v.pair(views, ld));
     assert!((2..(1 << 29)).contains(&ld) && samples.iter().all(|v| v.slope >= 0.0));
     let k0 = samples.iter().map(|v| v.k0).min().unwrap_or(0);
@@ -1130,9 +1132,10 @@ unsafe fn bilerp2_avx512<const N: usize>(
             unsafe { bilerp_avx2(acc, pair, ld, v.a, v.slope, v.wa, v.wb, rest, v.k1, line) };
         }
     }
+    N
 }
 
-/// Blocks `first .. steps` of sixteen voxels of [`bilerp2_avx512`], with `W` blended
+/// Blocks `first .. steps` of sixteen voxels of [`bilerp_views_avx512`], with `W` blended
 /// 16-row windows per view (2 for slopes below 1.99, 4 below 4).
 ///
 /// # Safety
@@ -1527,44 +1530,44 @@ mod tests {
                         unsafe { column_avx512(&mut wide, &pair, ld, &[sample], &mut line) };
                         // The same sums in the same order: bit for bit.
                         assert_eq!(wide, got, "a {a} s {s} n {n}");
-                        // Two views at once: the same as one after the other.
-                        let other = Sample {
-                            a: sample.a * 0.5 + 3.0,
-                            slope: sample.slope * 1.03,
-                            wa: 0.7,
-                            wb: -0.2,
-                            ..sample
-                        };
-                        let (ok0, ok1) = clip_range(
-                            other.a as f64,
-                            other.slope as f64,
-                            1.0,
-                            (ld - ROW_PAD) as f64,
-                            n,
-                        );
-                        let other = Sample {
-                            k0: ok0,
-                            k1: ok1,
-                            ..other
-                        };
+                        // Many views at once (in groups of 8, 4, 2, 1, with a steep view
+                        // among them): the same as one after the other.
+                        let mut all = vec![sample];
+                        for m in 1..12 {
+                            let (a, slope) = (
+                                sample.a * 0.7 + 5.0 - 4.0 * m as f32,
+                                if m == 9 {
+                                    4.5
+                                } else {
+                                    sample.slope * (1.0 + 0.03 * m as f32)
+                                },
+                            );
+                            let (k0, k1) =
+                                clip_range(a as f64, slope as f64, 1.0, (ld - ROW_PAD) as f64, n);
+                            let (wa, wb) = (0.1 * m as f32, 0.5 - 0.07 * m as f32);
+                            all.push(Sample {
+                                start: 0,
+                                a,
+                                slope,
+                                wa,
+                                wb,
+                                k0,
+                                k1,
+                            });
+                        }
+                        let mut want = vec![1.0f32; n];
+                        let mut both = vec![1.0f32; n];
                         // SAFETY: as above.
                         unsafe {
-                            bilerp_avx2(
-                                &mut got,
-                                &pair,
-                                ld,
-                                other.a,
-                                other.slope,
-                                0.7,
-                                -0.2,
-                                ok0,
-                                ok1,
-                                &mut line,
-                            );
-                            let mut both = vec![1.0f32; n];
-                            column_avx512(&mut both, &pair, ld, &[sample, other], &mut line);
-                            assert_eq!(both, got, "a {a} s {s} n {n} (two views)");
+                            for v in &all {
+                                bilerp_avx2(
+                                    &mut want, &pair, ld, v.a, v.slope, v.wa, v.wb, v.k0, v.k1,
+                                    &mut line,
+                                );
+                            }
+                            column_avx512(&mut both, &pair, ld, &all, &mut line);
                         }
+                        assert_eq!(both, want, "a {a} s {s} n {n} (12 views)");
                     }
                 }
             }
