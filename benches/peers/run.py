@@ -336,10 +336,29 @@ def versions():
 EVALUATION_MARKER = "## Figures from other commands"
 
 
+def cpu_description():
+    """The CPU model and the widest vector extension the FDK kernel can use on it (the
+    kernel is chosen at run time: AVX-512, else AVX2 + FMA, else scalar)."""
+    model, flags = platform.processor() or "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == (platform.processor() or "unknown CPU"):
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    vector = "AVX-512" if "avx512f" in flags else "AVX2 + FMA" if {"avx2", "fma"} <= flags else "no AVX2"
+    return f"{model}, {vector}"
+
+
 def write_results(rows, args, elapsed, memory=None):
     lines = ["# Benchmark results", "",
              f"Command: `python benches/peers/run.py {' '.join(sys.argv[1:])}` ({elapsed:.0f} s)", "",
-             f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs, {platform.platform()}, Python {platform.python_version()}", "",
+             f"Machine: {platform.machine()} ({cpu_description()}), {os.cpu_count()} logical CPUs, {platform.platform()}, Python {platform.python_version()}", "",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), "",
              "Each figure is the median of the runs; ours and the peer ran in the same process, on the same data,",
              "with the same thread count. Ratio = peer time / our time (higher is better for ctscreen).", "",
