@@ -444,7 +444,15 @@ pub(crate) fn fdk_core(
                                 })
                             })
                             .collect();
-                        kernel(tile, nz, &cols_xy, views, view_len, &passes, &setup);
+                        kernel(TileWork {
+                            tile,
+                            nz,
+                            columns: &cols_xy,
+                            views,
+                            view_len,
+                            passes: &passes,
+                            setup: &setup,
+                        });
                         x_first += tx;
                     }
                     // Scatter the columns back one x tile of one row at a time: its
@@ -612,16 +620,23 @@ pub(crate) fn clip_range(a: f64, s: f64, lo: f64, hi: f64, n: usize) -> (usize, 
     (k0 as usize, k1 as usize)
 }
 
-/// Backprojects the views of one pass into a tile of z columns.
-type TileKernel = fn(
-    tile: &mut [f32],
+/// A tile of z columns and the block of views to backproject into it.
+struct TileWork<'a> {
+    /// The accumulators: `columns.len()` runs of `nz` voxels along z.
+    tile: &'a mut [f32],
     nz: usize,
-    columns: &[(f64, f64)],
-    views: &[f32],
+    /// World (x, y) of each column, mm.
+    columns: &'a [(f64, f64)],
+    /// The block's filtered views, transposed and padded, `view_len` floats each, then
+    /// `SLACK` zeros.
+    views: &'a [f32],
     view_len: usize,
-    passes: &[ViewPass],
-    setup: &Setup,
-);
+    passes: &'a [ViewPass],
+    setup: &'a Setup,
+}
+
+/// Backprojects the views of one block into a tile of z columns.
+type TileKernel = fn(TileWork<'_>);
 
 fn select_kernel() -> TileKernel {
     #[cfg(target_arch = "x86_64")]
@@ -641,40 +656,18 @@ fn select_kernel() -> TileKernel {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn tile_avx2(
-    tile: &mut [f32],
-    nz: usize,
-    columns: &[(f64, f64)],
-    views: &[f32],
-    view_len: usize,
-    passes: &[ViewPass],
-    setup: &Setup,
-) {
+fn tile_avx2(work: TileWork<'_>) {
     // SAFETY: `select_kernel` returns this function only when the CPU reports AVX2 and
     // FMA, the features `tile_avx2_impl` is compiled for.
-    unsafe { tile_avx2_impl(tile, nz, columns, views, view_len, passes, setup) }
+    unsafe { tile_avx2_impl(work) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn tile_avx2_impl(
-    tile: &mut [f32],
-    nz: usize,
-    columns: &[(f64, f64)],
-    views: &[f32],
-    view_len: usize,
-    passes: &[ViewPass],
-    setup: &Setup,
-) {
-    let mut line = vec![0.0f32; setup.ld + LINE_SLACK];
+fn tile_avx2_impl(work: TileWork<'_>) {
+    let mut line = vec![0.0f32; work.setup.ld + LINE_SLACK];
     tile_generic(
-        tile,
-        nz,
-        columns,
-        views,
-        view_len,
-        passes,
-        setup,
+        work,
         each_view(|acc, pair, ld, a, s, wa, wb, k0, k1| {
             // SAFETY: this closure runs inside a function compiled for AVX2 and FMA,
             // which is only called after the CPU reported both.
@@ -684,67 +677,25 @@ fn tile_avx2_impl(
 }
 
 #[cfg(target_arch = "x86_64")]
-fn tile_avx512(
-    tile: &mut [f32],
-    nz: usize,
-    columns: &[(f64, f64)],
-    views: &[f32],
-    view_len: usize,
-    passes: &[ViewPass],
-    setup: &Setup,
-) {
+fn tile_avx512(work: TileWork<'_>) {
     // SAFETY: `select_kernel` returns this function only when the CPU reports AVX-512F,
     // AVX2 and FMA, the features `tile_avx512_impl` is compiled for.
-    unsafe { tile_avx512_impl(tile, nz, columns, views, view_len, passes, setup) }
+    unsafe { tile_avx512_impl(work) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn tile_avx512_impl(
-    tile: &mut [f32],
-    nz: usize,
-    columns: &[(f64, f64)],
-    views: &[f32],
-    view_len: usize,
-    passes: &[ViewPass],
-    setup: &Setup,
-) {
-    let mut line = vec![0.0f32; setup.ld + LINE_SLACK];
-    tile_generic(
-        tile,
-        nz,
-        columns,
-        views,
-        view_len,
-        passes,
-        setup,
-        |acc, views, ld, samples| {
-            // SAFETY: this closure runs inside a function compiled for AVX-512F, AVX2 and
-            // FMA, which is only called after the CPU reported all three.
-            unsafe { column_avx512(acc, views, ld, samples, &mut line) }
-        },
-    );
+fn tile_avx512_impl(work: TileWork<'_>) {
+    let mut line = vec![0.0f32; work.setup.ld + LINE_SLACK];
+    tile_generic(work, |acc, views, ld, samples| {
+        // SAFETY: this closure runs inside a function compiled for AVX-512F, AVX2 and
+        // FMA, which is only called after the CPU reported all three.
+        unsafe { column_avx512(acc, views, ld, samples, &mut line) }
+    });
 }
 
-fn tile_scalar(
-    tile: &mut [f32],
-    nz: usize,
-    columns: &[(f64, f64)],
-    views: &[f32],
-    view_len: usize,
-    passes: &[ViewPass],
-    setup: &Setup,
-) {
-    tile_generic(
-        tile,
-        nz,
-        columns,
-        views,
-        view_len,
-        passes,
-        setup,
-        each_view(bilerp_scalar),
-    );
+fn tile_scalar(work: TileWork<'_>) {
+    tile_generic(work, each_view(bilerp_scalar));
 }
 
 /// Extra zero floats after the last stored view, so the vector kernels may load whole
@@ -795,16 +746,16 @@ fn each_view(
 }
 
 #[inline(always)]
-fn tile_generic(
-    tile: &mut [f32],
-    nz: usize,
-    columns: &[(f64, f64)],
-    views: &[f32],
-    view_len: usize,
-    passes: &[ViewPass],
-    s: &Setup,
-    mut column: impl FnMut(&mut [f32], &[f32], usize, &[Sample]),
-) {
+fn tile_generic(work: TileWork<'_>, mut column: impl FnMut(&mut [f32], &[f32], usize, &[Sample])) {
+    let TileWork {
+        tile,
+        nz,
+        columns,
+        views,
+        view_len,
+        passes,
+        setup: s,
+    } = work;
     let ld = s.ld;
     let n_views = passes.len();
     let mut pass = 0;
