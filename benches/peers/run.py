@@ -339,12 +339,12 @@ EVALUATION_MARKER = "## Figures from other commands"
 def cpu_description():
     """The CPU model and the widest vector extension the FDK kernel can use on it (the
     kernel is chosen at run time: AVX-512, else AVX2 + FMA, else scalar)."""
-    model, flags = platform.processor() or "unknown CPU", set()
+    model, flags = None, set()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.strip() == "model name" and model == (platform.processor() or "unknown CPU"):
+                if key.strip() == "model name" and model is None:
                     model = value.strip()
                 elif key.strip() == "flags":
                     flags = set(value.split())
@@ -352,7 +352,7 @@ def cpu_description():
     except OSError:
         pass
     vector = "AVX-512" if "avx512f" in flags else "AVX2 + FMA" if {"avx2", "fma"} <= flags else "no AVX2"
-    return f"{model}, {vector}"
+    return f"{model or platform.processor() or 'unknown CPU'}, {vector}"
 
 
 def write_results(rows, args, elapsed, memory=None):

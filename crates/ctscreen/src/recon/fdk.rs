@@ -29,30 +29,31 @@
 //! the start row and the row step are computed once per column and view, the valid z
 //! range is clipped once (RabbitCT-style line clipping), and the inner loop interpolates
 //! along the two columns, vectorised across z (AVX-512 where the CPU has it, else AVX2 +
-//! FMA, chosen at run time; a scalar loop otherwise; all give the same sums). The vector loop blends the two columns with
-//! their weights as it loads them and interpolates along the blend only: half the
-//! permutes per voxel. Filtered views are stored transposed (`(cols, rows)`, rows
-//! contiguous) with zero borders. Work is split over rayon tasks by slabs of 4 y rows;
-//! each task gathers its slab into z-contiguous columns once per block of views
-//! (reading whole x rows), walks x tiles of 16 columns and, for every tile, passes over
-//! sub-blocks of 8 views so the tile's accumulators and the views' detector footprint
-//! stay in cache, then writes the slab back. The AVX2 loop fetches the detector samples
-//! of eight consecutive voxels with unaligned loads and permutes when they span at most
-//! 16 rows (voxels no more than twice the magnified row pitch along z), with 64-bit
-//! gathers otherwise, and computes the row indices of the next eight voxels while it
-//! interpolates the current ones. The AVX-512 loop takes sixteen voxels per step with
-//! two-table permutes over 32 or 64 blended rows (voxels up to four times the magnified
-//! row pitch) and backprojects up to eight views per pass over the column, so the
-//! accumulators are read and written once for all of them.
+//! FMA, chosen at run time; a scalar loop otherwise; all give the same sums). The vector
+//! loop blends the two columns with their weights as it loads them and interpolates along
+//! the blend only: half the permutes per voxel. Filtered views are stored transposed
+//! (`(cols, rows)`, rows contiguous) with zero borders. Work is split over rayon tasks by
+//! slabs of 4 y rows; each task gathers its slab into z-contiguous columns once per block
+//! of views (reading whole x rows), walks x tiles of 16 columns and, for every tile, passes
+//! over sub-blocks of 8 views so the tile's accumulators and the views' detector footprint
+//! stay in cache, then writes the slab back. The AVX2 loop fetches the detector samples of
+//! eight consecutive voxels with unaligned loads and permutes when they span at most 16
+//! rows (voxels no more than twice the magnified row pitch along z), with 64-bit gathers
+//! otherwise, and computes the row indices of the next eight voxels while it interpolates
+//! the current ones. The AVX-512 loop takes sixteen voxels per step with two-table permutes
+//! over 32 or 64 blended rows (voxels up to four times the magnified row pitch) and
+//! backprojects up to eight views per pass over the column, so the accumulators are read
+//! and written once for all of them.
 //! Every voxel is written by one task and sums the views in their fixed order, so results
 //! are bit-identical on any number of threads.
 //!
 //! The rate depends mostly on `s`, the detector rows stepped per voxel along z
 //! (`dz · magnification / row pitch`): with `s < 1` (voxels no coarser than the
 //! magnified detector pixels) every 8 voxels are served by a few contiguous loads; with
-//! `s ≥ 2` (AVX2) or `s ≥ 4` (AVX-512) the kernel falls back to gathers and streams detector rows it does not use,
-//! so a volume much coarser than the detector reconstructs at a lower rate per voxel
-//! update (bin the detector rows first if the z resolution allows it). The criterion
+//! `s ≥ 1.99` (AVX2) or `s ≥ 4` (AVX-512) the kernel falls back to gathers and streams
+//! detector rows it does not use, so a volume much coarser than the detector
+//! reconstructs at a lower rate per voxel update (bin the detector rows first if the z
+//! resolution allows it). The criterion
 //! bench `recon` reports voxel updates per second.
 //!
 //! ## Memory
@@ -853,7 +854,7 @@ pub(crate) const LINE_SLACK: usize = 32;
 /// order), and only that blend is interpolated along the rows: half the permutes per
 /// voxel. The samples of eight consecutive voxels span `⌈7 s⌉ + 2` rows, so for `s < 1`
 /// two unaligned 8-row windows of each column (at the block's first row and one
-/// below), blended and permuted into place, serve a block; for `s < 2` two 16-row
+/// below), blended and permuted into place, serve a block; for `s < 1.99` two 16-row
 /// windows and a blend of two permutes; the index arithmetic of the next block runs
 /// while the current one is interpolated, so its loads never wait on it. Steeper slopes
 /// blend the rows the column reads into `line` once and gather pairs of neighbouring
@@ -903,7 +904,7 @@ pub(crate) unsafe fn bilerp_avx2(
         let (vwa, vwb) = (_mm256_set1_ps(wa), _mm256_set1_ps(wb));
         let col0 = pair.as_ptr();
         let out = acc.as_mut_ptr();
-        // Direct paths (s < 2): each block reads rows i0 ..= i0 + 15 of both columns
+        // Direct paths (s < 1.99): each block reads rows i0 ..= i0 + 15 of both columns
         // from its first index i0 ≤ ld − 2, so the loads stay below col0[2 ld + 14] <
         // pair.len(); the lanes only select rows i0 + rel and i0 + rel + 1 with
         // i0 + rel ≤ ld − 2 (the clamped index), inside the column. Stores write
@@ -1025,17 +1026,17 @@ unsafe fn column_avx512(
     }
 }
 
-/// AVX-512 version of [`bilerp_avx2`] for the first `N` views of `samples` (all of the
-/// same column of voxels), sixteen voxels per step; returns `N`. Bit for bit the sums of
+/// AVX-512 version of [`bilerp_avx2`] for the first `N` views of `samples` (all of the same
+/// column of voxels), sixteen voxels per step; returns `N`. Bit for bit the sums of
 /// [`bilerp_avx2`] called for each view in turn (the same blend of the two detector
 /// columns, the same row picks, the same interpolation, added to the accumulator in the
-/// same order), with one read and one write of the accumulator per block for all `N`. The samples of sixteen
-/// consecutive voxels span `⌈15 s⌉ + 2` rows, so two blended 16-row windows and one
-/// two-table permute per row of the interpolated pair serve a block for `s < 1.99`, four
-/// windows and two permutes for `s < 4`. The views cover the union of their voxel
-/// ranges: outside its own range a view adds exactly zero (see [`bilerp_avx2`]). Steeper
-/// slopes, and the voxels after the last whole block of 16, go to [`bilerp_avx2`]. Same
-/// requirements as [`bilerp_avx2`] for each view's pair of columns; `SLACK ≥ 62`.
+/// same order), with one read and one write of the accumulator per block for all `N`. The
+/// samples of sixteen consecutive voxels span `⌈15 s⌉ + 2` rows, so two blended 16-row
+/// windows and one two-table permute per row of the interpolated pair serve a block for
+/// `s < 1.99`, four windows and two permutes for `s < 4`. The views cover the union of their
+/// voxel ranges: outside its own range a view adds exactly zero (see [`bilerp_avx2`]).
+/// Steeper slopes, and the voxels after the last whole block of 16, go to [`bilerp_avx2`].
+/// Same requirements as [`bilerp_avx2`] for each view's pair of columns; `SLACK ≥ 62`.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX2 and FMA.
@@ -1090,7 +1091,7 @@ unsafe fn bilerp_views_avx512<const N: usize>(
 /// 16-row windows per view (2 for slopes below 1.99, 4 below 4).
 ///
 /// # Safety
-/// The CPU must support AVX-512F and FMA; `steps ≤ acc.len() / 16`; every pair holds
+/// The CPU must support AVX-512F, AVX2 and FMA; `steps ≤ acc.len() / 16`; every pair holds
 /// `2 ld + SLACK` floats.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
