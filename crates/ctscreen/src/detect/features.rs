@@ -793,7 +793,8 @@ pub struct SolidLimbs {
     pub widths_mm: [f64; 2],
     /// Where B's centre line meets A, along A: 0 at an end, 0.5 in the middle.
     pub junction_a: f64,
-    /// Gap between the two rectangles, mm (0 when they touch).
+    /// Gap between the two limbs, mm: the least empty space crossed from A's rectangles
+    /// to B's through the silhouette (0 when they touch, or when metal joins them).
     pub gap_mm: f64,
     /// Share of the silhouette within a search cell of the two rectangles.
     pub cover: f64,

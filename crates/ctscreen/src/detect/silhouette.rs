@@ -18,7 +18,8 @@
 //!    slide), up to [`MAX_BODY_RECTS`] in all; the first that does not is limb B;
 //! 4. every voxel goes to the nearer limb; the limbs' lengths (their voxels' extent
 //!    along their long axes), the angle between their outward directions, where B
-//!    meets A, their gap and the share of the silhouette they cover are reported.
+//!    meets A, the empty space between them (none when metal joins them) and the share
+//!    of the silhouette they cover are reported.
 //!
 //! Cells are `max(voxel, length / 96)` across, so the cost does not grow with the
 //! scan's resolution.
@@ -124,6 +125,101 @@ fn distance_to(rects: &[Rect], p: [f64; 2]) -> f64 {
         .iter()
         .map(|r| r.distance(p))
         .fold(f64::INFINITY, f64::min)
+}
+
+/// The silhouette's occupied cells on its fine grid.
+struct FineGrid<'a> {
+    /// Row-major `dims[0] × dims[1]`.
+    occupied: &'a [bool],
+    dims: [usize; 2],
+    /// Plane coordinates of the first cell's corner, mm.
+    origin: [f64; 2],
+    /// Cell side, mm.
+    step: f64,
+}
+
+impl FineGrid<'_> {
+    /// The least length (mm) of empty space crossed by a path from `from` to `to`
+    /// through the silhouette: 0 when metal joins them. Empty runs shorter than a voxel
+    /// between occupied cells are closed first (the cells can be finer than the voxels
+    /// whose centres fill them). Dijkstra over the 8-neighbour grid, with steps of 5 and 7
+    /// units (straight, diagonal) into empty cells, 0 into occupied ones: integers, so
+    /// the order of the search is exact. Reads to about a search cell, like the
+    /// rectangles' own gap.
+    fn empty_gap(&self, voxel_mm: f64, from: &[Rect], to: &Rect) -> f64 {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let [n0, n1] = self.dims;
+        let reach = (0.5 * (voxel_mm / self.step - 1.0)).ceil().max(0.0) as usize;
+        let mut solid = vec![false; n0 * n1];
+        for i in 0..n0 {
+            for j in 0..n1 {
+                if self.occupied[i * n1 + j] {
+                    for a in i.saturating_sub(reach)..(i + reach + 1).min(n0) {
+                        let row = &mut solid[a * n1..(a + 1) * n1];
+                        row[j.saturating_sub(reach)..(j + reach + 1).min(n1)].fill(true);
+                    }
+                }
+            }
+        }
+        let centre = |k: usize| {
+            [
+                self.origin[0] + ((k / n1) as f64 + 0.5) * self.step,
+                self.origin[1] + ((k % n1) as f64 + 0.5) * self.step,
+            ]
+        };
+        let mut cost = vec![u32::MAX; n0 * n1];
+        let mut heap = BinaryHeap::new();
+        for (k, c) in cost.iter_mut().enumerate() {
+            if distance_to(from, centre(k)) <= 0.5 * self.step {
+                *c = 0;
+                heap.push(Reverse((0u32, k)));
+            }
+        }
+        while let Some(Reverse((c, k))) = heap.pop() {
+            if c > cost[k] {
+                continue;
+            }
+            if to.distance(centre(k)) <= 0.5 * self.step {
+                // An occupied cell reaches past the outline by half a cell on average,
+                // on both sides of an empty run.
+                return if c == 0 {
+                    0.0
+                } else {
+                    (f64::from(c) / 5.0 + 1.0) * self.step
+                };
+            }
+            let (i, j) = ((k / n1) as isize, (k % n1) as isize);
+            for (di, dj) in [
+                (-1, -1),
+                (-1, 0),
+                (-1, 1),
+                (0, -1),
+                (0, 1),
+                (1, -1),
+                (1, 0),
+                (1, 1),
+            ] {
+                let (a, b) = (i + di, j + dj);
+                if a < 0 || b < 0 || a >= n0 as isize || b >= n1 as isize {
+                    continue;
+                }
+                let m = a as usize * n1 + b as usize;
+                let step = if solid[m] {
+                    0
+                } else if di != 0 && dj != 0 {
+                    7
+                } else {
+                    5
+                };
+                if c + step < cost[m] {
+                    cost[m] = c + step;
+                    heap.push(Reverse((c + step, m)));
+                }
+            }
+        }
+        f64::INFINITY
+    }
 }
 
 /// Most rectangles merged into limb A: its largest and up to two parallel ones beside
@@ -411,7 +507,20 @@ pub(crate) fn limbs(
         [-db[0], -db[1]]
     };
     let cos = (out_a[0] * out_b[0] + out_a[1] * out_b[1]).clamp(-1.0, 1.0);
-    let gap_mm = body.iter().map(|r| r.gap(&b)).fold(f64::INFINITY, f64::min);
+    // The gap is empty space: rectangles apart but joined by metal (a grip's rectangle
+    // found below a ragged upper grip, a trigger guard) touch.
+    let rect_gap = body.iter().map(|r| r.gap(&b)).fold(f64::INFINITY, f64::min);
+    let gap_mm = if rect_gap > cell {
+        let grid = FineGrid {
+            occupied: &occupied,
+            dims: nf,
+            origin: lo,
+            step: fine,
+        };
+        grid.empty_gap(voxel_mm, &body, &b).min(rect_gap)
+    } else {
+        rect_gap
+    };
     let area_a: f64 = body.iter().map(Rect::area).sum();
     let limbs = SolidLimbs {
         angle_deg: cos.acos().to_degrees(),
@@ -501,6 +610,41 @@ mod tests {
             );
             assert!(l.junction_a < 0.2, "{}", l.junction_a);
             assert!(l.gap_mm <= 2.0 && l.cover > 0.9, "{} {}", l.gap_mm, l.cover);
+        }
+    }
+
+    /// A body 190 × 60 mm and a grip 35 × 110 mm below its rear, `gap` mm of empty
+    /// space between them, bridged (or not) by a 3 mm strip of metal, on a 1 mm grid
+    /// 20 mm thick.
+    fn split_l(gap: i32, bridged: bool) -> Vec<[f64; 3]> {
+        let mut pts = Vec::new();
+        for y in -(gap + 110)..=60 {
+            for x in 0..=190 {
+                let body = y >= 0;
+                let grip = y <= -gap && x <= 35;
+                let bridge = bridged && y < 0 && (20..23).contains(&x);
+                if body || grip || bridge {
+                    for z in -10..=10 {
+                        pts.push([f64::from(z), f64::from(y), f64::from(x)]);
+                    }
+                }
+            }
+        }
+        pts
+    }
+
+    #[test]
+    fn the_gap_is_empty_space_not_metal() {
+        for gap in [12, 30] {
+            let pts = split_l(gap, false);
+            let frame = frame_of(&pts).unwrap();
+            let (l, _) = limbs(&pts, &frame, 1.0).unwrap();
+            // To a search cell (here 2.7 mm).
+            assert!((l.gap_mm - f64::from(gap)).abs() <= 3.0, "{gap}: {l:?}");
+            let pts = split_l(gap, true);
+            let frame = frame_of(&pts).unwrap();
+            let (l, _) = limbs(&pts, &frame, 1.0).unwrap();
+            assert!(l.gap_mm <= 1.0, "{gap} bridged: {l:?}");
         }
     }
 
