@@ -289,6 +289,27 @@ fn all_steel_pistol_in_a_coarse_scan_is_a_firearm_from_its_solid_limbs() {
     assert!((100.0..=118.0).contains(&angle), "{angle}");
 }
 
+/// A revolver alone in a parcel of the design seeds, scanned at 96³ voxels of 3.44 mm.
+/// Its grip frame sits 3–4 mm below the frame, under the wooden panels, and reads as a
+/// separate object; the frame with its cylinder and trigger guard is 90–95 mm across,
+/// wider than a slide, and its axis runs half that above the grip's end. With the
+/// barrel in it, the frame is judged as a revolver's (up to 100 mm across, the grip
+/// reaching its edge), and the two objects make one firearm finding (once a barrel, a
+/// firearm part, at best).
+#[test]
+fn revolver_with_its_grip_frame_apart_is_a_firearm_from_the_pair() {
+    use ctscreen::phantom::ThreatKind;
+    let f = classified_alone(610, ThreatKind::Revolver, Kind::Firearm);
+    assert_eq!(f.members, 2, "{:?}", f.evidence);
+    assert!(
+        f.evidence.iter().any(|e| e.contains("two objects")),
+        "{:?}",
+        f.evidence
+    );
+    let angle = f.features["two_part_angle_deg"];
+    assert!((105.0..=128.0).contains(&angle), "{angle}");
+}
+
 /// A box of 9×19 rounds standing in rows, alone in a parcel of the design seeds and
 /// scanned at 96³ voxels of 3.44 mm: cases, bullets and gaps merge into one block,
 /// and under the photon starvation of rows of lead no bullet core reads denser than

@@ -30,8 +30,11 @@
 //! - **pistol** (firearm): two limbs meeting at 95–128° (slide and grip: 100–115° in
 //!   pistols, up to 125° in revolvers), the longer 110–260 mm and 14–50 mm wide, the
 //!   shorter 55–160 mm and joined by its end; a bore in the longer limb adds to it.
-//!   The same test runs on **pairs of objects** (a polymer-framed pistol shows a steel
-//!   slide and a steel magazine with plastic between them) closer than 30 mm. Limbs too
+//!   The same test runs on **pairs of objects** closer than 30 mm: a polymer-framed
+//!   pistol shows a steel slide and a steel magazine with plastic between them, and a
+//!   revolver's grip frame can read apart from its frame, which is then up to 100 mm
+//!   across with the cylinder and trigger guard (taken only with its barrel or chambers
+//!   showing). A pair is taken only when it scores at least what its members do. Limbs too
 //!   thick for two fitted lines (an all-steel pistol's slide and frame, 50–70 mm across)
 //!   are judged on the **solid limbs** of the silhouette instead: a body 100–260 mm long
 //!   and a grip 45–170 mm beyond it at 95–130°, near one end, covering most of the
@@ -300,26 +303,37 @@ fn blade_parts(s: &Shape) -> (f64, f64, f64, f64) {
 }
 
 /// A pistol or revolver from the geometry of two limbs: the angle between them, the
-/// long limb (slide or barrel + frame: 100–260 mm, a chunky 14–55 mm section) and the
-/// short one (grip or magazine: 45–170 mm, ≥ 9 mm thick) joined by its end. Hand tools
-/// lying across each other fail on the sections (spanners, screwdrivers, pliers are
-/// under 15 mm thick).
-fn pistol_geometry(angle: f64, a: [f64; 3], b: [f64; 3], junction_b: f64) -> f64 {
+/// long limb (slide or barrel + frame: 100–260 mm, a chunky section 14–55 mm thick and
+/// 14 mm to `a_width_max` wide) and the short one (grip or magazine: 45–170 mm, ≥ 9 mm
+/// thick) joined by its end. Hand tools lying across each other fail on the sections
+/// (spanners, screwdrivers, pliers are under 15 mm thick).
+fn pistol_geometry(angle: f64, a: [f64; 3], b: [f64; 3], junction_b: f64, a_width_max: f64) -> f64 {
     band(angle, 95.0, 130.0, 3.0)
         * band(a[0], 100.0, 260.0, 10.0)
-        * band(a[1], 14.0, 55.0, 2.5)
+        * band(a[1], 14.0, a_width_max, 2.5)
         * band(a[2], 14.0, 55.0, 2.0)
         * band(b[0], 45.0, 170.0, 6.0)
         * band(b[2], 9.0, 50.0, 1.5)
         * down(junction_b, 0.3, 0.05)
 }
 
+/// Widest long limb of a two-line fit (a slide, or a revolver's barrel and cylinder),
+/// mm.
+const LIMB_WIDTH_MAX_MM: f64 = 55.0;
+
+/// Widest long object of a two-object revolver, mm: its frame with the cylinder and the
+/// trigger guard (80–100 mm across with the blur) when its grip frame reads apart from
+/// it. Taken only when the chambers or the barrel show in it; other long objects of a
+/// pair (a polymer pistol's slide) are held to [`LIMB_WIDTH_MAX_MM`].
+const REVOLVER_FRAME_WIDTH_MAX_MM: f64 = 100.0;
+
 /// A pistol or revolver from the two solid limbs of its silhouette: the body (slide,
 /// with a steel frame beneath it: 100–260 mm long, 20–75 mm across, 14–55 mm thick) and
 /// the grip (45–170 mm beyond the body, ≥ 9 mm thick, its largest solid rectangle 10–65
 /// mm across: wooden panels leave only a steel strap solid) leaving it near
-/// one end at 95–130°, at most about 14 mm from it (a polymer frame between steel
-/// parts reads as a gap), the two covering most of the silhouette. Spanners
+/// one end at 95–130°, at most about 16 mm of empty space from it (a polymer frame
+/// between steel parts reads as a gap), the two covering most of the silhouette (a
+/// trigger guard and a hammer leave some of it out). A barrel adds to the call. Spanners
 /// and pliers fail on the thickness; a hammer on its right angle and, with a steel
 /// handle, on the handle's length.
 fn pistol_silhouette(l: &SolidLimbs) -> f64 {
@@ -333,8 +347,8 @@ fn pistol_silhouette(l: &SolidLimbs) -> f64 {
         * band(l.widths_mm[1], 10.0, 65.0, 2.0)
         * up(eb[2], 9.0, 1.5)
         * down(l.junction_a, 0.35, 0.05)
-        * up(l.cover, 0.7, 0.03)
-        * down(l.gap_mm, 14.0, 3.0)
+        * up(l.cover, 0.62, 0.03)
+        * down(l.gap_mm, 16.0, 3.0)
 }
 
 /// A rifle bolt: a round steel body 14–24 mm across and 90–170 mm long with a handle
@@ -684,6 +698,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
                     [tp.lengths_mm[0], ea[1], ea[2]],
                     [tp.lengths_mm[1], eb[1], eb[2]],
                     tp.junction[1],
+                    LIMB_WIDTH_MAX_MM,
                 ) * up(tp.fit_gain, 1.4, 0.12)
                     * down(tp.gap_mm[0].max(tp.gap_mm[1]), 25.0, 4.0)
             }
@@ -752,7 +767,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
                 (a, b) => a.or(b),
             };
             let bore_a = barrel_in_l(&mut c, barrel, geo, "the L");
-            let fire = geo * (0.7 + 0.3 * bore_a);
+            let fire = geo * (0.8 + 0.2 * bore_a);
             c.set(Kind::Firearm, fire);
             if geo >= 0.2 {
                 c.say(
@@ -892,6 +907,12 @@ pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> 
             );
             call.evidence.extend(calls[m].evidence.iter().cloned());
         }
+        // The pair says at least what its members say alone, or it is not taken (a
+        // part at a middling pistol's angle to something stays a part).
+        let alone = calls[i].scores.best().1.max(calls[j].scores.best().1);
+        if call.scores.best().1 < alone {
+            continue;
+        }
         taken[i] = true;
         taken[j] = true;
         groups.push(Group {
@@ -1017,7 +1038,8 @@ pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> 
     findings
 }
 
-/// A two-object pistol: `a` the slide-like limb, `b` the grip-like one.
+/// A two-object pistol: `a` the slide-like limb, `b` the grip-like one (a polymer
+/// frame's slide and magazine, or a revolver's frame and grip frame).
 fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     let (sa, sb) = (&a.shape, &b.shape);
     if sa.extents_mm[0] < 90.0 || sb.extents_mm[0] < 45.0 || sb.extents_mm[0] > sa.extents_mm[0] {
@@ -1041,20 +1063,35 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
         Segment::from_frame(&s.frame, -h, h)
     };
     let (angle, junction, gaps) = relate(&seg(sa), &seg(sb));
-    let geo = pistol_geometry(angle, sa.extents_mm, sb.extents_mm, junction[1])
-        * down(gaps[0].max(gaps[1]), 30.0, 5.0);
+    let bore = best_barrel_relaxed(sa).map_or(0.0, |x| x.1);
+    let chambers = if (5..=8).contains(&sa.parallel_bores.count) {
+        1.0
+    } else {
+        0.0
+    };
+    // The segments are the limbs' axes: where a revolver's frame (80–100 mm across with
+    // its trigger guard) meets its grip frame, the grip's axis stops short of the
+    // frame's by the frame's half-width.
+    let (width_max, slack) = if chambers > 0.0 || bore >= 0.5 {
+        (REVOLVER_FRAME_WIDTH_MAX_MM, 0.5 * sa.extents_mm[1])
+    } else {
+        (LIMB_WIDTH_MAX_MM, 0.0)
+    };
+    let reach = gaps[0].max(gaps[1] - slack);
+    let geo = pistol_geometry(angle, sa.extents_mm, sb.extents_mm, junction[1], width_max)
+        * down(reach, 30.0, 5.0);
     if geo < 0.05 {
         return None;
     }
-    let bore = best_barrel_relaxed(sa).map_or(0.0, |x| x.1);
     let slide = slide_score(sa);
     let mag = magazine_score(sb)
         .map_or(0.0, |x| x.1)
         .max(loaded_magazine_score(sb));
     let loaded_b = up(sb.dense_blobs.0 as f64, 1.5, 0.25);
-    // The long limb being a slide or holding a barrel, or the short one a magazine or
-    // holding bullets (a loaded magazine), confirms the geometry.
-    let confirm = bore.max(slide).max(mag).max(0.8 * loaded_b);
+    // The long limb being a slide or holding a barrel or a revolver's chambers, or the
+    // short one a magazine or holding bullets (a loaded magazine), confirms the
+    // geometry.
+    let confirm = bore.max(slide).max(mag).max(0.8 * loaded_b).max(chambers);
     let fire = geo * (0.6 + 0.4 * confirm);
     let mut call = Call::default();
     call.set(Kind::Firearm, fire);
