@@ -907,10 +907,12 @@ pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> 
             );
             call.evidence.extend(calls[m].evidence.iter().cloned());
         }
-        // The pair says at least what its members say alone, or it is not taken (a
-        // part at a middling pistol's angle to something stays a part).
+        // A pair that alarms as a firearm explains its members (a loaded magazine's
+        // rounds, a barrel); one that does not must say at least what its members say
+        // alone, or it is not taken (a part at a middling pistol's angle to something
+        // stays a part).
         let alone = calls[i].scores.best().1.max(calls[j].scores.best().1);
-        if call.scores.best().1 < alone {
+        if call.scores.firearm < options.threshold && call.scores.best().1 < alone {
             continue;
         }
         taken[i] = true;
