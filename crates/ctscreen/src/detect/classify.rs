@@ -34,7 +34,8 @@
 //!   pistol shows a steel slide and a steel magazine with plastic between them, and a
 //!   revolver's grip frame can read apart from its frame, which is then up to 100 mm
 //!   across with the cylinder and trigger guard (taken only with its barrel or chambers
-//!   showing). A pair is taken only when it scores at least what its members do. Limbs too
+//!   showing). A pair is taken when it alarms as a firearm or scores at least what its
+//!   members do alone. Limbs too
 //!   thick for two fitted lines (an all-steel pistol's slide and frame, 50–70 mm across)
 //!   are judged on the **solid limbs** of the silhouette instead: a body 100–260 mm long
 //!   and a grip 45–170 mm beyond it at 95–130°, near one end, covering most of the
