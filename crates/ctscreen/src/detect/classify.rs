@@ -35,11 +35,10 @@
 //!   revolver's grip frame can read apart from its frame, which is then up to 100 mm
 //!   across with the cylinder and trigger guard (taken only with its barrel or chambers
 //!   showing). A pair is taken when it alarms as a firearm or scores at least what its
-//!   members do alone. Limbs too
-//!   thick for two fitted lines (an all-steel pistol's slide and frame, 50–70 mm across)
-//!   are judged on the **solid limbs** of the silhouette instead: a body 100–260 mm long
-//!   and a grip 45–170 mm beyond it at 95–130°, near one end, covering most of the
-//!   outline (`pistol_silhouette`);
+//!   members do alone. Limbs too thick for two fitted lines (an all-steel pistol's
+//!   slide and frame, 50–70 mm across) are judged on the **solid limbs** of the
+//!   silhouette instead: a body 100–260 mm long and a grip 45–170 mm beyond it at
+//!   95–130°, near one end, covering most of the outline (`pistol_silhouette`);
 //! - **cartridge** (ammunition): a round cylinder 4.5–14.5 mm across, 15–85 mm long,
 //!   1.6–7.5 diameters long, well filled, made stronger by a dense end (a lead bullet:
 //!   the dense third ≥ 1.4 × the other) or a closed internal cavity (the case).
