@@ -302,6 +302,11 @@ fn blade_parts(s: &Shape) -> (f64, f64, f64, f64) {
     (plate, narrow_ends, holed, long_edge)
 }
 
+/// Whether `count` parallel open bores side by side are a revolver's chambers (5–8).
+fn is_revolver_cylinder(count: usize) -> bool {
+    (5..=8).contains(&count)
+}
+
 /// A pistol or revolver from the geometry of two limbs: the angle between them, the
 /// long limb (slide or barrel + frame: 100–260 mm, a chunky section 14–55 mm thick and
 /// 14 mm to `a_width_max` wide) and the short one (grip or magazine: 45–170 mm, ≥ 9 mm
@@ -709,7 +714,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
         if let Some(parts) = &tp.parts {
             bore_a = barrel_in_l(&mut c, best_barrel_relaxed(&parts[0]), geo, "the long limb");
             let p = parts[0].parallel_bores.count.max(s.parallel_bores.count);
-            if (5..=8).contains(&p) {
+            if is_revolver_cylinder(p) {
                 chambers = 1.0;
                 if geo > 0.2 {
                     c.say(
@@ -1065,8 +1070,9 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
         Segment::from_frame(&s.frame, -h, h)
     };
     let (angle, junction, gaps) = relate(&seg(sa), &seg(sb));
-    let bore = best_barrel_relaxed(sa).map_or(0.0, |x| x.1);
-    let chambers = if (5..=8).contains(&sa.parallel_bores.count) {
+    let barrel = best_barrel_relaxed(sa);
+    let bore = barrel.map_or(0.0, |x| x.1);
+    let chambers = if is_revolver_cylinder(sa.parallel_bores.count) {
         1.0
     } else {
         0.0
@@ -1112,7 +1118,7 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
             sa.extents_mm[0], sb.extents_mm[0]
         ),
     );
-    if let Some((bb, sc)) = best_barrel_relaxed(sa) {
+    if let Some((bb, sc)) = barrel {
         if sc > 0.3 {
             call.say(
                 sc * geo,
