@@ -773,7 +773,9 @@ pub struct TwoPart {
     pub fit_gain: f64,
     /// Share of the voxels in each part.
     pub fractions: [f64; 2],
-    /// Shape analysis of each part (the longer first), when run.
+    /// Shape analysis of each part (the longer first), when run: for a clear two-part
+    /// fit whose angle (60–150°) and lengths (50–320 and 15–220 mm) could be a
+    /// handgun's or a rifle bolt's.
     pub parts: Option<Box<[Shape; 2]>>,
 }
 
@@ -943,8 +945,10 @@ impl Canon {
     }
 }
 
-/// Largest canonical grid (samples) per piece; the step grows to fit.
-const MAX_CANON_SAMPLES: f64 = 2.0e6;
+/// Largest canonical grid (samples) per piece; the step grows to fit. A handgun at
+/// 1.2 mm voxels still gets a step of about 1 mm (finer than its voxels); the grid and
+/// its three sets of cross-sections are most of what a large piece costs.
+const MAX_CANON_SAMPLES: f64 = 1.0e6;
 
 fn canonical(piece: &Piece<'_>, frame: &Frame, pts: &[[f64; 3]], level: f32) -> Canon {
     let min_sp = piece.spacing.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -1890,6 +1894,11 @@ pub(crate) fn relate(a: &Segment, b: &Segment) -> (f64, [f64; 2], [f64; 2]) {
     (cosang.acos().to_degrees(), junction, gap)
 }
 
+/// Most points the two-line fit iterates on (an even stride through the voxels): the
+/// segments of a 150 mm object are still fitted on thousands of points, far more than
+/// two lines need (20 000 points made the k-lines passes a tenth of a 512³ detection).
+const TWO_LINE_SAMPLES: usize = 6_000;
+
 /// Fits two segments to `points` (k-lines from several starts, best kept). Returns the
 /// two segments (the longer first), the assignment of every point (0 = longer part) and
 /// the fit gain. `None` when a part would hold under 10 % of the points.
@@ -1900,7 +1909,7 @@ pub(crate) fn two_lines(
     if points.len() < 40 {
         return None;
     }
-    let stride = points.len().div_ceil(20_000);
+    let stride = points.len().div_ceil(TWO_LINE_SAMPLES);
     let sample: Vec<[f64; 3]> = points.iter().step_by(stride).copied().collect();
     let n = sample.len();
     let proj = |a: usize| -> Vec<f64> {
@@ -2170,15 +2179,21 @@ fn two_part_of(
             widths[k as usize] = (12.0 * f.variances[1]).sqrt();
         }
     }
-    // Shape analysis of the parts when the object really is two-limbed.
-    let parts = if gain >= 1.3 && fractions[1] >= 0.12 {
+    // Shape analysis of the parts when the object really is two-limbed and the limbs
+    // could be a handgun's slide and grip or a bolt and its handle (well beyond the
+    // bands the rules score: the parts' shapes cost as much as the object's).
+    let (la, lb) = (segs[0].length(), segs[1].length());
+    let could_be_firearm = (60.0..=150.0).contains(&angle)
+        && (50.0..=320.0).contains(&la)
+        && (15.0..=220.0).contains(&lb);
+    let parts = if gain >= 1.3 && fractions[1] >= 0.12 && could_be_firearm {
         part_shapes(piece, &assign, options, data, cand)
     } else {
         None
     };
     Some(TwoPart {
         angle_deg: angle,
-        lengths_mm: [segs[0].length(), segs[1].length()],
+        lengths_mm: [la, lb],
         widths_mm: widths,
         junction,
         gap_mm: gap,
