@@ -306,6 +306,17 @@ fn revolver_with_its_grip_frame_apart_is_a_firearm_from_the_pair() {
         "{:?}",
         f.evidence
     );
+    // The evidence names a revolver's parts, not a pistol's.
+    assert!(
+        f.evidence.iter().any(|e| e.contains("frame–grip frame")),
+        "{:?}",
+        f.evidence
+    );
+    assert!(
+        !f.evidence.iter().any(|e| e.contains("slide")),
+        "{:?}",
+        f.evidence
+    );
     let angle = f.features["two_part_angle_deg"];
     assert!((105.0..=128.0).contains(&angle), "{angle}");
 }

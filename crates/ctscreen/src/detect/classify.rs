@@ -1110,20 +1110,37 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     call.feat("slide_bore_score", bore);
     call.feat("slide_score", slide);
     call.feat("grip_magazine_score", mag);
+    // Named for what the long object reads as: a revolver's frame when it holds the
+    // chambers or is wider than a slide, a slide otherwise.
+    let (long, short) = if chambers > 0.0 || sa.extents_mm[1] > LIMB_WIDTH_MAX_MM {
+        ("frame", "grip frame")
+    } else {
+        ("slide", "grip")
+    };
     call.say(
         fire,
         Kind::Firearm,
         format!(
-            "L-shape of two objects: slide–grip angle {angle:.0}°, {:.0} mm and {:.0} mm limbs {gap:.0} mm apart",
+            "L-shape of two objects: {long}–{short} angle {angle:.0}°, {:.0} mm and {:.0} mm limbs {gap:.0} mm apart",
             sa.extents_mm[0], sb.extents_mm[0]
         ),
     );
+    if chambers > 0.0 {
+        call.say(
+            geo,
+            Kind::Firearm,
+            format!(
+                "{} parallel chambers in the {long} (revolver cylinder)",
+                sa.parallel_bores.count
+            ),
+        );
+    }
     if let Some((bb, sc)) = barrel {
         if sc > 0.3 {
             call.say(
                 sc * geo,
                 Kind::Firearm,
-                format!("barrel in the slide: {}", bore_text(&bb)),
+                format!("barrel in the {long}: {}", bore_text(&bb)),
             );
         }
     }
