@@ -416,6 +416,15 @@ fn rifle_bolt_in_a_coarse_scan_is_a_firearm_part_despite_its_lugs() {
     assert!(f.evidence[0].contains("rifle bolt"), "{:?}", f.evidence);
 }
 
+/// A rifle bolt whose lugs take its box fill down: the body is solid by its sections
+/// (their solid thickness over their width), not by its box, which the lugs widen.
+#[test]
+fn rifle_bolt_is_solid_by_its_sections_not_its_box() {
+    use ctscreen::phantom::ThreatKind;
+    let f = classified_alone(622, ThreatKind::Bolt, Kind::FirearmPart);
+    assert!(f.features["bolt_score"] > 0.5, "{:?}", f.features);
+}
+
 /// A stamped rifle receiver alone, scanned at 96³ voxels of 3.44 mm: 1 mm steel sheet
 /// bent into a channel about 240 mm long, closed by solid trunnions at both ends. The
 /// sheet reads at about the solid threshold, so no bore, plate or channel is clean;
