@@ -425,6 +425,24 @@ fn rifle_bolt_is_solid_by_its_sections_not_its_box() {
     assert!(f.features["bolt_score"] > 0.5, "{:?}", f.features);
 }
 
+/// A box of 9×19 rounds alone, scanned at 96³ voxels of 3.44 mm: its rounds stand 10.25
+/// mm apart, three voxels, and blur into one block, so neither their rows nor their
+/// bullets' cores show. The block still reads lead-dense at its brightest and heavier
+/// on the bullets' side of its thickness.
+#[test]
+fn box_of_rounds_too_blurred_for_rows_is_ammunition_from_its_lead_side() {
+    use ctscreen::phantom::ThreatKind;
+    let f = classified_alone(628, ThreatKind::CartridgesBoxed, Kind::Ammunition);
+    assert!(f.features["rows_score"] < 0.5, "{:?}", f.features);
+    assert!(f.features["boxed_rounds_score"] > 0.5, "{:?}", f.features);
+    assert!(f.features["layer_mass_ratio"] > 1.15, "{:?}", f.features);
+    assert!(
+        f.evidence.iter().any(|e| e.contains("bullets on one side")),
+        "{:?}",
+        f.evidence
+    );
+}
+
 /// A stamped rifle receiver alone, scanned at 96³ voxels of 3.44 mm: 1 mm steel sheet
 /// bent into a channel about 240 mm long, closed by solid trunnions at both ends. The
 /// sheet reads at about the solid threshold, so no bore, plate or channel is clean;

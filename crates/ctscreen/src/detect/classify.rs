@@ -451,6 +451,24 @@ fn barrel_in_l(c: &mut Call, barrel: Option<(Bore, f64)>, geo: f64, place: &str)
     sc
 }
 
+/// A box of pistol rounds standing side by side, at voxels too coarse for their rows
+/// ([`row_of_rounds_score`]) or their bullets' cores to show: a block as thick as a
+/// round (22–55 mm) and wider than 35 mm, shorter than 160 mm, whose brightest voxels
+/// read lead-dense (its 99th-percentile μ at least 0.87 × twice steel's at the metal
+/// energy: brass fittings and steel read at most 0.85 ×) and whose mass sits on one
+/// side of its thickness (the bullets' side at least 1.15 × the cases'; a solid or
+/// symmetric block reads 1.0–1.05).
+fn boxed_rounds_score(d: &Descriptors, metal_energy_kev: f64) -> f64 {
+    let s = &d.shape;
+    let [l, w, t] = s.extents_mm;
+    let dense = 2.0 * super::features::Material::Steel.mu_per_mm(metal_energy_kev);
+    up(d.peak_mu / dense, 0.87, 0.02)
+        * band(t, 22.0, 55.0, 2.0)
+        * up(w, 35.0, 3.0)
+        * down(l, 160.0, 8.0)
+        * up(s.layer_mass_ratio, 1.15, 0.03)
+}
+
 fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
     let mut c = Call::default();
     let s = &d.shape;
@@ -569,6 +587,15 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
             vb
         )
     });
+    // Rounds standing in a box, too blurred for rows or cores.
+    let boxed = boxed_rounds_score(d, metal_energy_kev);
+    c.feat("boxed_rounds_score", boxed);
+    c.claim(Kind::Ammunition, boxed, || {
+        format!(
+            "block {l:.0} × {w:.0} × {t:.0} mm reading lead-dense (peak μ {:.2} mm⁻¹) and {:.1}× heavier on one side of its thickness: rounds standing side by side, bullets on one side",
+            d.peak_mu, s.layer_mass_ratio
+        )
+    });
     // A loaded firearm in one piece: a barrel-like bore and bullet cores joined in one
     // steel object of a handgun's or a carbine's length. At coarse voxels a pistol's
     // slide, barrel and loaded magazine blur into one object whose L can be hidden by
@@ -613,6 +640,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
     });
     // Stamped receiver.
     let rc = 0.85 * receiver_score(s);
+    c.feat("layer_mass_ratio", s.layer_mass_ratio);
     c.feat(
         "end_mass_ratio_min",
         s.end_mass_ratio[0].min(s.end_mass_ratio[1]),

@@ -333,6 +333,11 @@ pub struct Shape {
     /// for a sheet-metal channel closed by solid blocks at its ends (a stamped
     /// receiver's trunnions).
     pub end_mass_ratio: [f64; 2],
+    /// Mass (μ × volume) of the heavier half of the object across its thinnest axis
+    /// over the lighter half's, over the sections holding at least 5 % of the peak: 1
+    /// for an object symmetric across its thickness; rounds standing side by side, their
+    /// lead bullets all on one side, read well above it.
+    pub layer_mass_ratio: f64,
     /// How one-sided the dense core (cells at ≥ half the highest μ) is along the main
     /// axis: |gap to one end − gap to the other| / length, 0 for a centred core (or a
     /// uniform object), ≈0.4 for a bullet in a 9×19 round.
@@ -465,6 +470,24 @@ fn end_mass_ratio(profile: &[f64]) -> [f64; 2] {
     };
     let middle = mean(0.3, 0.7).max(1e-12);
     [mean(0.0, 0.15) / middle, mean(0.85, 1.0) / middle]
+}
+
+/// [`Shape::layer_mass_ratio`] of a mass profile across the thinnest axis: the two
+/// halves of the sections from the first to the last holding at least 5 % of its peak
+/// (the middle one left out of an odd count).
+fn layer_mass_ratio(profile: &[f64]) -> f64 {
+    let (kept, _) = held_sections(profile);
+    let (Some(&first), Some(&last)) = (kept.first(), kept.last()) else {
+        return 1.0;
+    };
+    let span = &profile[first..=last];
+    let half = span.len() / 2;
+    let a: f64 = span[..half].iter().sum();
+    let b: f64 = span[span.len() - half..].iter().sum();
+    if a.min(b) <= 0.0 {
+        return 1.0;
+    }
+    a.max(b) / a.min(b)
 }
 
 /// [`Shape::axial_mu_ratio`] over the sections `filled` (ordered along the main axis).
@@ -1634,6 +1657,7 @@ fn shape_of_points(
             wide_run_mm: ext[0],
             end_density_ratio: 1.0,
             end_mass_ratio: [1.0, 1.0],
+            layer_mass_ratio: 1.0,
             core_asymmetry: 0.0,
             core_extents_mm: ext,
             dense_blobs: (0, 0.0),
@@ -1758,6 +1782,10 @@ fn shape_of_points(
     let repeats = Repeats::of(&masses.along_t, h);
     let row_period = row_period(repeats.as_ref());
     let end_mass_ratio = end_mass_ratio(&masses.along_t);
+    let along_v: Vec<f64> = (0..nv)
+        .map(|v| (0..nt).map(|t| masses.by_v[t * nv + v]).sum())
+        .collect();
+    let layer_mass_ratio = layer_mass_ratio(&along_v);
     let staggered_rows = staggered_rows(&masses, repeats.as_ref(), [nu, nv], h);
     let axial_mu_ratio = axial_mu_ratio(&c, &filled);
     Some(Shape {
@@ -1771,6 +1799,7 @@ fn shape_of_points(
         wide_run_mm,
         end_density_ratio,
         end_mass_ratio,
+        layer_mass_ratio,
         core_asymmetry,
         core_extents_mm,
         dense_blobs,
@@ -2350,6 +2379,17 @@ mod tests {
 
     /// Ends over middle of a channel with blocks at its ends; about 1 for a bar, also
     /// with empty sections around it.
+    #[test]
+    fn layer_mass_ratio_weighs_the_two_halves() {
+        // Empty margins (under 5 % of the peak) are left out; the middle section of an
+        // odd count belongs to neither half.
+        let layered = [0.0, 3.0, 3.0, 1.0, 1.0, 1.0, 0.01];
+        assert!((layer_mass_ratio(&layered) - 3.0).abs() < 1e-12);
+        let symmetric = [1.0, 2.0, 5.0, 2.0, 1.0];
+        assert_eq!(layer_mass_ratio(&symmetric), 1.0);
+        assert_eq!(layer_mass_ratio(&[]), 1.0);
+    }
+
     #[test]
     fn end_mass_ratio_sees_blocks_at_the_ends() {
         let mut profile = vec![0.0; 5];
