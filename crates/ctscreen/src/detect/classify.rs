@@ -589,6 +589,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
     });
     // Rounds standing in a box, too blurred for rows or cores.
     let boxed = boxed_rounds_score(d, metal_energy_kev);
+    c.feat("layer_mass_ratio", s.layer_mass_ratio);
     c.feat("boxed_rounds_score", boxed);
     c.claim(Kind::Ammunition, boxed, || {
         format!(
@@ -640,7 +641,6 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
     });
     // Stamped receiver.
     let rc = 0.85 * receiver_score(s);
-    c.feat("layer_mass_ratio", s.layer_mass_ratio);
     c.feat(
         "end_mass_ratio_min",
         s.end_mass_ratio[0].min(s.end_mass_ratio[1]),

@@ -2377,8 +2377,6 @@ mod tests {
         assert!(rod > 0.95, "{rod}");
     }
 
-    /// Ends over middle of a channel with blocks at its ends; about 1 for a bar, also
-    /// with empty sections around it.
     #[test]
     fn layer_mass_ratio_weighs_the_two_halves() {
         // Empty margins (under 5 % of the peak) are left out; the middle section of an
@@ -2390,6 +2388,8 @@ mod tests {
         assert_eq!(layer_mass_ratio(&[]), 1.0);
     }
 
+    /// Ends over middle of a channel with blocks at its ends; about 1 for a bar, also
+    /// with empty sections around it.
     #[test]
     fn end_mass_ratio_sees_blocks_at_the_ends() {
         let mut profile = vec![0.0; 5];
