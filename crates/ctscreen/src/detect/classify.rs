@@ -461,9 +461,11 @@ fn barrel_in_l(c: &mut Call, barrel: Option<(Bore, f64)>, geo: f64, place: &str)
 fn boxed_rounds_score(d: &Descriptors, metal_energy_kev: f64) -> f64 {
     let s = &d.shape;
     let [l, w, t] = s.extents_mm;
-    let dense = 2.0 * super::features::Material::Steel.mu_per_mm(metal_energy_kev);
-    up(d.peak_mu / dense, 0.87, 0.02)
-        * band(t, 22.0, 55.0, 2.0)
+    up(
+        d.peak_mu / super::features::dense_mu(metal_energy_kev),
+        0.87,
+        0.02,
+    ) * band(t, 22.0, 55.0, 2.0)
         * up(w, 35.0, 3.0)
         * down(l, 160.0, 8.0)
         * up(s.layer_mass_ratio, 1.15, 0.03)

@@ -1745,7 +1745,7 @@ fn shape_of_points(
     } else {
         0.0
     };
-    let dense_blobs = dense_blob_count(&c, dense_mu(options) as f32);
+    let dense_blobs = dense_blob_count(&c, dense_mu(options.metal_energy_kev) as f32);
     let core_extents_mm: [f64; 3] =
         std::array::from_fn(|a| (chi[a].saturating_sub(clo[a]) + 1) as f64 * h);
     let solid_t = |s: usize, cc: [f64; 2]| -> bool {
@@ -2093,9 +2093,9 @@ pub(crate) fn two_lines(
 }
 
 /// Density (mm⁻¹) above which material reads as lead or copper rather than steel:
-/// twice the steel reference at the metal energy.
-pub(crate) fn dense_mu(options: &DetectOptions) -> f64 {
-    2.0 * Material::Steel.mu_per_mm(options.metal_energy_kev)
+/// twice the steel reference at the metal energy (keV).
+pub(crate) fn dense_mu(metal_energy_kev: f64) -> f64 {
+    2.0 * Material::Steel.mu_per_mm(metal_energy_kev)
 }
 
 /// Shortest length (mm) for which the two-part analysis is run.
