@@ -1,6 +1,6 @@
 //! Metal candidates: the dense objects of a scan, one mask each.
 //!
-//! Extraction runs in four steps, each explained by the physics of a parcel scan:
+//! Extraction runs in these steps, each explained by the physics of a parcel scan:
 //!
 //! 1. **One parallel pass over the volume** (rayon, one task per z slice) finds, row by
 //!    row, the runs of voxels with μ ≥ `low_mu` and flags the runs that hold a voxel
@@ -39,6 +39,16 @@
 //!    [`Candidate::alternatives`]. Objects a millimetre or two apart merge through blur
 //!    at `low_mu` but part at half their density, while thin walls read near that
 //!    level and would fall apart, so the classifier weighs every reading.
+//! 6. **Thick bodies, as an alternative.** A candidate of at least 20 cm³ is opened by
+//!    a ball of 4 mm (at least one voxel): plates and rods thinner than about 8 mm
+//!    (spanners, cutlery, coins, sheet, cable) go, bodies as thick as a slide, a bolt,
+//!    a magazine or a box of rounds stay, their outline restored by the dilation. The
+//!    pieces of at least 10 cm³ are kept as one of the [`Candidate::alternatives`]
+//!    (even a single piece: a bolt with a fork lying across it is one object that the
+//!    opening frees). Thin metal touching a threat along its length has no neck to
+//!    split at and the same density, so neither step 4 nor step 5 parts them. The
+//!    depth map is shared with step 4, and the distance transform skips the lanes of
+//!    a box that hold no boundary.
 use ndarray::{Array3, ArrayView3, Axis};
 use rayon::prelude::*;
 
@@ -56,9 +66,10 @@ pub struct Candidate {
     pub mask: Array3<bool>,
     /// Number of voxels in the mask.
     pub voxel_count: usize,
-    /// Other readings of the same voxels as several objects (module docs, steps 4 and
-    /// 5): the pieces of the split at narrow necks, and the bodies at the solid level,
-    /// each when it gives two or more. The classifier may prefer one to the whole.
+    /// Other readings of the same voxels as objects (module docs, steps 4 to 6): the
+    /// pieces of the split at narrow necks and the bodies at the solid level, each when
+    /// it gives two or more, and the thick bodies left by an opening, when it changes
+    /// the candidate. The classifier may prefer one to the whole.
     pub alternatives: Vec<Vec<Candidate>>,
 }
 
@@ -478,13 +489,15 @@ fn refine(
         .into_iter()
         .filter(|c| keep(c))
         .map(|mut c| {
-            if options.split_touching {
-                for reading in [
-                    split_touching(&c, spacing, options),
-                    split_by_level(&c, data, spacing, options),
+            if options.split_touching && (16..=MAX_REFINE_VOXELS).contains(&c.voxel_count) {
+                let depth = distance_to_background(&c.mask, spacing);
+                for (reading, least) in [
+                    (split_touching(&c, &depth, spacing, options), 2),
+                    (split_by_level(&c, data, spacing, options), 2),
+                    (thick_bodies(&c, &depth, spacing, options), 1),
                 ] {
                     let reading: Vec<Candidate> = reading.into_iter().filter(|b| keep(b)).collect();
-                    if reading.len() >= 2 {
+                    if reading.len() >= least {
                         c.alternatives.push(reading);
                     }
                 }
@@ -504,52 +517,114 @@ fn has_high(c: &Candidate, data: ArrayView3<'_, f32>, high: f32) -> bool {
 /// kept whole (they are sorted and flooded voxel by voxel).
 const MAX_REFINE_VOXELS: usize = 4_000_000;
 
+/// Radius of the opening that strips thin metal off thick bodies, mm: plates and rods
+/// thinner than twice this (spanners 5–6 mm, cutlery, coins, sheet) go, bodies as
+/// thick as a pistol's slide or magazine (20 mm and more) stay. Never below one voxel.
+const THIN_OPENING_MM: f64 = 4.0;
+
+/// Smallest candidate whose thick bodies are looked for, mm³: the steel of a polymer
+/// pistol (slide and barrel, about 250 g) is some 30 cm³.
+const THICK_MIN_VOLUME_MM3: f64 = 20_000.0;
+
+/// Smallest thick body kept, mm³. The reading is there to free a threat's body (a
+/// bolt, a slide, a loaded magazine, a box of rounds: 30–70 cm³) from thin metal; the
+/// stubs an opening leaves where thin parts met (a few cm³) would only be new objects
+/// to misread.
+const THICK_PIECE_MIN_MM3: f64 = 10_000.0;
+
 fn open_and_relabel(c: Candidate, spacing: [f64; 3], options: &DetectOptions) -> Vec<Candidate> {
     if c.voxel_count > MAX_REFINE_VOXELS {
         return vec![c];
     }
-    let r = options.opening_radius_mm;
-    // Pad so that the dilation back can reach its full extent inside the array.
-    let pad: [usize; 3] = std::array::from_fn(|d| (r / spacing[d]).ceil() as usize + 1);
-    let (nz, ny, nx) = c.mask.dim();
-    let shape = [nz + 2 * pad[0], ny + 2 * pad[1], nx + 2 * pad[2]];
-    let mut padded = Array3::from_elem(shape, false);
-    padded
-        .slice_mut(ndarray::s![
-            pad[0]..pad[0] + nz,
-            pad[1]..pad[1] + ny,
-            pad[2]..pad[2] + nx
-        ])
-        .assign(&c.mask);
-    // Erosion: voxels deeper than r. Dilation: voxels within r of the eroded set.
-    let depth = distance_to_background(&padded, spacing);
-    let eroded = depth.mapv(|d| d > r as f32);
-    let inv = eroded.mapv(|m| !m);
-    let reach = distance_to_background(&inv, spacing);
+    let depth = distance_to_background(&c.mask, spacing);
+    opened_pieces(
+        &c,
+        &depth,
+        spacing,
+        options.opening_radius_mm,
+        options.connectivity,
+        1,
+    )
+}
+
+/// The thick bodies of a candidate (module docs, step 6): the pieces of its opening by
+/// a ball of [`THIN_OPENING_MM`] (at least one voxel) that hold at least
+/// [`THICK_PIECE_MIN_MM3`], unless the opening leaves the candidate as it was.
+/// `depth` is the candidate's distance to background.
+fn thick_bodies(
+    c: &Candidate,
+    depth: &Array3<f32>,
+    spacing: [f64; 3],
+    options: &DetectOptions,
+) -> Vec<Candidate> {
+    let voxel_mm3: f64 = spacing.iter().product();
+    if (c.voxel_count as f64) * voxel_mm3 < THICK_MIN_VOLUME_MM3 {
+        return Vec::new();
+    }
+    let largest = spacing.iter().cloned().fold(0.0, f64::max);
+    let r = largest.max(THIN_OPENING_MM);
+    let least = (THICK_PIECE_MIN_MM3 / voxel_mm3).ceil() as usize;
+    let pieces = opened_pieces(c, depth, spacing, r, options.connectivity, least);
+    if let [p] = pieces.as_slice() {
+        if p.voxel_count == c.voxel_count {
+            return Vec::new();
+        }
+    }
+    pieces
+}
+
+/// The pieces of the opening of `c` by a ball of radius `r` mm: erosion keeps the
+/// voxels deeper than `r` (`depth` is the distance to background), dilation adds back
+/// the candidate's voxels within `r` of them.
+fn opened_pieces(
+    c: &Candidate,
+    depth: &Array3<f32>,
+    spacing: [f64; 3],
+    r: f64,
+    connectivity: u8,
+    least: usize,
+) -> Vec<Candidate> {
+    let eroded = depth.mapv(|d| f64::from(d) > r);
+    let reach = distance_to_set(&eroded, spacing);
     let opened = ndarray::Zip::from(&reach)
-        .and(&padded)
-        .map_collect(|&d, &m| m && d <= r as f32);
-    let lo = [
-        c.lo[0] as isize - pad[0] as isize,
-        c.lo[1] as isize - pad[1] as isize,
-        c.lo[2] as isize - pad[2] as isize,
-    ];
-    relabel_pieces(&opened, lo, options.connectivity)
+        .and(&c.mask)
+        .map_collect(|&d, &m| m && f64::from(d) <= r);
+    relabel_pieces(&opened, c.lo, connectivity, least)
 }
 
 /// Splits the connected pieces of `mask` (whose `[0, 0, 0]` is volume index `lo`) into
-/// candidates, in scan order of their first voxel.
-fn relabel_pieces(mask: &Array3<bool>, lo: [isize; 3], connectivity: u8) -> Vec<Candidate> {
+/// candidates of at least `least` voxels, in scan order of their first voxel.
+fn relabel_pieces(
+    mask: &Array3<bool>,
+    lo: [usize; 3],
+    connectivity: u8,
+    least: usize,
+) -> Vec<Candidate> {
     let (labels, n) = local_components(mask, connectivity);
-    let mut out = Vec::with_capacity(n);
-    for l in 1..=n as u32 {
-        let m = labels.mapv(|v| v == l);
-        if let Some(mut cand) = Candidate::from_mask([0, 0, 0], &m) {
-            for d in 0..3 {
-                cand.lo[d] = (lo[d] + cand.lo[d] as isize) as usize;
+    // One pass for each piece's box and size; each mask is then cut from its box only.
+    let mut boxes = vec![([usize::MAX; 3], [0usize; 3], 0usize); n + 1];
+    for ((k, j, i), &l) in labels.indexed_iter() {
+        if l != 0 {
+            let (a, b, count) = &mut boxes[l as usize];
+            for (d, x) in [k, j, i].into_iter().enumerate() {
+                a[d] = a[d].min(x);
+                b[d] = b[d].max(x + 1);
             }
-            out.push(cand);
+            *count += 1;
         }
+    }
+    let mut out = Vec::new();
+    for (l, &(a, b, count)) in boxes.iter().enumerate().skip(1) {
+        if count < least.max(1) {
+            continue;
+        }
+        let sub = labels.slice(ndarray::s![a[0]..b[0], a[1]..b[1], a[2]..b[2]]);
+        out.push(Candidate {
+            lo: [lo[0] + a[0], lo[1] + a[1], lo[2] + a[2]],
+            mask: sub.mapv(|v| v as usize == l),
+            voxel_count: count,
+            alternatives: Vec::new(),
+        });
     }
     out
 }
@@ -718,11 +793,12 @@ fn split_by_level(
 }
 
 /// The watershed-lite split described in the module docs.
-fn split_touching(c: &Candidate, spacing: [f64; 3], options: &DetectOptions) -> Vec<Candidate> {
-    if c.voxel_count > MAX_REFINE_VOXELS || c.voxel_count < 16 {
-        return Vec::new();
-    }
-    let depth = distance_to_background(&c.mask, spacing);
+fn split_touching(
+    c: &Candidate,
+    depth: &Array3<f32>,
+    spacing: [f64; 3],
+    options: &DetectOptions,
+) -> Vec<Candidate> {
     let min_core = options.split_min_core_mm as f32;
     let max_depth = depth.iter().fold(0.0f32, |a, &b| a.max(b));
     if max_depth < min_core {
@@ -938,6 +1014,24 @@ fn split_touching(c: &Candidate, spacing: [f64; 3], options: &DetectOptions) -> 
 /// axis, anisotropic spacing `(dz, dy, dx)` mm.
 pub(crate) fn distance_to_background(mask: &Array3<bool>, spacing: [f64; 3]) -> Array3<f32> {
     let mut d2: Array3<f64> = mask.mapv(|m| if m { f64::INFINITY } else { 0.0 });
+    squared_distances(&mut d2, spacing, true);
+    d2.mapv(|x| x.sqrt() as f32)
+}
+
+/// Exact Euclidean distance (mm) from each voxel to the nearest set voxel of `set`,
+/// looking only inside the array (infinite where `set` is empty); 0 on set voxels.
+fn distance_to_set(set: &Array3<bool>, spacing: [f64; 3]) -> Array3<f32> {
+    let mut d2: Array3<f64> = set.mapv(|m| if m { 0.0 } else { f64::INFINITY });
+    squared_distances(&mut d2, spacing, false);
+    d2.mapv(|x| x.sqrt() as f32)
+}
+
+/// The separable transform in place: `d2` holds 0 on sites and infinity elsewhere, and
+/// ends as squared distances (mm²) to the nearest site; `border` adds sites just
+/// outside each face. Lanes that are all sites, or (without `border`) hold none yet,
+/// are left as they are: their transform is the identity, and in a candidate's box
+/// most lanes are one or the other.
+fn squared_distances(d2: &mut Array3<f64>, spacing: [f64; 3], border: bool) {
     let dims = d2.dim();
     let dims = [dims.0, dims.1, dims.2];
     let mut f = Vec::new();
@@ -950,25 +1044,39 @@ pub(crate) fn distance_to_background(mask: &Array3<bool>, spacing: [f64; 3]) -> 
         for mut lane in d2.lanes_mut(Axis(axis)) {
             f.clear();
             f.extend(lane.iter().copied());
+            if f.iter().all(|&x| x == 0.0) || (!border && f.iter().all(|x| x.is_infinite())) {
+                continue;
+            }
             out.clear();
             out.resize(n, 0.0);
-            edt_1d(&f, s, &mut out, &mut v, &mut zb);
+            edt_1d(&f, s, border, &mut out, &mut v, &mut zb);
             for (dst, &src) in lane.iter_mut().zip(out.iter()) {
                 *dst = src;
             }
         }
     }
-    d2.mapv(|x| x.sqrt() as f32)
 }
 
 /// One-dimensional squared distance transform of `f` (sites at positions `q · s` mm),
-/// with background sites (value 0) just outside both ends, into `out`.
-pub(crate) fn edt_1d(f: &[f64], s: f64, out: &mut [f64], v: &mut Vec<usize>, z: &mut Vec<f64>) {
+/// into `out`; with `border`, background sites (value 0) lie just outside both ends.
+/// A lane without any finite value and no border gets infinity.
+pub(crate) fn edt_1d(
+    f: &[f64],
+    s: f64,
+    border: bool,
+    out: &mut [f64],
+    v: &mut Vec<usize>,
+    z: &mut Vec<f64>,
+) {
     let n = f.len();
     // Sites: index 0 is the virtual site at position -1, n + 1 the one at position n.
     let val = |q: usize| -> f64 {
         if q == 0 || q == n + 1 {
-            0.0
+            if border {
+                0.0
+            } else {
+                f64::INFINITY
+            }
         } else {
             f[q - 1]
         }
@@ -1002,6 +1110,10 @@ pub(crate) fn edt_1d(f: &[f64], s: f64, out: &mut [f64], v: &mut Vec<usize>, z: 
                 }
             }
         }
+    }
+    if v.is_empty() {
+        out.fill(f64::INFINITY);
+        return;
     }
     let mut k = 0usize;
     for (i, o) in out.iter_mut().enumerate() {
@@ -1056,6 +1168,63 @@ mod tests {
             let want = if m { best.sqrt() } else { 0.0 };
             assert!((d[[k, j, i]] as f64 - want).abs() < 1e-4, "{k} {j} {i}");
         }
+    }
+
+    #[test]
+    fn distance_to_set_matches_brute_force_and_ignores_the_faces() {
+        let set = Array3::from_shape_fn((6, 7, 9), |(k, j, i)| (k * 5 + j * 7 + i * 3) % 17 == 0);
+        let sp = [1.5, 1.0, 0.75];
+        let d = distance_to_set(&set, sp);
+        for ((k, j, i), _) in set.indexed_iter() {
+            let mut best = f64::INFINITY;
+            for ((kk, jj, ii), &s) in set.indexed_iter() {
+                if s {
+                    let dd = ((k as f64 - kk as f64) * sp[0]).powi(2)
+                        + ((j as f64 - jj as f64) * sp[1]).powi(2)
+                        + ((i as f64 - ii as f64) * sp[2]).powi(2);
+                    best = best.min(dd);
+                }
+            }
+            assert!(
+                (d[[k, j, i]] as f64 - best.sqrt()).abs() < 1e-4,
+                "{k} {j} {i}"
+            );
+        }
+        let empty = Array3::from_elem((3, 4, 5), false);
+        assert!(distance_to_set(&empty, sp).iter().all(|d| d.is_infinite()));
+    }
+
+    /// A 40 × 30 × 30 mm steel block with a 3 mm plate (a spanner's thickness)
+    /// touching it: the opening's reading keeps the block and drops the plate.
+    #[test]
+    fn thick_bodies_strip_a_thin_plate_off_a_block() {
+        let mut a = Array3::<f32>::zeros((40, 60, 120));
+        a.slice_mut(s![5..35, 5..35, 5..45]).fill(0.5);
+        a.slice_mut(s![18..21, 10..50, 45..115]).fill(0.5);
+        let v = Volume::new(a, [1.0; 3], [0.0; 3]).unwrap();
+        let (cands, _) = extract(&v, &opts(), &crate::NoProgress).unwrap();
+        assert_eq!(cands.len(), 1);
+        let c = &cands[0];
+        assert_eq!(c.voxel_count, 30 * 30 * 40 + 3 * 40 * 70);
+        let thick: Vec<&Vec<Candidate>> = c
+            .alternatives
+            .iter()
+            .filter(|r| r.len() == 1 && r[0].voxel_count < c.voxel_count)
+            .collect();
+        assert_eq!(
+            thick.len(),
+            1,
+            "{:?}",
+            c.alternatives.iter().map(|r| r.len()).collect::<Vec<_>>()
+        );
+        // The block, and at most a stub of the plate where the two meet.
+        let block = &thick[0][0];
+        assert_eq!(block.lo, [5, 5, 5]);
+        let hi = block.hi();
+        assert!(hi[..2] == [35, 35] && (45..=47).contains(&hi[2]), "{hi:?}");
+        // The ball rounds the block's edges a little.
+        let share = block.voxel_count as f64 / (30 * 30 * 40) as f64;
+        assert!((0.9..=1.01).contains(&share), "{share}");
     }
 
     #[test]

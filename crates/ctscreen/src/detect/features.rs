@@ -968,6 +968,11 @@ impl Canon {
     }
 }
 
+/// Fit gain (RMS distance to one line over that to the nearer of two) from which a
+/// two-line fit counts as two limbs: the rules weigh a pair of limbs by a logistic
+/// centred here, and the limbs' shapes are measured only from here.
+pub(crate) const TWO_PART_GAIN_MIN: f64 = 1.4;
+
 /// Largest canonical grid (samples) per piece; the step grows to fit. A handgun at
 /// 1.2 mm voxels still gets a step of about 1 mm (finer than its voxels); the grid and
 /// its three sets of cross-sections are most of what a large piece costs.
@@ -1278,7 +1283,7 @@ fn inscribed_circle(cells: &[usize], n2: usize, h: f64) -> ([f64; 2], f64) {
         line.extend_from_slice(&d2[a * nb..(a + 1) * nb]);
         out.clear();
         out.resize(nb, 0.0);
-        super::candidates::edt_1d(&line, h, &mut out, &mut v, &mut z);
+        super::candidates::edt_1d(&line, h, true, &mut out, &mut v, &mut z);
         d2[a * nb..(a + 1) * nb].copy_from_slice(&out);
     }
     for b in 0..nb {
@@ -1286,7 +1291,7 @@ fn inscribed_circle(cells: &[usize], n2: usize, h: f64) -> ([f64; 2], f64) {
         line.extend((0..na).map(|a| d2[a * nb + b]));
         out.clear();
         out.resize(na, 0.0);
-        super::candidates::edt_1d(&line, h, &mut out, &mut v, &mut z);
+        super::candidates::edt_1d(&line, h, true, &mut out, &mut v, &mut z);
         for a in 0..na {
             d2[a * nb + b] = out[a];
         }
@@ -2208,14 +2213,16 @@ fn two_part_of(
             widths[k as usize] = (12.0 * f.variances[1]).sqrt();
         }
     }
-    // Shape analysis of the parts when the object really is two-limbed and the limbs
-    // could be a handgun's slide and grip or a bolt and its handle (well beyond the
-    // bands the rules score: the parts' shapes cost as much as the object's).
+    // Shape analysis of the parts when the object really is two-limbed (two lines fit
+    // it at least 1.4 times better than one: where the rules' own fit-gain factor
+    // reaches one half) and the limbs could be a handgun's slide and grip or a bolt and
+    // its handle (well beyond the bands the rules score): the parts' shapes cost as
+    // much as the object's. Handguns and bolts read gains of 1.7–2.6.
     let (la, lb) = (segs[0].length(), segs[1].length());
     let could_be_firearm = (60.0..=150.0).contains(&angle)
         && (50.0..=320.0).contains(&la)
         && (15.0..=220.0).contains(&lb);
-    let parts = if gain >= 1.3 && fractions[1] >= 0.12 && could_be_firearm {
+    let parts = if gain >= TWO_PART_GAIN_MIN && fractions[1] >= 0.12 && could_be_firearm {
         part_shapes(piece, &assign, options, data, cand)
     } else {
         None

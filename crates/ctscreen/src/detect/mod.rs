@@ -304,17 +304,23 @@ pub fn detect_with_progress(
     let described: Vec<classify::Described> = cands
         .par_iter()
         .filter_map(|c| {
-            let whole = features::describe(volume, c, options)?;
-            let alternatives = c
-                .alternatives
-                .iter()
-                .map(|reading| {
-                    reading
-                        .iter()
-                        .filter_map(|a| features::describe(volume, a, options))
+            // The readings of one large candidate cost as much as many small
+            // candidates: describe them in parallel too.
+            let (whole, alternatives) = rayon::join(
+                || features::describe(volume, c, options),
+                || {
+                    c.alternatives
+                        .par_iter()
+                        .map(|reading| {
+                            reading
+                                .par_iter()
+                                .filter_map(|a| features::describe(volume, a, options))
+                                .collect()
+                        })
                         .collect()
-                })
-                .collect();
+                },
+            );
+            let whole = whole?;
             progress.advance(1);
             Some(classify::Described {
                 whole,
