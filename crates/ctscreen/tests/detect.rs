@@ -425,6 +425,26 @@ fn rifle_bolt_is_solid_by_its_sections_not_its_box() {
     assert!(f.features["bolt_score"] > 0.5, "{:?}", f.features);
 }
 
+/// A rifle bolt touching thin benign metal in a parcel of the design seeds, scanned at
+/// 96³ voxels of 3.44 mm: as one object (bolt and the thin metal, about 670 g) it is
+/// nothing, and no neck or density level parts the two. Opened by a ball a voxel
+/// across, the thin metal goes and the bolt's body stays: the thick-bodies reading is
+/// a firearm part.
+#[test]
+fn bolt_touching_thin_metal_is_found_in_its_thick_body() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::{ParcelOptions, ThreatKind, Threats};
+    let (r, p) = detect_in_coarse_scan(
+        99,
+        ParcelOptions {
+            threats: Threats::Kinds(vec![ThreatKind::Bolt]),
+            ..ParcelOptions::default()
+        },
+    );
+    let parts = evaluate_parcel(&r, &p).per_class["firearm_part"];
+    assert_eq!((parts.total, parts.classified), (1, 1), "{:#?}", r.findings);
+}
+
 /// A box of 9×19 rounds alone, scanned at 96³ voxels of 3.44 mm: its rounds stand 10.25
 /// mm apart, three voxels, and blur into one block, so neither their rows nor their
 /// bullets' cores show. The block still reads lead-dense at its brightest and heavier
@@ -503,6 +523,28 @@ fn fork_against_a_coin_in_a_coarse_scan_is_no_blade() {
     assert!(!plate.is_empty(), "{:#?}", r.findings);
     for (run, blade) in plate {
         assert!(run < 55.0 && blade < 0.5, "{run} {blade}");
+    }
+}
+
+/// A benign parcel of the design seeds, scanned at 96³ voxels of 3.44 mm, where a
+/// spanner lies across other tools: the tangle's sections read like a plate 36 mm wide
+/// and 5.6 mm thick narrowing at both ends (blade score 0.97, an alarm), but it spreads
+/// over a box some fifty times its volume (fill 0.02), where a knife fills a tenth of
+/// its box or more.
+#[test]
+fn tangle_of_tools_is_no_blade_by_its_box_fill() {
+    use ctscreen::phantom::{ParcelOptions, Threats};
+    let (r, p) = detect_in_coarse_scan(
+        2094,
+        ParcelOptions {
+            threats: Threats::Kinds(Vec::new()),
+            ..ParcelOptions::default()
+        },
+    );
+    assert!(p.objects.iter().any(|o| o.kind == "spanner"));
+    assert_eq!(r.verdict, Verdict::Clear, "{:#?}", r.findings);
+    for f in &r.findings {
+        assert!(f.class_scores.blade < 0.2, "{:?}", f.features);
     }
 }
 

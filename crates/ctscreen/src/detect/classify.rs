@@ -56,7 +56,9 @@
 //!   median), weaker when both ends are wide (a spanner), a hole crosses it (a ring
 //!   spanner's eye, scissors' bows) or it keeps 0.6 of its width over less than about
 //!   55 mm (a fork's head and tines or a spoon's bowl next to other metal; a knife's
-//!   blade keeps its width over 60–200 mm).
+//!   blade keeps its width over 60–200 mm); and it fills at least 6 % of its principal
+//!   box (knives fill 10–66 %; a tangle of tools whose sections read like a plate,
+//!   2–5 %).
 //!
 //! A finding's kind is the best class when its score reaches the threshold, otherwise
 //! `metal_other`; its score is always the best class score.
@@ -277,6 +279,12 @@ fn deblurred_thickness(s: &Shape) -> f64 {
     (s.thickness_mm.powi(2) - b * b).max(0.0).sqrt()
 }
 
+/// Least share of its principal box that a blade fills. A knife's blade and handle
+/// fill 0.10–0.66 of theirs (the handle, 15–25 mm thick, sets the box's thickness); a
+/// tangle of cutlery and tools whose sections read like a plate spreads over a box
+/// twenty to fifty times its volume (0.02–0.05).
+const BLADE_FILL_MIN: f64 = 0.06;
+
 /// Blade membership: (plate, narrow ends, holed, long edge). The upper thickness bounds
 /// (≤ 5.5 mm, ≤ ¼ of the width) are judged on the deblurred thickness
 /// ([`deblurred_thickness`]). The long edge asks the plate to keep 0.6 of its width
@@ -294,7 +302,8 @@ fn blade_parts(s: &Shape) -> (f64, f64, f64, f64) {
         * band(l, 110.0, 460.0, 10.0)
         * band(w, 18.0, 50.0, 1.5)
         * down(w / l.max(1e-3), 0.35, 0.04)
-        * down(t_sharp / w.max(1e-3), 0.25, 0.03);
+        * down(t_sharp / w.max(1e-3), 0.25, 0.03)
+        * up(s.fill, BLADE_FILL_MIN, 0.01);
     let wide_end = s.end_width_ratio[0].max(s.end_width_ratio[1]);
     let narrow_ends = down(wide_end, 0.8, 0.05);
     let holed = s.cross_bore.map_or(0.0, |b| up(b.diameter_mm, 8.0, 1.0));
@@ -737,7 +746,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
                     [tp.lengths_mm[1], eb[1], eb[2]],
                     tp.junction[1],
                     LIMB_WIDTH_MAX_MM,
-                ) * up(tp.fit_gain, 1.4, 0.12)
+                ) * up(tp.fit_gain, super::features::TWO_PART_GAIN_MIN, 0.12)
                     * down(tp.gap_mm[0].max(tp.gap_mm[1]), 25.0, 4.0)
             }
             None => 0.0,
