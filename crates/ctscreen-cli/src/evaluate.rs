@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long, default_value_t = 128)]
     pub size: usize,
     /// Seed of the first parcel (parcel i has seed + i). The detector's rules were
-    /// designed on seeds below 1000.
+    /// designed on seeds below 10 000.
     #[arg(long, default_value_t = ctscreen::detect::evaluate::DEFAULT_EVALUATION_SEED)]
     pub seed: u64,
     /// Decision threshold on the finding score (0–1).

@@ -247,7 +247,7 @@ fn evaluate(
 /// polychromatic cone beam, Poisson noise, FDK with metal artefact reduction) at
 /// ``size``³ voxels over a field of view of 1.1 × ``max_extent_mm``, or, with
 /// ``mode="truth"``, voxelised with Gaussian noise (quick, no artefacts). The rules
-/// were designed on seeds below 1000; the default seeds start at 1 000 000.
+/// were designed on seeds below 10 000; the default seeds start at 1 000 000.
 /// Deterministic apart from the timings. Releases the GIL; Ctrl-C cancels between
 /// chunks of work.
 ///
