@@ -188,6 +188,22 @@ fn detect_in_coarse_scan(
     (detect(&s.volume, &options).unwrap(), p)
 }
 
+/// [`detect_in_coarse_scan`] of the parcel of `seed` with the threats `kinds` (none: a
+/// benign parcel), clutter and hard benign metal as in the evaluation.
+fn parcel_in_coarse_scan(
+    seed: u64,
+    kinds: Vec<ctscreen::phantom::ThreatKind>,
+) -> (Report, ctscreen::phantom::Parcel) {
+    use ctscreen::phantom::{ParcelOptions, Threats};
+    detect_in_coarse_scan(
+        seed,
+        ParcelOptions {
+            threats: Threats::Kinds(kinds),
+            ..ParcelOptions::default()
+        },
+    )
+}
+
 /// A parcel of the design seeds whose one threat is a rifle barrel, scanned like the
 /// evaluation at 96³ voxels of 3.44 mm (a 330 mm field of view): the bore, under three
 /// voxels across, reads 8.5 mm of equal area but only 6 mm of inscribed circle on the
@@ -196,14 +212,8 @@ fn detect_in_coarse_scan(
 #[test]
 fn barrel_in_a_coarse_scan_is_a_firearm_part() {
     use ctscreen::detect::evaluate::evaluate_parcel;
-    use ctscreen::phantom::{ParcelOptions, ThreatKind, Threats};
-    let (r, p) = detect_in_coarse_scan(
-        195,
-        ParcelOptions {
-            threats: Threats::Kinds(vec![ThreatKind::Barrel]),
-            ..ParcelOptions::default()
-        },
-    );
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = parcel_in_coarse_scan(195, vec![ThreatKind::Barrel]);
     let scores = evaluate_parcel(&r, &p);
     let parts = scores.per_class["firearm_part"];
     assert_eq!(parts.total, 1);
@@ -433,14 +443,8 @@ fn rifle_bolt_is_solid_by_its_sections_not_its_box() {
 #[test]
 fn bolt_touching_thin_metal_is_found_in_its_thick_body() {
     use ctscreen::detect::evaluate::evaluate_parcel;
-    use ctscreen::phantom::{ParcelOptions, ThreatKind, Threats};
-    let (r, p) = detect_in_coarse_scan(
-        99,
-        ParcelOptions {
-            threats: Threats::Kinds(vec![ThreatKind::Bolt]),
-            ..ParcelOptions::default()
-        },
-    );
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = parcel_in_coarse_scan(99, vec![ThreatKind::Bolt]);
     let parts = evaluate_parcel(&r, &p).per_class["firearm_part"];
     assert_eq!((parts.total, parts.classified), (1, 1), "{:#?}", r.findings);
 }
@@ -504,14 +508,7 @@ fn barrel_with_an_unresolved_bore_is_a_firearm_part_from_its_axial_dip() {
 /// over under 50 mm, where a knife's blade keeps it over 60 mm and more.
 #[test]
 fn fork_against_a_coin_in_a_coarse_scan_is_no_blade() {
-    use ctscreen::phantom::{ParcelOptions, Threats};
-    let (r, p) = detect_in_coarse_scan(
-        184,
-        ParcelOptions {
-            threats: Threats::Kinds(Vec::new()),
-            ..ParcelOptions::default()
-        },
-    );
+    let (r, p) = parcel_in_coarse_scan(184, Vec::new());
     assert!(p.objects.iter().any(|o| o.kind == "fork"));
     assert_eq!(r.verdict, Verdict::Clear, "{:#?}", r.findings);
     let plate = r
@@ -533,14 +530,7 @@ fn fork_against_a_coin_in_a_coarse_scan_is_no_blade() {
 /// its box or more.
 #[test]
 fn tangle_of_tools_is_no_blade_by_its_box_fill() {
-    use ctscreen::phantom::{ParcelOptions, Threats};
-    let (r, p) = detect_in_coarse_scan(
-        2094,
-        ParcelOptions {
-            threats: Threats::Kinds(Vec::new()),
-            ..ParcelOptions::default()
-        },
-    );
+    let (r, p) = parcel_in_coarse_scan(2094, Vec::new());
     assert!(p.objects.iter().any(|o| o.kind == "spanner"));
     assert_eq!(r.verdict, Verdict::Clear, "{:#?}", r.findings);
     for f in &r.findings {
