@@ -615,7 +615,7 @@ fn relabel_pieces(
     }
     let mut out = Vec::new();
     for (l, &(a, b, count)) in boxes.iter().enumerate().skip(1) {
-        if count < least.max(1) {
+        if count < least {
             continue;
         }
         let sub = labels.slice(ndarray::s![a[0]..b[0], a[1]..b[1], a[2]..b[2]]);

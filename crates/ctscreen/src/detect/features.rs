@@ -797,8 +797,9 @@ pub struct TwoPart {
     /// Share of the voxels in each part.
     pub fractions: [f64; 2],
     /// Shape analysis of each part (the longer first), when run: for a clear two-part
-    /// fit whose angle (60–150°) and lengths (50–320 and 15–220 mm) could be a
-    /// handgun's or a rifle bolt's.
+    /// fit (fit gain ≥ 1.4, the smaller part ≥ 12 % of the voxels) whose angle
+    /// (60–150°) and lengths (50–320 and 15–220 mm) could be a handgun's or a rifle
+    /// bolt's.
     pub parts: Option<Box<[Shape; 2]>>,
 }
 
