@@ -390,9 +390,18 @@ class Finding:
     evidence: list[str]
     features: Dict[str, float]
 
+class Shield:
+    bbox_mm: Tuple[float, float, float, float, float, float]
+    volume_mm3: float
+    least_line_integral: float
+    findings: list[int]
+    evidence: list[str]
+
 class Report:
     @property
     def findings(self) -> list[Finding]: ...
+    @property
+    def shields(self) -> list[Shield]: ...
     @property
     def verdict(self) -> str: ...
     @property

@@ -220,6 +220,16 @@ pub fn print_findings(report: &Report) {
         .filter(|f| f.score < report.threshold)
         .count();
     println!("  ({other} other metal objects below the threshold)");
+    for s in &report.shields {
+        let b = s.bbox_mm;
+        println!(
+            "  shield: {:.0} cm³ the beam did not pass through, box z {:.0}..{:.0} y {:.0}..{:.0} x {:.0}..{:.0} mm",
+            s.volume_mm3 / 1000.0, b[0], b[3], b[1], b[4], b[2], b[5]
+        );
+        for e in &s.evidence {
+            println!("      - {e}");
+        }
+    }
 }
 
 /// A hidden folder inside the output folder; files move out of it only on success.

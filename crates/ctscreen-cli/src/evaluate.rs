@@ -104,25 +104,31 @@ fn print_table(e: &Evaluation, args: &Args) {
         );
     }
     println!();
-    println!("class          objects  detected  recall  classified  as own class");
+    println!(
+        "class          objects  detected  recall  classified  as own class  missed in a shield"
+    );
     for (k, c) in &e.per_class {
         println!(
-            "{k:14} {:7}  {:8}  {:6.3}  {:10}  {:12.3}",
-            c.total, c.detected, c.recall, c.classified, c.classified_recall
+            "{k:14} {:7}  {:8}  {:6.3}  {:10}  {:12.3}  {:18}",
+            c.total, c.detected, c.recall, c.classified, c.classified_recall, c.shielded
         );
     }
     println!(
         "\nfalse alarms per benign parcel: {:.3} ({} in {} benign parcels; {} in all parcels)",
         e.false_alarms_per_benign_parcel, e.false_alarms_benign, e.benign_parcels, e.false_alarms
     );
+    println!(
+        "benign parcels with a shield (a region the beam did not pass through): {} of {}",
+        e.benign_parcels_shielded, e.benign_parcels
+    );
     if let Some(auc) = e.auc {
         println!("parcel-level ROC area: {auc:.3}");
     }
-    println!("\nper kind             objects  detected  classified");
+    println!("\nper kind             objects  detected  classified  missed in a shield");
     for (k, c) in &e.per_kind {
         println!(
-            "{k:20} {:7}  {:8}  {:10}",
-            c.total, c.detected, c.classified
+            "{k:20} {:7}  {:8}  {:10}  {:18}",
+            c.total, c.detected, c.classified, c.shielded
         );
     }
     println!("\nconfusion (truth → kind of the best alarmed finding)");

@@ -63,7 +63,46 @@ impl PyFinding {
     }
 }
 
-/// The result of :func:`detect`: findings, verdict and the thresholds used.
+/// A region of the scan the beam did not pass through: its contents cannot be seen.
+///
+/// Attributes
+/// ----------
+/// bbox_mm : tuple of 6 float
+///     (z0, y0, x0, z1, y1, x1) world mm of the unseen region.
+/// volume_mm3 : float
+///     Volume of the unseen region, mm³.
+/// least_line_integral : float
+///     ∫μ dl of the weakest ray through it (dimensionless): at most ``exp(-value)``
+///     of the beam crosses it.
+/// findings : list of int
+///     Ids of the findings whose box holds its centre.
+/// evidence : list of str
+///     What was measured and what it means.
+#[pyclass(name = "Shield", module = "ctscreen", frozen, get_all)]
+#[derive(Clone)]
+pub struct PyShield {
+    bbox_mm: (f64, f64, f64, f64, f64, f64),
+    volume_mm3: f64,
+    least_line_integral: f64,
+    findings: Vec<u32>,
+    evidence: Vec<String>,
+}
+
+#[pymethods]
+impl PyShield {
+    fn __repr__(&self) -> String {
+        format!(
+            "Shield(volume_mm3={:.0}, least_line_integral={:.1}, findings={:?})",
+            self.volume_mm3, self.least_line_integral, self.findings
+        )
+    }
+}
+
+fn tuple6(b: &[f64; 6]) -> (f64, f64, f64, f64, f64, f64) {
+    (b[0], b[1], b[2], b[3], b[4], b[5])
+}
+
+/// The result of :func:`detect`: findings, shields, verdict and the thresholds used.
 ///
 /// Pickles, and converts to and from versioned JSON (``to_json`` / ``Report.from_json``).
 #[pyclass(name = "Report", module = "ctscreen", frozen)]
@@ -83,14 +122,7 @@ impl PyReport {
                 id: f.id,
                 kind: f.kind.as_str().to_string(),
                 score: f.score,
-                bbox_mm: (
-                    f.bbox_mm[0],
-                    f.bbox_mm[1],
-                    f.bbox_mm[2],
-                    f.bbox_mm[3],
-                    f.bbox_mm[4],
-                    f.bbox_mm[5],
-                ),
+                bbox_mm: tuple6(&f.bbox_mm),
                 voxel_count: f.voxel_count,
                 volume_mm3: f.volume_mm3,
                 mean_mu: f.mean_mu,
@@ -101,6 +133,24 @@ impl PyReport {
                 extents_mm: (f.extents_mm[0], f.extents_mm[1], f.extents_mm[2]),
                 evidence: f.evidence.clone(),
                 features: f.features.clone(),
+            })
+            .collect()
+    }
+
+    /// list of Shield : regions the beam did not pass through, in scan order. They do
+    /// not change ``verdict`` (which speaks of what was seen), but a scan with a
+    /// shield cannot be cleared by this report alone.
+    #[getter]
+    fn shields(&self) -> Vec<PyShield> {
+        self.inner
+            .shields
+            .iter()
+            .map(|s| PyShield {
+                bbox_mm: tuple6(&s.bbox_mm),
+                volume_mm3: s.volume_mm3,
+                least_line_integral: s.least_line_integral,
+                findings: s.findings.clone(),
+                evidence: s.evidence.clone(),
             })
             .collect()
     }
@@ -150,10 +200,11 @@ impl PyReport {
 
     fn __repr__(&self) -> String {
         format!(
-            "Report(verdict={:?}, findings={}, threats={})",
+            "Report(verdict={:?}, findings={}, threats={}, shields={})",
             self.verdict().unwrap_or_default(),
             self.inner.findings.len(),
-            self.inner.threats().count()
+            self.inner.threats().count(),
+            self.inner.shields.len()
         )
     }
 
@@ -329,6 +380,7 @@ fn evaluate_set(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyReport>()?;
     m.add_class::<PyFinding>()?;
+    m.add_class::<PyShield>()?;
     m.add_function(wrap_pyfunction!(detect, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_set, m)?)?;

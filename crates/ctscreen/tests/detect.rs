@@ -204,6 +204,47 @@ fn parcel_in_coarse_scan(
     )
 }
 
+/// A parcel of the design seeds whose barrel is hidden inside an electric motor: the
+/// copper winding and housing starve every ray through it, the reconstruction there
+/// is a smooth blur, and the barrel cannot be found. The report says so with a shield
+/// around it, and the evaluation counts the barrel as missed inside a shield.
+#[test]
+fn barrel_hidden_in_a_motor_lies_in_a_shield() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = parcel_in_coarse_scan(117, vec![ThreatKind::Barrel]);
+    let barrel = p
+        .objects
+        .iter()
+        .find(|o| o.kind == "barrel")
+        .expect("a barrel");
+    let motor = p
+        .objects
+        .iter()
+        .find(|o| o.kind == "motor_housing")
+        .expect("a motor");
+    assert_eq!(barrel.hidden_in, Some(motor.label));
+    let centre: Vec<f64> = (0..3)
+        .map(|a| 0.5 * (barrel.bbox_mm[a] + barrel.bbox_mm[a + 3]))
+        .collect();
+    let around: Vec<_> = r
+        .shields
+        .iter()
+        .filter(|s| (0..3).all(|a| s.bbox_mm[a] <= centre[a] && centre[a] <= s.bbox_mm[a + 3]))
+        .collect();
+    assert_eq!(around.len(), 1, "{:#?}", r.shields);
+    let s = around[0];
+    assert!(s.least_line_integral >= DetectOptions::default().opaque_line_integral);
+    assert!(s.volume_mm3 >= 10_000.0, "{}", s.volume_mm3);
+    assert!(
+        s.evidence[0].contains("every ray across"),
+        "{:?}",
+        s.evidence
+    );
+    let parts = evaluate_parcel(&r, &p).per_class["firearm_part"];
+    assert_eq!((parts.total, parts.detected, parts.shielded), (1, 0, 1));
+}
+
 /// A parcel of the design seeds whose one threat is a rifle barrel, scanned like the
 /// evaluation at 96³ voxels of 3.44 mm (a 330 mm field of view): the bore, under three
 /// voxels across, reads 8.5 mm of equal area but only 6 mm of inscribed circle on the

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ctscreen::detect::report::{
-    ClassScores, Finding, Kind, Thresholds, Timings, Verdict, SCHEMA_VERSION,
+    ClassScores, Finding, Kind, Shield, Thresholds, Timings, Verdict, SCHEMA_VERSION,
 };
 use ctscreen::detect::{DetectOptions, Report};
 use ctscreen::io::dicos::{tags, *};
@@ -652,6 +652,14 @@ fn sample_report() -> Report {
     Report {
         schema_version: SCHEMA_VERSION,
         findings: f,
+        // Shields have no DICOS threat item: the private block alone carries them.
+        shields: vec![Shield {
+            bbox_mm: [-11.875, 4.0, 99.625, -8.125, 5.5, 101.125],
+            volume_mm3: 12_345.678,
+            least_line_integral: 8.0 + 1.0 / 3.0,
+            findings: vec![3, 11],
+            evidence: vec!["every ray across this 12 cm³ region … ∫μ dl ≥ 8.3".into()],
+        }],
         verdict: Verdict::Inspect,
         threshold: 0.45,
         thresholds: Thresholds {
@@ -664,6 +672,7 @@ fn sample_report() -> Report {
             candidates_s: 0.123_456_789,
             features_s: 0.2,
             classify_s: 0.01,
+            shields_s: 0.003,
             total_s: 1.234_567_890_123,
         },
     }

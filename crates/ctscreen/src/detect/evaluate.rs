@@ -45,7 +45,7 @@ use rand_pcg::Pcg64;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::report::{Kind, Report, Verdict};
+use super::report::{Kind, Report, Shield, Verdict};
 use super::DetectOptions;
 use crate::phantom::{parcel, ObjectClass, Parcel, ParcelOptions, ThreatKind, Threats};
 use crate::physics::splitmix64;
@@ -118,6 +118,10 @@ pub struct ClassCounts {
     pub detected: usize,
     /// Of those, matched by an alarmed finding of their own kind.
     pub classified: usize,
+    /// Of those not detected, the ones whose box centre lies in a [`Shield`]'s box:
+    /// the scan could not see them.
+    #[serde(default)]
+    pub shielded: usize,
 }
 
 /// A matched pair.
@@ -185,6 +189,13 @@ fn centre(b: &[f64; 6]) -> [f64; 3] {
     ]
 }
 
+/// Whether an object's box centre lies in the box of one of `shields`.
+fn in_shield(shields: &[Shield], object_bbox: &[f64; 6]) -> bool {
+    shields
+        .iter()
+        .any(|s| inside(centre(object_bbox), &s.bbox_mm, 0.0))
+}
+
 /// Whether a finding (box and centroid) matches an object's box (the module's rule).
 pub fn matches(
     finding_bbox: &[f64; 6],
@@ -244,6 +255,8 @@ pub fn evaluate_truth(report: &Report, truth: &[TruthObject], threshold: f64) ->
         }
         if best.is_some() {
             counts.detected += 1;
+        } else if in_shield(&report.shields, &o.bbox_mm) {
+            counts.shielded += 1;
         }
         if own {
             counts.classified += 1;
@@ -523,9 +536,13 @@ pub struct ParcelResult {
     pub findings: usize,
     /// The parcel-level score: the highest finding score (0 with no finding).
     pub verdict_score: f64,
+    /// Shields in its report (regions the beam did not pass through).
+    #[serde(default)]
+    pub shields: usize,
     /// Scores at the decision threshold.
     pub scores: Scores,
-    /// Threat objects missed at the threshold (their names).
+    /// Threat objects missed at the threshold (their names, followed by `(in a
+    /// shield)` for those the scan could not see).
     pub missed: Vec<String>,
     /// The false alarms at the threshold: kind, score, the benign object under it and
     /// the first evidence sentence.
@@ -549,6 +566,9 @@ pub struct ClassSummary {
     pub recall: f64,
     /// `classified / total` (1 when `total` is 0).
     pub classified_recall: f64,
+    /// Of the objects not detected, those inside a shield ([`ClassCounts::shielded`]).
+    #[serde(default)]
+    pub shielded: usize,
 }
 
 impl ClassSummary {
@@ -566,6 +586,7 @@ impl ClassSummary {
             classified: c.classified,
             recall: r(c.detected),
             classified_recall: r(c.classified),
+            shielded: c.shielded,
         }
     }
 }
@@ -598,6 +619,10 @@ pub struct Evaluation {
     pub false_alarms_benign: usize,
     /// `false_alarms_benign / benign_parcels`.
     pub false_alarms_per_benign_parcel: f64,
+    /// Benign parcels whose report holds a shield (a region the beam did not pass
+    /// through): not false alarms, but parcels the scan alone cannot clear.
+    #[serde(default)]
+    pub benign_parcels_shielded: usize,
     /// Confusion counts summed over the set: truth class → the kind of the best alarmed
     /// finding matching it (see [`Scores::confusion`]).
     pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
@@ -837,7 +862,13 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
                 o.class != TruthClass::Benign
                     && !scores.matches.iter().any(|m| m.truth_label == o.label)
             })
-            .map(|o| o.name.clone())
+            .map(|o| {
+                if in_shield(&report.shields, &o.bbox_mm) {
+                    format!("{} (in a shield)", o.name)
+                } else {
+                    o.name.clone()
+                }
+            })
             .collect();
         let false_alarms = report
             .findings
@@ -869,6 +900,7 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
             threats: kinds.iter().map(|k| k.name().to_string()).collect(),
             findings: report.findings.len(),
             verdict_score: report.findings.iter().map(|f| f.score).fold(0.0, f64::max),
+            shields: report.shields.len(),
             scores,
             missed,
             false_alarms,
@@ -889,13 +921,14 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
     let mut per_kind: BTreeMap<String, ClassCounts> = BTreeMap::new();
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     let (mut false_alarms, mut false_alarms_benign) = (0usize, 0usize);
-    for (_, truth, res) in &runs {
+    for (report, truth, res) in &runs {
         let s = &res.scores;
         for (k, c) in &s.per_class {
             let e = per_class.entry(k.clone()).or_default();
             e.total += c.total;
             e.detected += c.detected;
             e.classified += c.classified;
+            e.shielded += c.shielded;
         }
         for (row, cols) in &s.confusion {
             let r = confusion.entry(row.clone()).or_default();
@@ -914,6 +947,8 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
             e.total += 1;
             if s.matches.iter().any(|m| m.truth_label == o.label) {
                 e.detected += 1;
+            } else if in_shield(&report.shields, &o.bbox_mm) {
+                e.shielded += 1;
             }
             if s.matches
                 .iter()
@@ -1001,6 +1036,10 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
         false_alarms,
         false_alarms_benign,
         false_alarms_per_benign_parcel: false_alarms_benign as f64 / nb,
+        benign_parcels_shielded: runs
+            .iter()
+            .filter(|r| r.2.threats.is_empty() && r.2.shields > 0)
+            .count(),
         confusion,
         roc,
         auc,

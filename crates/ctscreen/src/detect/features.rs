@@ -2107,6 +2107,22 @@ pub(crate) fn dense_mu(metal_energy_kev: f64) -> f64 {
 /// Shortest length (mm) for which the two-part analysis is run.
 const TWO_PART_MIN_LENGTH_MM: f64 = 60.0;
 
+/// World box `(z0, y0, x0, z1, y1, x1)` mm of the voxels `lo..hi` (voxel edges, not
+/// centres).
+pub(crate) fn box_mm(volume: &Volume, lo: [usize; 3], hi: [usize; 3]) -> [f64; 6] {
+    let spacing = volume.spacing();
+    let w0 = volume.world_of_index([lo[0] as f64, lo[1] as f64, lo[2] as f64]);
+    let w1 = volume.world_of_index([(hi[0] - 1) as f64, (hi[1] - 1) as f64, (hi[2] - 1) as f64]);
+    [
+        w0[0].min(w1[0]) - 0.5 * spacing[0],
+        w0[1].min(w1[1]) - 0.5 * spacing[1],
+        w0[2].min(w1[2]) - 0.5 * spacing[2],
+        w0[0].max(w1[0]) + 0.5 * spacing[0],
+        w0[1].max(w1[1]) + 0.5 * spacing[1],
+        w0[2].max(w1[2]) + 0.5 * spacing[2],
+    ]
+}
+
 /// Measures one candidate of `volume`.
 ///
 /// Returns `None` for an empty candidate.
@@ -2137,17 +2153,7 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
     };
     let material = Material::guess(solid_mu, options.metal_energy_kev);
     let mass_g = shape.volume_mm3 * material.density_g_cm3() / 1000.0;
-    let hi = cand.hi();
-    let w0 = volume.world_of_index([cand.lo[0] as f64, cand.lo[1] as f64, cand.lo[2] as f64]);
-    let w1 = volume.world_of_index([(hi[0] - 1) as f64, (hi[1] - 1) as f64, (hi[2] - 1) as f64]);
-    let bbox_mm = [
-        w0[0].min(w1[0]) - 0.5 * spacing[0],
-        w0[1].min(w1[1]) - 0.5 * spacing[1],
-        w0[2].min(w1[2]) - 0.5 * spacing[2],
-        w0[0].max(w1[0]) + 0.5 * spacing[0],
-        w0[1].max(w1[1]) + 0.5 * spacing[1],
-        w0[2].max(w1[2]) + 0.5 * spacing[2],
-    ];
+    let bbox_mm = box_mm(volume, cand.lo, cand.hi());
     let (two_part, limbs) = if shape.extents_mm[0] >= TWO_PART_MIN_LENGTH_MM {
         // Independent analyses of one object: side by side, so that a large object (a
         // pistol at fine voxels) does not hold one thread while the others idle.

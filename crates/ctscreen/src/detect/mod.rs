@@ -16,7 +16,9 @@
 //!    ammunition finding, and a slide-like and a grip-like object meeting at a
 //!    pistol's angle into one firearm finding. Every score comes with the sentences
 //!    that drove it;
-//! 4. the [`Report`]: findings (highest score first) and the verdict.
+//! 4. [`shield`]: the regions that no ray crossed with more than a trace of its
+//!    photons, whose contents the scan cannot show;
+//! 5. the [`Report`]: findings (highest score first), shields and the verdict.
 //!
 //! [`evaluate`] scores a report against a generated parcel's ground truth
 //! ([`evaluate_parcel`]) and runs seeded evaluation sets through the whole pipeline
@@ -35,7 +37,15 @@
 //!                   "low_hu": 3147.0, "high_hu": 7295.0 },    // HU at energy_kev
 //!   "volume_shape": [nz, ny, nx],
 //!   "spacing_mm": [dz, dy, dx],
-//!   "timings": { "candidates_s": …, "features_s": …, "classify_s": …, "total_s": … },
+//!   "timings": { "candidates_s": …, "features_s": …, "classify_s": …, "shields_s": …,
+//!                "total_s": … },
+//!   "shields": [ {                           // regions the beam did not pass through
+//!     "bbox_mm": [z0, y0, x0, z1, y1, x1],   // world mm
+//!     "volume_mm3": 120400.0,
+//!     "least_line_integral": 9.8,            // ∫μ dl of the weakest ray through it
+//!     "findings": [3],                       // findings whose box holds its centre
+//!     "evidence": ["every ray across this 120 cm³ region …", …]
+//!   } ],
 //!   "findings": [ {
 //!     "id": 1,                                   // 1.., in this report
 //!     "kind": "firearm" | "firearm_part" | "ammunition" | "blade" | "metal_other",
@@ -72,12 +82,13 @@ pub mod classify;
 pub mod evaluate;
 pub mod features;
 pub mod report;
+pub mod shield;
 mod silhouette;
 
 pub use candidates::Candidate;
 pub use evaluate::{evaluate_parcel, evaluate_set, Evaluation, EvaluationOptions};
 pub use features::{Descriptors, Material};
-pub use report::{ClassScores, Finding, Kind, Report, Thresholds, Timings, Verdict};
+pub use report::{ClassScores, Finding, Kind, Report, Shield, Thresholds, Timings, Verdict};
 
 /// Options of [`detect`]. `Default` gives the documented values; JSON and Python
 /// callers may give any subset (missing fields take their defaults).
@@ -126,6 +137,16 @@ pub struct DetectOptions {
     pub split_min_volume_mm3: f64,
     /// Score at or above which a finding alarms (0–1).
     pub threshold: f64,
+    /// Line integral `∫μ dl` (dimensionless) from which a ray counts as opaque: a
+    /// region every ray through which is opaque is a [`Shield`]. Default 8: at most
+    /// e⁻⁸ ≈ 3·10⁻⁴ of the beam gets through (about 30 of the 10⁵ photons per pixel of
+    /// the project's scanner), where noise, beam hardening and the metal-artefact
+    /// correction leave the reconstruction nothing of the object's structure. Raise it
+    /// for a scanner with many more photons per pixel.
+    pub opaque_line_integral: f64,
+    /// Smallest shield reported, mm³ (default 10 cm³: room for a handful of rounds or
+    /// a pistol barrel).
+    pub shield_min_volume_mm3: f64,
 }
 
 impl Default for DetectOptions {
@@ -144,6 +165,8 @@ impl Default for DetectOptions {
             split_neck_ratio: 0.4,
             split_min_volume_mm3: 600.0,
             threshold: 0.5,
+            opaque_line_integral: 8.0,
+            shield_min_volume_mm3: 10_000.0,
         }
     }
 }
@@ -220,6 +243,20 @@ impl DetectOptions {
                 "split_neck_ratio",
                 self.split_neck_ratio,
                 "a ratio in 0–1",
+            ));
+        }
+        if !self.opaque_line_integral.is_finite() || self.opaque_line_integral <= 0.0 {
+            return Err(Error::invalid(
+                "opaque_line_integral",
+                self.opaque_line_integral,
+                "a finite line integral > 0",
+            ));
+        }
+        if !self.shield_min_volume_mm3.is_finite() || self.shield_min_volume_mm3 < 0.0 {
+            return Err(Error::invalid(
+                "shield_min_volume_mm3",
+                self.shield_min_volume_mm3,
+                "a finite volume ≥ 0 mm³",
             ));
         }
         if !(0.0..=1.0).contains(&self.threshold) {
@@ -332,6 +369,9 @@ pub fn detect_with_progress(
     let t2 = Instant::now();
     let findings = classify::classify_candidates(&described, options);
     let t3 = Instant::now();
+    let boxes: Vec<(u32, [f64; 6])> = findings.iter().map(|f| (f.id, f.bbox_mm)).collect();
+    let shields = shield::find_shields(volume, &cands, &boxes, options);
+    let t4 = Instant::now();
     let verdict = if findings.iter().any(|f| f.score >= options.threshold) {
         Verdict::Inspect
     } else {
@@ -340,6 +380,7 @@ pub fn detect_with_progress(
     Ok(Report {
         schema_version: report::SCHEMA_VERSION,
         findings,
+        shields,
         verdict,
         threshold: options.threshold,
         thresholds,
@@ -349,7 +390,8 @@ pub fn detect_with_progress(
             candidates_s: (t1 - t0).as_secs_f64(),
             features_s: (t2 - t1).as_secs_f64(),
             classify_s: (t3 - t2).as_secs_f64(),
-            total_s: (t3 - t0).as_secs_f64(),
+            shields_s: (t4 - t3).as_secs_f64(),
+            total_s: (t4 - t0).as_secs_f64(),
         },
     })
 }

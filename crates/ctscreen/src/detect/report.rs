@@ -168,6 +168,24 @@ pub struct Finding {
     pub features: BTreeMap<String, f64>,
 }
 
+/// A region of the scan that the beam did not pass through (a shield): whatever lies
+/// inside cannot be seen (see [`crate::detect::shield`](mod@crate::detect::shield)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shield {
+    /// Bounding box `(z0, y0, x0, z1, y1, x1)`, world mm, of the unseen region.
+    pub bbox_mm: [f64; 6],
+    /// Volume of the unseen region, mm³.
+    pub volume_mm3: f64,
+    /// The least line integral `∫μ dl` (dimensionless) over the rays through the
+    /// region's slices that are still opaque: `e^-least` is the most of the beam that
+    /// crosses it.
+    pub least_line_integral: f64,
+    /// Ids of the findings whose box holds the region's centre (the metal around it).
+    pub findings: Vec<u32>,
+    /// Sentences stating what was measured and what it means.
+    pub evidence: Vec<String>,
+}
+
 /// Thresholds used, in μ and in Hounsfield units at the effective energy.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
@@ -194,6 +212,9 @@ pub struct Timings {
     pub features_s: f64,
     /// Classification and grouping.
     pub classify_s: f64,
+    /// Finding the shields.
+    #[serde(default)]
+    pub shields_s: f64,
     /// Everything.
     pub total_s: f64,
 }
@@ -205,6 +226,11 @@ pub struct Report {
     pub schema_version: u32,
     /// Findings, highest score first.
     pub findings: Vec<Finding>,
+    /// Regions the beam did not pass through, in scan order. They are not findings and
+    /// do not change `verdict` (which speaks of what was seen), but a scan with a
+    /// shield cannot be cleared by this report alone.
+    #[serde(default)]
+    pub shields: Vec<Shield>,
     /// [`Verdict::Inspect`] if any finding's score reaches `threshold`.
     pub verdict: Verdict,
     /// Decision threshold on the score.

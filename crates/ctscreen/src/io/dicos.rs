@@ -164,7 +164,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DataType, FileFormat, FileInfo};
 use crate::detect::report::{
-    ClassScores, Finding, Kind, Thresholds, Timings, Verdict, SCHEMA_VERSION,
+    ClassScores, Finding, Kind, Shield, Thresholds, Timings, Verdict, SCHEMA_VERSION,
 };
 use crate::detect::{DetectOptions, Report};
 use crate::volume::{self, Volume};
@@ -2501,6 +2501,10 @@ struct ReportPrivate {
     volume_shape: [usize; 3],
     spacing_mm: [f64; 3],
     timings: Timings,
+    /// Shields have no DICOS threat item (they are not threats): only the private
+    /// block carries them.
+    #[serde(default)]
+    shields: Vec<Shield>,
 }
 
 /// The standard (non-private) values a finding is written as, at the precision the
@@ -2976,6 +2980,7 @@ pub fn save_tdr_with(
         volume_shape: report.volume_shape,
         spacing_mm: report.spacing_mm,
         timings: report.timings,
+        shields: report.shields.clone(),
     };
     let top = serde_json::to_value(&top)
         .map_err(|e| Error::invalid("report", e, "a report of finite numbers"))?;
@@ -3280,12 +3285,14 @@ pub fn load_tdr_with(path: impl AsRef<Path>, scan: Option<&ScanReference>) -> Re
             volume_shape: p.volume_shape,
             spacing_mm: p.spacing_mm,
             timings: p.timings,
+            shields: p.shields,
         },
         None => {
             let defaults = DetectOptions::default();
             Report {
                 schema_version: SCHEMA_VERSION,
                 findings,
+                shields: Vec::new(),
                 verdict,
                 threshold: defaults.threshold,
                 thresholds: defaults.thresholds()?,
