@@ -79,38 +79,6 @@ impl Candidate {
         let s = self.mask.dim();
         [self.lo[0] + s.0, self.lo[1] + s.1, self.lo[2] + s.2]
     }
-
-    /// Builds a candidate from a mask over the box starting at `lo`, cropping the box
-    /// to the set voxels. Returns `None` for an empty mask.
-    pub(crate) fn from_mask(lo: [usize; 3], mask: &Array3<bool>) -> Option<Candidate> {
-        let (nz, ny, nx) = mask.dim();
-        let mut a = [usize::MAX; 3];
-        let mut b = [0usize; 3];
-        let mut count = 0usize;
-        for ((k, j, i), &m) in mask.indexed_iter() {
-            if m {
-                count += 1;
-                let idx = [k, j, i];
-                for d in 0..3 {
-                    a[d] = a[d].min(idx[d]);
-                    b[d] = b[d].max(idx[d] + 1);
-                }
-            }
-        }
-        if count == 0 {
-            return None;
-        }
-        let _ = (nz, ny, nx);
-        let sub = mask
-            .slice(ndarray::s![a[0]..b[0], a[1]..b[1], a[2]..b[2]])
-            .to_owned();
-        Some(Candidate {
-            lo: [lo[0] + a[0], lo[1] + a[1], lo[2] + a[2]],
-            mask: sub,
-            voxel_count: count,
-            alternatives: Vec::new(),
-        })
-    }
 }
 
 /// What the first pass learned about the whole volume.
@@ -601,7 +569,13 @@ fn relabel_pieces(
     least: usize,
 ) -> Vec<Candidate> {
     let (labels, n) = local_components(mask, connectivity);
-    // One pass for each piece's box and size; each mask is then cut from its box only.
+    pieces_of_labels(&labels, n, lo, |_, count| count >= least)
+}
+
+/// The box (first index, one past the last) and voxel count of each label `1..=n` of
+/// `labels`, in one pass; entry 0 (the background) and labels without voxels keep an
+/// empty box and a count of 0.
+pub(crate) fn label_boxes(labels: &Array3<u32>, n: usize) -> Vec<([usize; 3], [usize; 3], usize)> {
     let mut boxes = vec![([usize::MAX; 3], [0usize; 3], 0usize); n + 1];
     for ((k, j, i), &l) in labels.indexed_iter() {
         if l != 0 {
@@ -613,9 +587,21 @@ fn relabel_pieces(
             *count += 1;
         }
     }
+    boxes
+}
+
+/// One candidate per label `1..=n` of `labels` (whose `[0, 0, 0]` is volume index `lo`)
+/// that holds a voxel and that `keep(label, voxel_count)` accepts, in label order, each
+/// mask cut from its own box.
+fn pieces_of_labels(
+    labels: &Array3<u32>,
+    n: usize,
+    lo: [usize; 3],
+    keep: impl Fn(u32, usize) -> bool,
+) -> Vec<Candidate> {
     let mut out = Vec::new();
-    for (l, &(a, b, count)) in boxes.iter().enumerate().skip(1) {
-        if count < least {
+    for (l, (a, b, count)) in label_boxes(labels, n).into_iter().enumerate().skip(1) {
+        if count == 0 || !keep(l as u32, count) {
             continue;
         }
         let sub = labels.slice(ndarray::s![a[0]..b[0], a[1]..b[1], a[2]..b[2]]);
@@ -779,17 +765,7 @@ fn split_by_level(
             }
         }
     }
-    let mut out = Vec::new();
-    for l in 1..=n as u32 {
-        if !big[l as usize] {
-            continue;
-        }
-        let m = owner.mapv(|o| o == l);
-        if let Some(p) = Candidate::from_mask(c.lo, &m) {
-            out.push(p);
-        }
-    }
-    out
+    pieces_of_labels(&owner, n, c.lo, |l, _| big[l as usize])
 }
 
 /// The watershed-lite split described in the module docs.
@@ -998,14 +974,7 @@ fn split_touching(
             }
         });
     }
-    let mut out = Vec::with_capacity(nlab as usize);
-    for l in 1..=nlab {
-        let m = labels.mapv(|v| v == l);
-        if let Some(p) = Candidate::from_mask(c.lo, &m) {
-            out.push(p);
-        }
-    }
-    out
+    pieces_of_labels(&labels, nlab as usize, c.lo, |_, _| true)
 }
 
 /// Exact Euclidean distance (mm) from each set voxel of `mask` to the nearest unset

@@ -111,25 +111,21 @@ pub(crate) fn find_shields(
     }
     let (labels, n) = super::candidates::local_components(&least.mapv(|l| l > 0.0), 26);
     let cell_mm3: f64 = cell_mm.iter().product();
-    // Per region: first and last cell, cell count and weakest ray.
-    let mut regions = vec![([usize::MAX; 3], [0usize; 3], 0usize, f32::INFINITY); n + 1];
-    for (((k, j, i), &l), &v) in labels.indexed_iter().zip(least.iter()) {
-        if l != 0 {
-            let (a, b, count, weakest) = &mut regions[l as usize];
-            for (d, x) in [k + k0, j, i].into_iter().enumerate() {
-                a[d] = a[d].min(x);
-                b[d] = b[d].max(x + 1);
-            }
-            *count += 1;
-            *weakest = weakest.min(v);
-        }
+    // Per region: its cells' box and count, and its weakest ray.
+    let mut weakest = vec![f32::INFINITY; n + 1];
+    for (&l, &v) in labels.iter().zip(least.iter()) {
+        weakest[l as usize] = weakest[l as usize].min(v);
     }
     let mut out = Vec::new();
-    for (a, b, count, weakest) in regions.into_iter().skip(1) {
+    let regions = super::candidates::label_boxes(&labels, n);
+    for ((mut a, mut b, count), weakest) in regions.into_iter().zip(weakest).skip(1) {
         let volume_mm3 = count as f64 * cell_mm3;
-        if volume_mm3 < options.shield_min_volume_mm3 {
+        if count == 0 || volume_mm3 < options.shield_min_volume_mm3 {
             continue;
         }
+        // The labels cover the slices from k0 on.
+        a[0] += k0;
+        b[0] += k0;
         let first: [usize; 3] = std::array::from_fn(|d| (lo[d] + a[d]) * factor[d]);
         let last: [usize; 3] = std::array::from_fn(|d| ((lo[d] + b[d]) * factor[d]).min(shape[d]));
         let bbox_mm = super::features::box_mm(volume, first, last);
