@@ -24,7 +24,7 @@
 //!
 //! On the design parcels at 96³ (seeds 0–199 and 2000–2199), 49 of the 52 benign
 //! parcels holding an electric motor had a shield and none of the 148 without one;
-//! 20 of the 33 firearm parts hidden inside a motor lay in a shield.
+//! 19 of the 33 firearm parts hidden inside a motor lay in a shield.
 //!
 //! The work is done on cells of about [`SHIELD_CELL_MM`] (a few voxels at fine
 //! voxel sizes): opacity is a property of centimetres of metal, and the cost then
