@@ -340,6 +340,42 @@ fn all_steel_pistol_in_a_coarse_scan_is_a_firearm_from_its_solid_limbs() {
     assert!((100.0..=118.0).contains(&angle), "{angle}");
 }
 
+/// A polymer-framed pistol with an empty magazine, alone in a parcel of the design
+/// seeds, scanned at 96³ voxels of 3.44 mm: the frame reads as plastic and the
+/// magazine's 0.8 mm walls under the metal threshold, so no grip shows and there is no
+/// L to find. What shows is the steel slide over its barrel, recoil spring and guide
+/// rod: one hollow body of a slide's length, too tall for a slide alone, and heavier
+/// than any tool of that outline. It alarms as a firearm part.
+#[test]
+fn polymer_pistol_with_an_empty_magazine_alarms_from_its_slide_assembly() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = alone_in_coarse_scan(612, ThreatKind::PistolPolymer);
+    let pistol = p
+        .objects
+        .iter()
+        .find(|o| o.kind == "pistol_polymer")
+        .unwrap();
+    assert!(pistol.features.contains(&("rounds".to_string(), 0.0)));
+    let counts = evaluate_parcel(&r, &p).per_class["firearm"];
+    assert_eq!((counts.total, counts.detected), (1, 1), "{:#?}", r.findings);
+    let f = &r.findings[0];
+    assert_eq!(f.kind, Kind::FirearmPart, "{:#?}", r.findings);
+    assert!(
+        f.features["slide_assembly_score"] >= 0.5,
+        "{:?}",
+        f.features
+    );
+    assert!(f.mass_g > 600.0, "{}", f.mass_g);
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.contains("slide over its barrel")),
+        "{:?}",
+        f.evidence
+    );
+}
+
 /// A revolver alone in a parcel of the design seeds, scanned at 96³ voxels of 3.44 mm.
 /// Its grip frame sits 3–4 mm below the frame, under the wooden panels, and reads as a
 /// separate object; the frame with its cylinder and trigger guard is 90–95 mm across,

@@ -27,6 +27,10 @@
 //!   mm across both ways (blur included), at most 30 % filled, closed at both ends by
 //!   solid blocks (the trunnions) whose mass per length is at least 2.5 × the
 //!   middle's. A tube or a bar has about the same mass per length all along;
+//! - **slide assembly** (firearm part): a slide 150–215 mm long and 22–36 mm wide with
+//!   its barrel and recoil spring beneath, 40–62 mm tall, at least about 450 g of
+//!   steel and hollow along its axis (centre μ ≤ ½ the peak). A polymer pistol whose
+//!   magazine holds few rounds shows nothing else: its frame reads as plastic;
 //! - **pistol** (firearm): two limbs meeting at 95–128° (slide and grip: 100–115° in
 //!   pistols, up to 125° in revolvers), the longer 110–260 mm and 14–50 mm wide, the
 //!   shorter 55–160 mm and joined by its end; a bore in the longer limb adds to it.
@@ -395,6 +399,24 @@ fn slide_score(s: &Shape) -> f64 {
         * up(s.channel, 0.18, 0.03)
 }
 
+/// A pistol slide assembled with what rides under it: a steel slide 150–215 mm long
+/// and 22–36 mm wide over its barrel, recoil spring and guide rod (or a steel frame's
+/// dust cover), 40–62 mm tall with the blur; heavy, at least about 450 g (slide and
+/// barrel alone weigh 450–700 g; pliers and stacked tools of that outline, 150–300 g),
+/// and hollow along its length: μ at the sections' centres at most half their peak
+/// (the slide's channel and the barrel's bore; a bar reads about 1). This is what a
+/// polymer-framed pistol shows when its magazine holds few rounds: the frame reads as
+/// plastic, the 0.8 mm magazine walls under the metal threshold.
+fn slide_assembly_score(s: &Shape, mass_g: f64) -> f64 {
+    let [l, w, t] = s.extents_mm;
+    let (small, large) = (w.min(t), w.max(t));
+    band(l, 150.0, 215.0, 6.0)
+        * band(small, 22.0, 36.0, 1.5)
+        * band(large, 40.0, 62.0, 2.0)
+        * up(mass_g, 450.0, 40.0)
+        * down(s.axial_mu_ratio, 0.5, 0.04)
+}
+
 /// Rounds standing side by side in a box: the mass along the object repeats at a case
 /// diameter and gap (7–13.5 mm) at least six times, clearly out of the spectrum, in a
 /// cross-section at least 1.5 repeats across (a round is longer than it is wide) and
@@ -679,6 +701,15 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
             ),
         );
     }
+    // Slide with its barrel and recoil assembly.
+    let assembly = slide_assembly_score(s, d.mass_g);
+    c.feat("slide_assembly_score", assembly);
+    c.claim(Kind::FirearmPart, 0.9 * assembly, || {
+        format!(
+            "steel body {l:.0} × {w:.0} × {t:.0} mm, about {:.0} g, hollow along its axis (centre μ {:.2} of the peak): pistol slide over its barrel and recoil spring",
+            d.mass_g, s.axial_mu_ratio
+        )
+    });
     // Cartridge.
     let steel_ref = super::features::Material::Steel.mu_per_mm(metal_energy_kev);
     let (cart, cyl, bullet, case) = cartridge_score(s, d.peak_mu, steel_ref);
