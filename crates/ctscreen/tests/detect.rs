@@ -345,7 +345,7 @@ fn all_steel_pistol_in_a_coarse_scan_is_a_firearm_from_its_solid_limbs() {
 /// magazine's 0.8 mm walls under the metal threshold, so no grip shows and there is no
 /// L to find. What shows is the steel slide over its barrel, recoil spring and guide
 /// rod: one hollow body of a slide's length, too tall for a slide alone, and heavier
-/// than any tool of that outline. It alarms as a firearm part.
+/// than the tools of that outline in the design scans. It alarms as a firearm part.
 #[test]
 fn polymer_pistol_with_an_empty_magazine_alarms_from_its_slide_assembly() {
     use ctscreen::detect::evaluate::evaluate_parcel;

@@ -401,12 +401,14 @@ fn slide_score(s: &Shape) -> f64 {
 
 /// A pistol slide assembled with what rides under it: a steel slide 150–215 mm long
 /// and 22–36 mm wide over its barrel, recoil spring and guide rod (or a steel frame's
-/// dust cover), 40–62 mm tall with the blur; heavy, at least about 450 g (slide and
-/// barrel alone weigh 450–700 g; pliers and stacked tools of that outline, 150–300 g),
-/// and hollow along its length: μ at the sections' centres at most half their peak
-/// (the slide's channel and the barrel's bore; a bar reads about 1). This is what a
-/// polymer-framed pistol shows when its magazine holds few rounds: the frame reads as
-/// plastic, the 0.8 mm magazine walls under the metal threshold.
+/// dust cover), 40–62 mm tall with the blur; heavy, at least about 450 g (a slide
+/// alone reads 540–780 g on the design scans, pliers and stacked tools of that
+/// outline 150–330 g), and hollow along its length: μ at the sections' centres at most
+/// half their peak (the slide's channel and the barrel's bore; a bar reads about 1).
+/// This is what a polymer-framed pistol shows when its magazine holds few rounds: the
+/// frame reads as plastic and the 0.8 mm magazine walls stay under the metal
+/// threshold. A steel box-section tube or a stapler of that size and weight would
+/// read alike.
 fn slide_assembly_score(s: &Shape, mass_g: f64) -> f64 {
     let [l, w, t] = s.extents_mm;
     let (small, large) = (w.min(t), w.max(t));
