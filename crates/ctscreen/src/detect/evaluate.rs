@@ -30,8 +30,8 @@
 //! **Seeds.** The detector's rules were designed on parcel seeds below
 //! [`DESIGN_SEEDS_END`] (the sets 0–399 and 2000–2199, the demo's seed 7 and seeds
 //! 0–99 in examples and tests); the default evaluation seeds start at
-//! [`DEFAULT_EVALUATION_SEED`], so a default run scores parcels the rules never saw. [`Evaluation::overlaps_design_seeds`] says when
-//! a chosen range does not.
+//! [`DEFAULT_EVALUATION_SEED`], so a default run scores parcels the rules never saw.
+//! [`Evaluation::overlaps_design_seeds`] says when a chosen range does not.
 //!
 //! Everything except the timings is deterministic: the same options give the same
 //! [`Evaluation`] on any number of threads ([`Evaluation::without_timings`]).
@@ -45,6 +45,7 @@ use rand_pcg::Pcg64;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::features::{box_centre, in_box};
 use super::report::{Kind, Report, Shield, Verdict};
 use super::DetectOptions;
 use crate::phantom::{parcel, ObjectClass, Parcel, ParcelOptions, ThreatKind, Threats};
@@ -177,23 +178,11 @@ fn iou(a: &[f64; 6], b: &[f64; 6]) -> f64 {
     }
 }
 
-fn inside(p: [f64; 3], b: &[f64; 6], grow: f64) -> bool {
-    (0..3).all(|k| p[k] >= b[k] - grow && p[k] <= b[k + 3] + grow)
-}
-
-fn centre(b: &[f64; 6]) -> [f64; 3] {
-    [
-        0.5 * (b[0] + b[3]),
-        0.5 * (b[1] + b[4]),
-        0.5 * (b[2] + b[5]),
-    ]
-}
-
 /// Whether an object's box centre lies in the box of one of `shields`.
 fn in_shield(shields: &[Shield], object_bbox: &[f64; 6]) -> bool {
     shields
         .iter()
-        .any(|s| inside(centre(object_bbox), &s.bbox_mm, 0.0))
+        .any(|s| in_box(box_centre(object_bbox), &s.bbox_mm, 0.0))
 }
 
 /// Whether a finding (box and centroid) matches an object's box (the module's rule).
@@ -203,8 +192,8 @@ pub fn matches(
     object_bbox: &[f64; 6],
 ) -> bool {
     iou(finding_bbox, object_bbox) >= 0.1
-        || inside(finding_centroid, object_bbox, 5.0)
-        || inside(centre(object_bbox), finding_bbox, 0.0)
+        || in_box(finding_centroid, object_bbox, 5.0)
+        || in_box(box_centre(object_bbox), finding_bbox, 0.0)
 }
 
 /// Scores `report` against `truth` at `threshold` (see the module docs for the rule).
@@ -227,7 +216,7 @@ pub fn evaluate_truth(report: &Report, truth: &[TruthObject], threshold: f64) ->
         if o.class == TruthClass::Benign {
             let best = alarmed
                 .iter()
-                .filter(|f| inside(centre(&o.bbox_mm), &f.bbox_mm, 0.0))
+                .filter(|f| in_box(box_centre(&o.bbox_mm), &f.bbox_mm, 0.0))
                 .max_by(|a, b| a.score.total_cmp(&b.score));
             let col = best.map_or("none", |f| kind_at(f).as_str());
             *row.entry(col.to_string()).or_default() += 1;

@@ -2123,6 +2123,16 @@ pub(crate) fn box_mm(volume: &Volume, lo: [usize; 3], hi: [usize; 3]) -> [f64; 6
     ]
 }
 
+/// Centre of a world box `(z0, y0, x0, z1, y1, x1)`, mm.
+pub(crate) fn box_centre(b: &[f64; 6]) -> [f64; 3] {
+    std::array::from_fn(|d| 0.5 * (b[d] + b[d + 3]))
+}
+
+/// Whether point `p` (world mm) lies in box `b` grown by `grow` mm on every side.
+pub(crate) fn in_box(p: [f64; 3], b: &[f64; 6], grow: f64) -> bool {
+    (0..3).all(|d| p[d] >= b[d] - grow && p[d] <= b[d + 3] + grow)
+}
+
 /// Measures one candidate of `volume`.
 ///
 /// Returns `None` for an empty candidate.

@@ -6,7 +6,8 @@
 //! like that, the reconstruction there holds no information: an electric motor's
 //! copper winding (two walls of 5–12 mm) or a 50 mm steel ball reads as a smooth
 //! blur, and whatever is inside (a magazine, a bolt) cannot be seen. Security CT
-//! raises a *shield alarm* for such regions; [`find_shields`] finds them.
+//! raises a *shield alarm* for such regions; [`detect`](super::detect) reports them in
+//! [`Report::shields`](super::Report::shields).
 //!
 //! The scanner turns about the volume's z axis (DESIGN's convention), so the rays
 //! through a voxel lie, up to the cone angle, in its z slice. For each slice the
@@ -129,10 +130,10 @@ pub(crate) fn find_shields(
         let first: [usize; 3] = std::array::from_fn(|d| (lo[d] + a[d]) * factor[d]);
         let last: [usize; 3] = std::array::from_fn(|d| ((lo[d] + b[d]) * factor[d]).min(shape[d]));
         let bbox_mm = super::features::box_mm(volume, first, last);
-        let centre: [f64; 3] = std::array::from_fn(|d| 0.5 * (bbox_mm[d] + bbox_mm[d + 3]));
+        let centre = super::features::box_centre(&bbox_mm);
         let inside: Vec<u32> = findings
             .iter()
-            .filter(|(_, b)| (0..3).all(|d| b[d] <= centre[d] && centre[d] <= b[d + 3]))
+            .filter(|(_, b)| super::features::in_box(centre, b, 0.0))
             .map(|(id, _)| *id)
             .collect();
         let weakest = f64::from(weakest);
