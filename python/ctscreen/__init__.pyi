@@ -416,7 +416,9 @@ def detect(
     energy_kev: float = 70.0,
     threshold: Optional[float] = None,
     metal_energy_kev: Optional[float] = None,
+    **options: Any,
 ) -> Report: ...
+def detect_options() -> Dict[str, Any]: ...
 def evaluate(report: Report, parcel: "Parcel") -> Dict[str, Any]: ...
 def evaluate_set(
     parcels: int = 200,
@@ -427,6 +429,7 @@ def evaluate_set(
     threshold: Optional[float] = None,
     mode: Literal["scan", "truth"] = "scan",
     progress: bool = False,
+    **options: Any,
 ) -> Dict[str, Any]: ...
 # --- io.dicos: DICOS (NEMA IIC 1) CT volumes and Threat Detection Reports ---
 # (load / save / read_info above also read and write DICOS CT: ".dcs")

@@ -135,7 +135,8 @@ def test_thick_walled_tube_is_a_shield_as_scipy_projections_say():
     r = np.hypot(y - (n - 1) / 2, x - (n - 1) / 2)
     tube = (r >= 14.0) & (r <= 26.0) & (np.abs(z - (n - 1) / 2) < length / 2)
     a = np.where(tube, 0.4, 0.0).astype(np.float32)
-    report = cs.detect(cs.Volume(a, spacing=(1.0, 1.0, 1.0)))
+    vol = cs.Volume(a, spacing=(1.0, 1.0, 1.0))
+    report = cs.detect(vol)
     assert len(report.shields) == 1, report.shields
     s = report.shields[0]
     assert s.least_line_integral >= 8.0
@@ -161,3 +162,30 @@ def test_thick_walled_tube_is_a_shield_as_scipy_projections_say():
     # shields survive JSON
     back = cs.Report.from_json(report.to_json())
     assert back.to_dict()["shields"] == report.to_dict()["shields"]
+    # every point has a ray along a diameter that crosses 24 mm of wall (∫μ dl = 9.6):
+    # a scanner whose opacity starts at 10 sees through all of it
+    assert cs.detect(vol, opaque_line_integral=10.0).shields == []
+    assert len(cs.detect(vol, opaque_line_integral=9.0).shields) == 1
+    # and a shield smaller than the smallest reported is not reported
+    assert cs.detect(vol, shield_min_volume_mm3=1.01 * s.volume_mm3).shields == []
+    assert len(cs.detect(vol, shield_min_volume_mm3=0.99 * s.volume_mm3).shields) == 1
+
+
+def test_detection_options_by_name_reach_the_rust_reader():
+    defaults = cs.detect_options()
+    assert defaults["opaque_line_integral"] == 8.0
+    assert defaults["threshold"] == 0.5
+    vol = cs.Volume(steel_tube(), spacing=(1.0, 1.0, 1.0))
+    # every default passed back by name gives the same report
+    by_name = cs.detect(vol, **{k: v for k, v in defaults.items() if k != "water_mu"})
+    assert by_name.to_dict()["findings"] == cs.detect(vol).to_dict()["findings"]
+    # a growing threshold above the tube's μ leaves no candidate
+    assert cs.detect(vol, low_mu=0.35, high_mu=0.4).findings == []
+    with pytest.raises(ValueError, match="unknown field `opaque`.*opaque_line_integral"):
+        cs.detect(vol, opaque=12.0)
+    with pytest.raises(ValueError, match="opaque_line_integral: -1"):
+        cs.detect(vol, opaque_line_integral=-1.0)
+    with pytest.raises(ValueError, match="expected a boolean"):
+        cs.detect(vol, split_touching="yes")
+    with pytest.raises(ValueError, match="connectivity"):
+        cs.evaluate_set(parcels=1, connectivity=5)

@@ -1,6 +1,6 @@
 //! `ctscreen detect VOLUME`: run the threat detector on a volume file and write the
 //! report and pictures (and, with `--tdr`, a DICOS Threat Detection Report).
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ctscreen::detect::{detect_with_progress, DetectOptions};
 use ctscreen::io::dicos::{self, DicosLoadOptions};
@@ -16,9 +16,10 @@ pub struct Args {
     /// Volume of μ in mm⁻¹: NIfTI, MetaImage, a DICOM file or series directory, a DICOS
     /// CT (any name; read as μ).
     pub volume: PathBuf,
-    /// Effective energy of the scan (keV), for HU equivalents.
-    #[arg(long, default_value_t = 70.0)]
-    pub energy_kev: f64,
+    /// Effective energy of the scan (keV), for HU equivalents [default: 70, or the
+    /// options file's].
+    #[arg(long)]
+    pub energy_kev: Option<f64>,
     /// Energy (keV) at which metals read in the volume, for the material guess and the
     /// density cues. Default 100: a polychromatic scan's beam through steel is hardened.
     /// For a monochromatic volume (a phantom voxelised at one energy) give that energy.
@@ -27,6 +28,11 @@ pub struct Args {
     /// Decision threshold on the finding score (0–1).
     #[arg(long)]
     pub threshold: Option<f64>,
+    /// JSON object of detection options by name (`DetectOptions` fields, e.g.
+    /// `{"opaque_line_integral": 12}`); those left out keep their defaults. The flags
+    /// above override it.
+    #[arg(long, value_name = "PATH")]
+    pub options: Option<PathBuf>,
     /// Output folder: report.json, slices.png, mip.png.
     #[arg(long, default_value = "detect-out")]
     pub out: PathBuf,
@@ -44,6 +50,17 @@ pub struct Args {
     pub tdr: Option<PathBuf>,
 }
 
+/// Detection options from a JSON file (`--options`), or the defaults without one.
+pub fn read_options(path: Option<&Path>) -> Result<DetectOptions, Error> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            DetectOptions::from_json(&text)
+        }
+        None => Ok(DetectOptions::default()),
+    }
+}
+
 /// Runs the command.
 pub fn run(args: &Args) -> CliResult {
     // A DICOS CT is read with its UIDs and grid, for the TDR to refer to it.
@@ -53,10 +70,10 @@ pub fn run(args: &Args) -> CliResult {
     } else {
         (io::load(&args.volume)?, None)
     };
-    let mut options = DetectOptions {
-        energy_kev: args.energy_kev,
-        ..DetectOptions::default()
-    };
+    let mut options = read_options(args.options.as_deref())?;
+    if let Some(e) = args.energy_kev {
+        options.energy_kev = e;
+    }
     if let Some(e) = args.metal_energy_kev {
         options.metal_energy_kev = e;
     }
@@ -68,15 +85,11 @@ pub fn run(args: &Args) -> CliResult {
     }
     let staging = Staging::new(&args.out)?;
     let bars = Bars::new(args.quiet || args.json);
+    options.validate()?;
     let report = detect_with_progress(&volume, &options, &bars)?;
     bars.finish();
     io::write_text_atomic(staging.path("report.json"), &report.to_json_pretty()?)?;
-    write_pictures(
-        &staging,
-        &volume,
-        &report,
-        ctscreen::volume::water_mu_per_mm(args.energy_kev)?,
-    )?;
+    write_pictures(&staging, &volume, &report, options.water_mu_per_mm()?)?;
     staging.commit()?;
     if let Some(tdr) = &args.tdr {
         // Atomic: a temporary file next to the target, renamed when complete.

@@ -28,6 +28,10 @@ pub struct Args {
     /// Decision threshold on the finding score (0–1).
     #[arg(long)]
     pub threshold: Option<f64>,
+    /// JSON object of detection options by name, as for `ctscreen detect --options`;
+    /// `--threshold` overrides it.
+    #[arg(long, value_name = "PATH")]
+    pub options: Option<PathBuf>,
     /// Output folder: evaluation.json, roc.png.
     #[arg(long, default_value = "evaluate-out")]
     pub out: PathBuf,
@@ -45,6 +49,7 @@ pub fn run(args: &Args) -> CliResult {
         parcels: args.parcels,
         size: args.size,
         seed: args.seed,
+        detect: crate::detect::read_options(args.options.as_deref())?,
         ..EvaluationOptions::default()
     };
     if let Some(t) = args.threshold {

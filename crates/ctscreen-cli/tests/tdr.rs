@@ -160,3 +160,56 @@ fn detect_reads_metal_at_the_given_energy() {
         "{err}"
     );
 }
+
+#[test]
+fn detect_reads_options_from_a_json_file_and_flags_override_it() {
+    // The same 70 keV volume: the options file says where metals read.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("scan.mha");
+    io::save(&input, &barrel_at(70.0)).unwrap();
+    let options = dir.path().join("options.json");
+    std::fs::write(
+        &options,
+        r#"{"energy_kev": 70, "metal_energy_kev": 70, "opaque_line_integral": 12}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let detect = |extra: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "detect".as_ref(),
+            input.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--options".as_ref(),
+            options.as_os_str(),
+            "--quiet".as_ref(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        ctscreen(&args)
+    };
+    let run = detect(&[]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report = report_json(&out);
+    assert_eq!(report.findings[0].material, "steel");
+    assert_eq!(report.thresholds.energy_kev, 70.0);
+    // a flag wins over the file
+    let run = detect(&["--metal-energy-kev", "100"]);
+    assert!(run.status.success());
+    assert_ne!(report_json(&out).findings[0].material, "steel");
+
+    // an unknown option: one line naming it, and no output folder
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::write(&options, r#"{"opaque": 12}"#).unwrap();
+    let run = detect(&[]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("unknown field `opaque`") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(!out.exists());
+}

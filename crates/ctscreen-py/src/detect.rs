@@ -2,6 +2,7 @@
 use ctscreen::detect::evaluate::{evaluate_parcel, evaluate_set as core_evaluate_set, ScanMode};
 use ctscreen::detect::{detect_with_progress, DetectOptions, EvaluationOptions, Report};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::errors::IntoPyResult;
 use crate::json::{json_to_py, to_py_data};
@@ -231,6 +232,12 @@ impl PyReport {
 ///     ``energy_kev``, a monochromatic simulation) give the same value as ``energy_kev``.
 /// threshold : float, optional
 ///     Decision threshold on the score (default: the detector's own).
+/// **options
+///     Any other detection option by name, as listed by :func:`detect_options` with
+///     its default: e.g. ``opaque_line_integral=12`` for a scanner with many more
+///     photons per pixel, ``shield_min_volume_mm3``, ``low_mu`` / ``high_mu`` (mm⁻¹),
+///     ``split_touching=False``. Units are in the names and in the Rust docs of
+///     ``DetectOptions``.
 ///
 /// Returns
 /// -------
@@ -239,29 +246,70 @@ impl PyReport {
 /// Raises
 /// ------
 /// ValueError
-///     If the volume holds NaN voxels (the message gives how many) or an option is invalid.
+///     If the volume holds NaN voxels (the message gives how many), an option is out of
+///     range or of the wrong type, or an option name is unknown (the message lists the
+///     known ones).
 #[pyfunction]
-#[pyo3(signature = (volume, energy_kev = 70.0, threshold = None, metal_energy_kev = None))]
+#[pyo3(signature = (volume, energy_kev = 70.0, threshold = None, metal_energy_kev = None, **options))]
 fn detect(
     py: Python<'_>,
     volume: &Bound<'_, PyVolume>,
     energy_kev: f64,
     threshold: Option<f64>,
     metal_energy_kev: Option<f64>,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyReport> {
     let vol = &volume.get().inner;
-    let mut options = DetectOptions {
-        energy_kev,
-        ..DetectOptions::default()
-    };
-    if let Some(e) = metal_energy_kev {
-        options.metal_energy_kev = e;
-    }
-    if let Some(t) = threshold {
-        options.threshold = t;
-    }
+    let options = detect_options_from(
+        py,
+        &[
+            ("energy_kev", Some(energy_kev)),
+            ("threshold", threshold),
+            ("metal_energy_kev", metal_energy_kev),
+        ],
+        options,
+    )?;
     let inner = run_cancellable(py, false, |flag| detect_with_progress(vol, &options, flag))?;
     Ok(PyReport { inner })
+}
+
+/// Detection options from named arguments and `**options` (any `DetectOptions` field),
+/// through the JSON reader of the Rust API: unknown names and bad values are refused
+/// there, with the same messages.
+fn detect_options_from(
+    py: Python<'_>,
+    named: &[(&str, Option<f64>)],
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<DetectOptions> {
+    let fields = match options {
+        Some(o) => o.copy()?,
+        None => PyDict::new(py),
+    };
+    for (name, value) in named {
+        if let Some(v) = value {
+            fields.set_item(name, v)?;
+        }
+    }
+    let text: String = py
+        .import("json")?
+        .call_method1("dumps", (fields,))?
+        .extract()?;
+    DetectOptions::from_json(&text).py()
+}
+
+/// The detection options and their defaults, by name.
+///
+/// Every name may be passed to :func:`detect` and :func:`evaluate_set` as a keyword
+/// argument. Units are in the names or in the Rust docs of ``DetectOptions``: μ in
+/// mm⁻¹, volumes in mm³, energies in keV, lengths in mm.
+///
+/// Returns
+/// -------
+/// dict
+///     Option name to default value (``water_mu`` is ``None``: from ``energy_kev``).
+#[pyfunction]
+fn detect_options(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    Ok(to_py_data(py, &DetectOptions::default())?.unbind())
 }
 
 /// Scores a report against a generated parcel's ground truth.
@@ -321,6 +369,8 @@ fn evaluate(
 ///     100 keV plus 0.005 mm⁻¹ noise). Default ``"scan"``.
 /// progress : bool
 ///     Show a tqdm bar when tqdm is installed. Default False.
+/// **options
+///     Detection options by name, as for :func:`detect` (see :func:`detect_options`).
 ///
 /// Returns
 /// -------
@@ -337,7 +387,7 @@ fn evaluate(
 /// KeyboardInterrupt
 ///     On Ctrl-C.
 #[pyfunction]
-#[pyo3(signature = (parcels = 200, size = 128, seed = ctscreen::detect::evaluate::DEFAULT_EVALUATION_SEED, threat_fraction = 0.5, max_extent_mm = 300.0, threshold = None, mode = "scan", progress = false))]
+#[pyo3(signature = (parcels = 200, size = 128, seed = ctscreen::detect::evaluate::DEFAULT_EVALUATION_SEED, threat_fraction = 0.5, max_extent_mm = 300.0, threshold = None, mode = "scan", progress = false, **options))]
 fn evaluate_set(
     py: Python<'_>,
     parcels: usize,
@@ -348,6 +398,7 @@ fn evaluate_set(
     threshold: Option<f64>,
     mode: &str,
     progress: bool,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     let mut options = EvaluationOptions {
         parcels,
@@ -355,11 +406,9 @@ fn evaluate_set(
         seed,
         threat_fraction,
         max_extent_mm,
+        detect: detect_options_from(py, &[("threshold", threshold)], options)?,
         ..EvaluationOptions::default()
     };
-    if let Some(t) = threshold {
-        options.detect.threshold = t;
-    }
     options.mode = match mode {
         "scan" => options.mode,
         "truth" => ScanMode::Truth {
@@ -382,6 +431,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyFinding>()?;
     m.add_class::<PyShield>()?;
     m.add_function(wrap_pyfunction!(detect, m)?)?;
+    m.add_function(wrap_pyfunction!(detect_options, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_set, m)?)?;
     Ok(())

@@ -269,6 +269,42 @@ impl DetectOptions {
         Ok(())
     }
 
+    /// Options from a JSON object naming any of the fields above; the fields it leaves
+    /// out keep their defaults. The result is checked with [`Self::validate`].
+    ///
+    /// **Errors**: text that is not a JSON object, an unknown field (the message names
+    /// it and lists the known ones), a value of the wrong type, or a value out of range.
+    ///
+    /// ```
+    /// use ctscreen::detect::DetectOptions;
+    /// let options = DetectOptions::from_json(r#"{"opaque_line_integral": 12}"#).unwrap();
+    /// assert_eq!(options.opaque_line_integral, 12.0);
+    /// assert_eq!(options.threshold, DetectOptions::default().threshold);
+    /// assert!(DetectOptions::from_json(r#"{"opaque": 12}"#).is_err());
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self> {
+        let options: Self = serde_json::from_str(text).map_err(|e| {
+            Error::invalid(
+                "detection options",
+                e,
+                "a JSON object of DetectOptions fields",
+            )
+        })?;
+        options.validate()?;
+        Ok(options)
+    }
+
+    /// The options as a JSON object, every field written (read back by
+    /// [`Self::from_json`]).
+    ///
+    /// **Errors** as [`Self::validate`]: JSON has no NaN, so options that could not be
+    /// read back are refused.
+    pub fn to_json(&self) -> Result<String> {
+        self.validate()?;
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::invalid("detection options", e, "finite numbers"))
+    }
+
     /// μ of water used for HU (mm⁻¹).
     ///
     /// **Errors** if `energy_kev` is out of range.
