@@ -491,6 +491,47 @@ fn loaded_magazine_in_a_coarse_scan_is_a_firearm_part_from_its_two_columns() {
     );
 }
 
+/// A parcel of the design seeds with a 9×19 magazine holding few rounds among tools,
+/// scanned at 96³ voxels of 3.44 mm: the walls vanish and what shows is a block of
+/// rounds 50 mm long, two columns half a period apart that repeat only about 4.5 times.
+/// A magazine of 17 rounds shows 10 or more repeats; asking for that many missed the
+/// partly loaded ones (score 0.42).
+#[test]
+fn partly_loaded_magazine_among_tools_is_a_firearm_part_from_few_repeats() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = parcel_in_coarse_scan(79, vec![ThreatKind::Magazine, ThreatKind::CartridgesBoxed]);
+    let magazine = p
+        .objects
+        .iter()
+        .find(|o| o.kind == "magazine")
+        .expect("a magazine");
+    let scores = evaluate_parcel(&r, &p);
+    let found = scores
+        .matches
+        .iter()
+        .find(|m| m.truth_label == magazine.label)
+        .unwrap_or_else(|| panic!("magazine missed: {:#?}", r.findings));
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.id == found.finding_id)
+        .unwrap();
+    assert_eq!(f.kind, Kind::FirearmPart, "{:?}", f.evidence);
+    let periods = f.extents_mm[0] / f.features["stagger_period_mm"];
+    assert!((3.5..4.5).contains(&periods), "{periods} {:?}", f.features);
+    assert!(
+        f.features["loaded_magazine_score"] >= 0.5,
+        "{:?}",
+        f.features
+    );
+    assert!(
+        f.evidence[0].contains("double-column magazine"),
+        "{:?}",
+        f.evidence
+    );
+}
+
 /// A bolt-action rifle bolt alone, scanned at 96³ voxels of 3.44 mm: a round body
 /// about 21 mm across (blur included) with its handle at 90°. The locking lugs widen
 /// its front sections to 29 mm; judged on that largest width it was too wide for a
