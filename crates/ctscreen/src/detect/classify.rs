@@ -390,15 +390,25 @@ fn bolt_score(tp: &TwoPart) -> f64 {
         * round
 }
 
-/// A pistol slide alone: a steel U-channel 150–215 mm long, 20–32 × 22–40 mm in section.
+/// A pistol slide alone: a steel U-channel 150–215 mm long, 18–38 × 24–44 mm in section
+/// as read (a slide 23–28 mm wide and 26–36 mm tall with its sights, plus the blur: one
+/// to three 3.44 mm voxels, the most for a slide lying across the grid's axes). Read
+/// alone, it must also weigh what a slide does ([`SLIDE_MASS_MIN_G`]).
 fn slide_score(s: &Shape) -> f64 {
     let [l, w, t] = s.extents_mm;
     let (small, large) = (w.min(t), w.max(t));
     band(l, 150.0, 215.0, 6.0)
-        * band(small, 18.0, 34.0, 1.5)
+        * band(small, 18.0, 38.0, 1.5)
         * band(large, 24.0, 44.0, 1.5)
         * up(s.channel, 0.18, 0.03)
 }
+
+/// Least mass of a pistol slide read alone, g: a steel slide 165–200 mm long holds
+/// about 60–76 cm³ of steel (470–600 g), and reads 470–780 g on the design scans with
+/// what blurs onto it; pliers, forks and stacked tools of a slide's outline read 50–370
+/// g (a fork lying on coins read as a 79 g U-channel and alarmed before the mass was
+/// asked for).
+const SLIDE_MASS_MIN_G: f64 = 380.0;
 
 /// A pistol slide assembled with what rides under it: a steel slide 150–215 mm long
 /// and 22–36 mm wide over its barrel, recoil spring and guide rod (or a steel frame's
@@ -697,7 +707,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
         )
     });
     // Slide alone.
-    let sl = slide_score(s);
+    let sl = slide_score(s) * up(d.mass_g, SLIDE_MASS_MIN_G, 30.0);
     c.feat("slide_score", sl);
     c.set(Kind::FirearmPart, 0.9 * sl);
     if sl >= 0.2 {
