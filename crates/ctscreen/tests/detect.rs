@@ -581,6 +581,32 @@ fn slide_across_the_grid_is_found_and_a_light_channel_is_not_a_slide() {
     assert!(channel.score < r.threshold, "{:?}", channel.evidence);
 }
 
+/// A parcel of the design seeds with an all-steel pistol among tools, scanned at 96³
+/// voxels of 3.44 mm. Its grip's sides are wood and its magazine holds few rounds, so
+/// what is solid of the grip is one 4 mm steel strap, which reads about 10 mm across:
+/// at the grip width a pistol was allowed (10 mm and more) it was missed.
+#[test]
+fn steel_pistol_whose_grip_shows_one_strap_is_a_firearm() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = parcel_in_coarse_scan(269, vec![ThreatKind::PistolSteel]);
+    let counts = evaluate_parcel(&r, &p).per_class["firearm"];
+    assert_eq!(
+        (counts.total, counts.classified),
+        (1, 1),
+        "{:#?}",
+        r.findings
+    );
+    let f = r.threats().find(|f| f.kind == Kind::Firearm).unwrap();
+    assert!(f.features["limbs_width_b_mm"] < 11.0, "{:?}", f.features);
+    assert!(
+        f.evidence[0].contains("L-shape of solid limbs"),
+        "{:?}",
+        f.evidence
+    );
+    assert_eq!(r.threats().count(), 1, "{:#?}", r.findings);
+}
+
 /// A bolt-action rifle bolt alone, scanned at 96³ voxels of 3.44 mm: a round body
 /// about 21 mm across (blur included) with its handle at 90°. The locking lugs widen
 /// its front sections to 29 mm; judged on that largest width it was too wide for a

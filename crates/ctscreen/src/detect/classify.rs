@@ -348,8 +348,9 @@ const REVOLVER_FRAME_WIDTH_MAX_MM: f64 = 100.0;
 
 /// A pistol or revolver from the two solid limbs of its silhouette: the body (slide,
 /// with a steel frame beneath it: 100–260 mm long, 20–75 mm across, 14–55 mm thick) and
-/// the grip (45–170 mm beyond the body, ≥ 9 mm thick, its largest solid rectangle 10–65
-/// mm across: wooden panels leave only a steel strap solid) leaving it near
+/// the grip (45–170 mm beyond the body, ≥ 9 mm thick, its largest solid rectangle 7–65
+/// mm across: wooden panels and a magazine holding few rounds leave only a 4 mm steel
+/// strap solid, which reads 7–11 mm at 3.44 mm voxels) leaving it near
 /// one end at 95–130°, at most about 16 mm of empty space from it (a polymer frame
 /// between steel parts reads as a gap), the two covering most of the silhouette (a
 /// trigger guard and a hammer leave some of it out). A barrel adds to the call. Spanners
@@ -363,7 +364,7 @@ fn pistol_silhouette(l: &SolidLimbs) -> f64 {
         * band(l.widths_mm[0], 20.0, 75.0, 3.0)
         * band(ea[2], 14.0, 55.0, 2.0)
         * band(l.lengths_mm[1], 45.0, 170.0, 6.0)
-        * band(l.widths_mm[1], 10.0, 65.0, 2.0)
+        * band(l.widths_mm[1], 7.0, 65.0, 1.5)
         * up(eb[2], 9.0, 1.5)
         * down(l.junction_a, 0.35, 0.05)
         * up(l.cover, 0.62, 0.03)
