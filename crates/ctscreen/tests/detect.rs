@@ -607,6 +607,44 @@ fn steel_pistol_whose_grip_shows_one_strap_is_a_firearm() {
     assert_eq!(r.threats().count(), 1, "{:#?}", r.findings);
 }
 
+/// A parcel of the design seeds with a short-barrelled revolver (61 mm barrel, five
+/// rounds loaded), scanned at 96³ voxels of 3.44 mm. Its steel grip frame reads apart
+/// from the frame, a solid bar 58 × 24 mm, and the frame with its cylinder and trigger
+/// guard reads 91 mm across, wider than a slide. Nothing else confirmed a revolver: the
+/// loaded chambers show no five bores and the barrel is too short for one. The grip
+/// frame itself, a solid bar of a grip frame's size and weight at a pistol's angle
+/// beside a frame heavy enough to hold a cylinder, now does.
+#[test]
+fn short_barrelled_revolver_is_confirmed_by_its_grip_frame() {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    use ctscreen::phantom::ThreatKind;
+    let (r, p) = parcel_in_coarse_scan(2049, vec![ThreatKind::Revolver]);
+    let revolver = p.objects.iter().find(|o| o.kind == "revolver").unwrap();
+    assert!(
+        revolver
+            .features
+            .iter()
+            .any(|(k, v)| k == "barrel_length" && *v < 65.0),
+        "{:?}",
+        revolver.features
+    );
+    let counts = evaluate_parcel(&r, &p).per_class["firearm"];
+    assert_eq!(
+        (counts.total, counts.classified),
+        (1, 1),
+        "{:#?}",
+        r.findings
+    );
+    let f = r.threats().find(|f| f.kind == Kind::Firearm).unwrap();
+    assert_eq!(f.members, 2, "{:?}", f.evidence);
+    assert!(f.features["revolver_grip_frame"] > 0.5, "{:?}", f.features);
+    assert!(
+        f.evidence.iter().any(|e| e.contains("revolver grip frame")),
+        "{:?}",
+        f.evidence
+    );
+}
+
 /// A bolt-action rifle bolt alone, scanned at 96³ voxels of 3.44 mm: a round body
 /// about 21 mm across (blur included) with its handle at 90°. The locking lugs widen
 /// its front sections to 29 mm; judged on that largest width it was too wide for a

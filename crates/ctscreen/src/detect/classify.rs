@@ -39,7 +39,9 @@
 //!   pistol shows a steel slide and a steel magazine with plastic between them, and a
 //!   revolver's grip frame can read apart from its frame, which is then up to 100 mm
 //!   across with the cylinder and trigger guard (taken only with its barrel or chambers
-//!   showing). A pair is taken when it alarms as a firearm or scores at least what its
+//!   showing, or with the grip frame reading as a solid steel bar of its size and
+//!   weight, 45–70 mm and 80–250 g, beside a frame of about 450 g or more: a
+//!   short-barrelled revolver with its chambers loaded shows neither). A pair is taken when it alarms as a firearm or scores at least what its
 //!   members do alone. Limbs too thick for two fitted lines (an all-steel pistol's
 //!   slide and frame, 50–70 mm across) are judged on the **solid limbs** of the
 //!   silhouette instead: a body 100–260 mm long and a grip 45–170 mm beyond it at
@@ -342,8 +344,9 @@ const LIMB_WIDTH_MAX_MM: f64 = 55.0;
 
 /// Widest long object of a two-object revolver, mm: its frame with the cylinder and the
 /// trigger guard (80–100 mm across with the blur) when its grip frame reads apart from
-/// it. Taken only when the chambers or the barrel show in it; other long objects of a
-/// pair (a polymer pistol's slide) are held to [`LIMB_WIDTH_MAX_MM`].
+/// it. Taken only when the chambers or the barrel show in it, or when the grip frame
+/// reads as one ([`revolver_grip_frame_score`]); other long objects of a pair (a
+/// polymer pistol's slide) are held to [`LIMB_WIDTH_MAX_MM`].
 const REVOLVER_FRAME_WIDTH_MAX_MM: f64 = 100.0;
 
 /// A pistol or revolver from the two solid limbs of its silhouette: the body (slide,
@@ -1138,6 +1141,17 @@ pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> 
     findings
 }
 
+/// A revolver's steel grip frame read apart from its frame: a solid bar (no bore, box
+/// at least 60 % filled) 45–70 mm long of 80–250 g, beside a long object heavy enough
+/// for a revolver's frame with its cylinder (about 450 g or more).
+fn revolver_grip_frame_score(a: &Descriptors, b: &Descriptors) -> f64 {
+    let sb = &b.shape;
+    band(sb.extents_mm[0], 45.0, 70.0, 3.0)
+        * band(b.mass_g, 80.0, 250.0, 15.0)
+        * up(sb.fill, 0.6, 0.05)
+        * up(a.mass_g, 450.0, 40.0)
+}
+
 /// A two-object pistol: `a` the slide-like limb, `b` the grip-like one (a polymer
 /// frame's slide and magazine, or a revolver's frame and grip frame).
 fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
@@ -1173,7 +1187,8 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     // The segments are the limbs' axes: where a revolver's frame (80–100 mm across with
     // its trigger guard) meets its grip frame, the grip's axis stops short of the
     // frame's by the frame's half-width.
-    let (width_max, slack) = if chambers > 0.0 || bore >= 0.5 {
+    let grip_frame = revolver_grip_frame_score(a, b);
+    let (width_max, slack) = if chambers > 0.0 || bore >= 0.5 || grip_frame >= 0.5 {
         (REVOLVER_FRAME_WIDTH_MAX_MM, 0.5 * sa.extents_mm[1])
     } else {
         (LIMB_WIDTH_MAX_MM, 0.0)
@@ -1192,7 +1207,12 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     // The long limb being a slide or holding a barrel or a revolver's chambers, or the
     // short one a magazine or holding bullets (a loaded magazine), confirms the
     // geometry.
-    let confirm = bore.max(slide).max(mag).max(0.8 * loaded_b).max(chambers);
+    let confirm = bore
+        .max(slide)
+        .max(mag)
+        .max(0.8 * loaded_b)
+        .max(chambers)
+        .max(grip_frame);
     let fire = geo * (0.6 + 0.4 * confirm);
     let mut call = Call::default();
     call.set(Kind::Firearm, fire);
@@ -1203,6 +1223,7 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     call.feat("slide_bore_score", bore);
     call.feat("slide_score", slide);
     call.feat("grip_magazine_score", mag);
+    call.feat("revolver_grip_frame", grip_frame);
     // Named for what the long object reads as: a revolver's frame when it holds the
     // chambers or is wider than a slide, a slide otherwise.
     let (long, short) = if chambers > 0.0 || sa.extents_mm[1] > LIMB_WIDTH_MAX_MM {
@@ -1236,6 +1257,16 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
                 format!("barrel in the {long}: {}", bore_text(&bb)),
             );
         }
+    }
+    if grip_frame > 0.3 {
+        call.say(
+            grip_frame * geo,
+            Kind::Firearm,
+            format!(
+                "solid steel bar {:.0} × {:.0} mm of {:.0} g as the {short}, beside a {:.0} g {long} (revolver grip frame)",
+                sb.extents_mm[0], sb.extents_mm[1], b.mass_g, a.mass_g
+            ),
+        );
     }
     if mag > 0.3 {
         call.say(
