@@ -83,9 +83,9 @@ pub fn run(args: &Args) -> CliResult {
         }
         options.threshold = t;
     }
+    options.validate()?;
     let staging = Staging::new(&args.out)?;
     let bars = Bars::new(args.quiet || args.json);
-    options.validate()?;
     let report = detect_with_progress(&volume, &options, &bars)?;
     bars.finish();
     io::write_text_atomic(staging.path("report.json"), &report.to_json_pretty()?)?;

@@ -41,11 +41,12 @@
 //!   across with the cylinder and trigger guard (taken only with its barrel or chambers
 //!   showing, or with the grip frame reading as a solid steel bar of its size and
 //!   weight, 45–70 mm and 80–250 g, beside a frame of about 450 g or more: a
-//!   short-barrelled revolver with its chambers loaded shows neither). A pair is taken when it alarms as a firearm or scores at least what its
-//!   members do alone. Limbs too thick for two fitted lines (an all-steel pistol's
-//!   slide and frame, 50–70 mm across) are judged on the **solid limbs** of the
-//!   silhouette instead: a body 100–260 mm long and a grip 45–170 mm beyond it at
-//!   95–130°, near one end, covering most of the outline (`pistol_silhouette`);
+//!   short-barrelled revolver with its chambers loaded shows neither). A pair is taken
+//!   when it alarms as a firearm or scores at least what its members do alone. Limbs
+//!   too thick for two fitted lines (an all-steel pistol's slide and frame, 50–70 mm
+//!   across) are judged on the **solid limbs** of the silhouette instead: a body
+//!   100–260 mm long and a grip 45–170 mm beyond it at 95–130°, near one end, covering
+//!   most of the outline (`pistol_silhouette`);
 //! - **cartridge** (ammunition): a round cylinder 4.5–14.5 mm across, 15–85 mm long,
 //!   1.6–7.5 diameters long, well filled, made stronger by a dense end (a lead bullet:
 //!   the dense third ≥ 1.4 × the other) or a closed internal cavity (the case).

@@ -294,17 +294,6 @@ impl DetectOptions {
         Ok(options)
     }
 
-    /// The options as a JSON object, every field written (read back by
-    /// [`Self::from_json`]).
-    ///
-    /// **Errors** as [`Self::validate`]: JSON has no NaN, so options that could not be
-    /// read back are refused.
-    pub fn to_json(&self) -> Result<String> {
-        self.validate()?;
-        serde_json::to_string_pretty(self)
-            .map_err(|e| Error::invalid("detection options", e, "finite numbers"))
-    }
-
     /// μ of water used for HU (mm⁻¹).
     ///
     /// **Errors** if `energy_kev` is out of range.
