@@ -286,6 +286,25 @@ fn alone_in_coarse_scan(
     )
 }
 
+/// [`parcel_in_coarse_scan`] of `seed` with the one threat `threat`, once the
+/// evaluation has counted it as classified: found by an alarmed finding of `class`.
+fn classified_in_parcel(
+    seed: u64,
+    threat: ctscreen::phantom::ThreatKind,
+    class: Kind,
+) -> (Report, ctscreen::phantom::Parcel) {
+    use ctscreen::detect::evaluate::evaluate_parcel;
+    let (r, p) = parcel_in_coarse_scan(seed, vec![threat]);
+    let counts = evaluate_parcel(&r, &p).per_class[class.as_str()];
+    assert_eq!(
+        (counts.total, counts.classified),
+        (1, 1),
+        "{:#?}",
+        r.findings
+    );
+    (r, p)
+}
+
 /// The finding of `kind` in [`alone_in_coarse_scan`] of `threat`, once the evaluation
 /// has counted the one threat object as classified: found by an alarmed finding of its
 /// own kind.
@@ -538,14 +557,7 @@ fn partly_loaded_magazine_among_tools_is_a_firearm_part_from_few_repeats() {
 fn slide_across_the_grid_is_found_and_a_light_channel_is_not_a_slide() {
     use ctscreen::detect::evaluate::evaluate_parcel;
     use ctscreen::phantom::ThreatKind;
-    let (r, p) = parcel_in_coarse_scan(9, vec![ThreatKind::Slide]);
-    let counts = evaluate_parcel(&r, &p).per_class["firearm_part"];
-    assert_eq!(
-        (counts.total, counts.classified),
-        (1, 1),
-        "{:#?}",
-        r.findings
-    );
+    let (r, _) = classified_in_parcel(9, ThreatKind::Slide, Kind::FirearmPart);
     let f = r.threats().next().unwrap();
     let small = f.extents_mm[1].min(f.extents_mm[2]);
     assert!((34.0..38.0).contains(&small), "{:?}", f.extents_mm);
@@ -584,16 +596,8 @@ fn slide_across_the_grid_is_found_and_a_light_channel_is_not_a_slide() {
 /// at the grip width a pistol was allowed (10 mm and more) it was missed.
 #[test]
 fn steel_pistol_whose_grip_shows_one_strap_is_a_firearm() {
-    use ctscreen::detect::evaluate::evaluate_parcel;
     use ctscreen::phantom::ThreatKind;
-    let (r, p) = parcel_in_coarse_scan(269, vec![ThreatKind::PistolSteel]);
-    let counts = evaluate_parcel(&r, &p).per_class["firearm"];
-    assert_eq!(
-        (counts.total, counts.classified),
-        (1, 1),
-        "{:#?}",
-        r.findings
-    );
+    let (r, _) = classified_in_parcel(269, ThreatKind::PistolSteel, Kind::Firearm);
     let f = r.threats().find(|f| f.kind == Kind::Firearm).unwrap();
     assert!(f.features["limbs_width_b_mm"] < 11.0, "{:?}", f.features);
     assert!(
@@ -613,9 +617,8 @@ fn steel_pistol_whose_grip_shows_one_strap_is_a_firearm() {
 /// beside a frame heavy enough to hold a cylinder, now does.
 #[test]
 fn short_barrelled_revolver_is_confirmed_by_its_grip_frame() {
-    use ctscreen::detect::evaluate::evaluate_parcel;
     use ctscreen::phantom::ThreatKind;
-    let (r, p) = parcel_in_coarse_scan(2049, vec![ThreatKind::Revolver]);
+    let (r, p) = classified_in_parcel(2049, ThreatKind::Revolver, Kind::Firearm);
     let revolver = p.objects.iter().find(|o| o.kind == "revolver").unwrap();
     assert!(
         revolver
@@ -624,13 +627,6 @@ fn short_barrelled_revolver_is_confirmed_by_its_grip_frame() {
             .any(|(k, v)| k == "barrel_length" && *v < 65.0),
         "{:?}",
         revolver.features
-    );
-    let counts = evaluate_parcel(&r, &p).per_class["firearm"];
-    assert_eq!(
-        (counts.total, counts.classified),
-        (1, 1),
-        "{:#?}",
-        r.findings
     );
     let f = r.threats().find(|f| f.kind == Kind::Firearm).unwrap();
     assert_eq!(f.members, 2, "{:?}", f.evidence);
