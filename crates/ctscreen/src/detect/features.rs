@@ -2290,8 +2290,10 @@ fn limbs_of(
 ) -> Option<SolidLimbs> {
     let (mut l, assign) = super::silhouette::limbs(pts, frame, piece.largest_voxel_mm())?;
     // The limbs' own shapes cost as much as the candidate's: they are measured only
-    // when the limbs could be a handgun's (well beyond the bands the rules score).
-    let could_be_handgun = l.area_ratio >= 0.1
+    // when the limbs could be a handgun's (well beyond the bands the rules score). A
+    // steel pistol's grip may show only one 4 mm strap, 7–11 mm of solid across: 4–9 %
+    // of the body's area.
+    let could_be_handgun = l.area_ratio >= 0.04
         && (75.0..=150.0).contains(&l.angle_deg)
         && (70.0..=320.0).contains(&l.lengths_mm[0])
         && (25.0..=220.0).contains(&l.lengths_mm[1])
