@@ -125,6 +125,22 @@ pub struct ClassCounts {
     pub shielded: usize,
 }
 
+impl ClassCounts {
+    /// Counts one threat object: `detected` by any alarmed finding, `classified` by one
+    /// of its own kind; one not detected is looked for in the shields (`in_shield`).
+    fn tally(&mut self, detected: bool, classified: bool, in_shield: impl FnOnce() -> bool) {
+        self.total += 1;
+        if detected {
+            self.detected += 1;
+        } else if in_shield() {
+            self.shielded += 1;
+        }
+        if classified {
+            self.classified += 1;
+        }
+    }
+}
+
 /// A matched pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Match {
@@ -222,8 +238,6 @@ pub fn evaluate_truth(report: &Report, truth: &[TruthObject], threshold: f64) ->
             *row.entry(col.to_string()).or_default() += 1;
             continue;
         }
-        let counts = per_class.get_mut(o.class.as_str()).expect("threat class");
-        counts.total += 1;
         let mut best: Option<(f64, Kind)> = None;
         let mut own = false;
         for (fi, f) in alarmed.iter().enumerate() {
@@ -242,14 +256,12 @@ pub fn evaluate_truth(report: &Report, truth: &[TruthObject], threshold: f64) ->
                 }
             }
         }
-        if best.is_some() {
-            counts.detected += 1;
-        } else if in_shield(&report.shields, &o.bbox_mm) {
-            counts.shielded += 1;
-        }
-        if own {
-            counts.classified += 1;
-        }
+        per_class
+            .get_mut(o.class.as_str())
+            .expect("threat class")
+            .tally(best.is_some(), own, || {
+                in_shield(&report.shields, &o.bbox_mm)
+            });
         let col = match (own, best) {
             (true, _) => o.class.kind().as_str(),
             (false, Some((_, k))) => k.as_str(),
@@ -932,19 +944,12 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
         // Per generated kind: the parcel's requested kinds name its threat objects
         // (`cartridges_loose` / `cartridges_boxed` batches keep their own names).
         for o in truth.iter().filter(|o| o.class != TruthClass::Benign) {
-            let e = per_kind.entry(o.name.clone()).or_default();
-            e.total += 1;
-            if s.matches.iter().any(|m| m.truth_label == o.label) {
-                e.detected += 1;
-            } else if in_shield(&report.shields, &o.bbox_mm) {
-                e.shielded += 1;
-            }
-            if s.matches
-                .iter()
-                .any(|m| m.truth_label == o.label && m.kind == o.class.kind())
-            {
-                e.classified += 1;
-            }
+            let mine = || s.matches.iter().filter(|m| m.truth_label == o.label);
+            per_kind.entry(o.name.clone()).or_default().tally(
+                mine().next().is_some(),
+                mine().any(|m| m.kind == o.class.kind()),
+                || in_shield(&report.shields, &o.bbox_mm),
+            );
         }
     }
     let mut ths = options.roc_thresholds.clone();

@@ -324,9 +324,7 @@ mod tests {
         );
         assert_eq!(shields.len(), 1);
         let s = &shields[0];
-        let c: Vec<f64> = (0..3)
-            .map(|d| 0.5 * (s.bbox_mm[d] + s.bbox_mm[d + 3]))
-            .collect();
+        let c = crate::detect::features::box_centre(&s.bbox_mm);
         assert!(c.iter().all(|x| x.abs() < 3.0), "{c:?}");
         assert_eq!(s.findings, vec![7]);
         assert!(s.evidence.iter().any(|e| e.contains("#7")));
