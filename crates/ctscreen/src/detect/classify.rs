@@ -68,6 +68,10 @@
 //!   box (knives fill 10–66 %; a tangle of tools whose sections read like a plate,
 //!   2–5 %).
 //!
+//! Rounds inside an object that reads as a firearm (a loaded magazine blurred into its
+//! slide) are explained by it: the object's ammunition score is cut by 0.6 × its
+//! firearm score, so a loaded pistol is called a firearm.
+//!
 //! A finding's kind is the best class when its score reaches the threshold, otherwise
 //! `metal_other`; its score is always the best class score.
 use std::collections::BTreeMap;
@@ -889,10 +893,15 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
         }
     }
     // The bore and the rounds of a loaded firearm are explained by it (as in a
-    // two-object pistol): their part and ammunition scores yield to the firearm's.
+    // two-object pistol): their part and ammunition scores yield to the firearm's. The
+    // rounds of a pistol whose loaded magazine blurs into its slide are explained by its
+    // shape as well.
     if loaded > 0.0 {
         c.scores.firearm_part *= 1.0 - 0.6 * loaded;
-        c.scores.ammunition *= 1.0 - 0.6 * loaded;
+    }
+    let explained = loaded.max(c.scores.firearm);
+    if explained > 0.0 {
+        c.scores.ammunition *= 1.0 - 0.6 * explained;
     }
     c
 }
