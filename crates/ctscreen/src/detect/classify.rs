@@ -894,15 +894,12 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
     }
     // The bore and the rounds of a loaded firearm are explained by it (as in a
     // two-object pistol): their part and ammunition scores yield to the firearm's. The
-    // rounds of a pistol whose loaded magazine blurs into its slide are explained by its
-    // shape as well.
+    // rounds yield to any firearm reading (which holds `loaded`): those of a pistol
+    // whose loaded magazine blurs into its slide are explained by its shape.
     if loaded > 0.0 {
         c.scores.firearm_part *= 1.0 - 0.6 * loaded;
     }
-    let explained = loaded.max(c.scores.firearm);
-    if explained > 0.0 {
-        c.scores.ammunition *= 1.0 - 0.6 * explained;
-    }
+    c.scores.ammunition *= 1.0 - 0.6 * c.scores.firearm;
     c
 }
 
