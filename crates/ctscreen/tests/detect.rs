@@ -157,6 +157,66 @@ fn barrel_is_a_firearm_part_with_its_bore_in_the_evidence() {
     assert_eq!(r.verdict, Verdict::Inspect);
 }
 
+/// A steel block 180 × 60 × 28 mm (an all-steel pistol's slide and frame) and a steel
+/// bar 95 × 30 × 26 mm lying `gap_mm` below it (a grip strap, its wooden panels
+/// unseen), either at a pistol's 110° from the block's rear end or parallel to the
+/// block; 2 mm voxels, blurred like a reconstruction.
+fn body_and_bar(gap_mm: f64, grip: bool) -> Report {
+    let (sin, cos) = 110f64.to_radians().sin_cos();
+    // Local (z, y, x): the block along x, the bar's axis `d` and its across `n` in y–x.
+    let (d, n) = if grip {
+        ([-sin, cos], [cos, sin])
+    } else {
+        ([0.0, 1.0], [1.0, 0.0])
+    };
+    // The bar's top end, its nearer corner `gap_mm` below the block.
+    let corner = 15.0 * d[1].abs();
+    let start = if grip {
+        [-30.0 - gap_mm - corner, -75.0]
+    } else {
+        [-30.0 - gap_mm - 15.0, -60.0]
+    };
+    let bar: Solid = Box::new(move |p| {
+        let (y, x) = (p[1] - start[0], p[2] - start[1]);
+        let t = y * d[0] + x * d[1];
+        let u = y * n[0] + x * n[1];
+        p[0].abs() <= 13.0 && (0.0..=95.0).contains(&t) && u.abs() <= 15.0
+    });
+    let mut scene = Scene::new((160, 160, 160), 2.0);
+    scene.add(
+        &[(cuboid([28.0, 60.0, 180.0], [0.0; 3]), STEEL), (bar, STEEL)],
+        [160.0; 3],
+        pose(),
+        150.0,
+    );
+    run(&mut scene)
+}
+
+/// An all-steel pistol whose grip strap reads apart from its body (wooden panels and a
+/// gap at the metal threshold): the body is too wide for two fitted lines (a slide
+/// over a steel frame) and neither object alone is a threat, but their joint outline
+/// is a body and a grip at 110°, read as one firearm. The same bar lying parallel to
+/// the block makes no pistol's outline, and a bar further off than the gap a grip
+/// leaves is not joined.
+#[test]
+fn pistol_parted_at_the_grip_is_one_firearm_from_its_joint_outline() {
+    let r = body_and_bar(8.0, true);
+    let (kind, score, evidence) = best(&r);
+    assert_eq!(kind, Kind::Firearm, "{score} {evidence}");
+    assert!(evidence.contains("one outline of 2 objects"), "{evidence}");
+    let f = &r.findings[0];
+    assert!(f.mass_g > 2000.0, "{}", f.mass_g);
+    for (gap_mm, grip) in [(8.0, false), (30.0, true)] {
+        let r = body_and_bar(gap_mm, grip);
+        assert!(
+            r.findings.iter().all(|f| f.kind != Kind::Firearm),
+            "{gap_mm} {grip}: {:#?}",
+            r.findings
+        );
+        assert_eq!(r.findings.len(), 2, "{gap_mm} {grip}: {:#?}", r.findings);
+    }
+}
+
 /// Generates the parcel of `seed` (capped at 300 mm), scans it like the evaluation at
 /// 96³ voxels of 3.44 mm (a 330 mm field of view) and runs detection at the scan's
 /// effective energy.

@@ -79,6 +79,45 @@ impl Candidate {
         let s = self.mask.dim();
         [self.lo[0] + s.0, self.lo[1] + s.1, self.lo[2] + s.2]
     }
+
+    /// Two candidates read as one object: the union of their masks over the union of
+    /// their boxes, with no other readings. The classifier judges a pair of nearby
+    /// candidates this way when their joint outline may be one firearm's
+    /// ([`super::classify::classify_candidates`]).
+    ///
+    /// # Example
+    /// ```
+    /// use ctscreen::detect::candidates::Candidate;
+    /// let bar = |lo: [usize; 3]| Candidate {
+    ///     lo,
+    ///     mask: ndarray::Array3::from_elem((1, 1, 3), true),
+    ///     voxel_count: 3,
+    ///     alternatives: Vec::new(),
+    /// };
+    /// let both = bar([0, 0, 0]).joined(&bar([2, 1, 1]));
+    /// assert_eq!((both.lo, both.hi(), both.voxel_count), ([0, 0, 0], [3, 2, 4], 6));
+    /// ```
+    pub fn joined(&self, other: &Candidate) -> Candidate {
+        let (ha, hb) = (self.hi(), other.hi());
+        let lo: [usize; 3] = std::array::from_fn(|k| self.lo[k].min(other.lo[k]));
+        let hi: [usize; 3] = std::array::from_fn(|k| ha[k].max(hb[k]));
+        let mut mask = Array3::from_elem((hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]), false);
+        for c in [self, other] {
+            let o = [c.lo[0] - lo[0], c.lo[1] - lo[1], c.lo[2] - lo[2]];
+            for ((k, j, i), &m) in c.mask.indexed_iter() {
+                if m {
+                    mask[[o[0] + k, o[1] + j, o[2] + i]] = true;
+                }
+            }
+        }
+        let voxel_count = mask.iter().filter(|&&m| m).count();
+        Candidate {
+            lo,
+            mask,
+            voxel_count,
+            alternatives: Vec::new(),
+        }
+    }
 }
 
 /// What the first pass learned about the whole volume.

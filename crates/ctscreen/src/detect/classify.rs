@@ -46,7 +46,11 @@
 //!   too thick for two fitted lines (an all-steel pistol's slide and frame, 50–70 mm
 //!   across) are judged on the **solid limbs** of the silhouette instead: a body
 //!   100–260 mm long and a grip 45–170 mm beyond it at 95–130°, near one end, covering
-//!   most of the outline (`pistol_silhouette`);
+//!   most of the outline (`pistol_silhouette`). Two candidates whose boxes lie within
+//!   16 mm of each other, each of at least 20 g and as thick as a grip, are also
+//!   judged as **one outline** ([`joinable`], [`classify_candidates`]): a pistol's
+//!   wooden grip panels or polymer frame can part its steel at the metal threshold
+//!   into a body and a grip strap, neither a threat alone;
 //! - **cartridge** (ammunition): a round cylinder 4.5–14.5 mm across, 15–85 mm long,
 //!   1.6–7.5 diameters long, well filled, made stronger by a dense end (a lead bullet:
 //!   the dense third ≥ 1.4 × the other) or a closed internal cavity (the case).
@@ -364,7 +368,7 @@ const REVOLVER_FRAME_WIDTH_MAX_MM: f64 = 100.0;
 /// trigger guard and a hammer leave some of it out). A barrel adds to the call. Spanners
 /// and pliers fail on the thickness; a hammer on its right angle and, with a steel
 /// handle, on the handle's length.
-fn pistol_silhouette(l: &SolidLimbs) -> f64 {
+pub fn pistol_silhouette(l: &SolidLimbs) -> f64 {
     let Some(parts) = &l.parts else { return 0.0 };
     let (ea, eb) = (parts[0].extents_mm, parts[1].extents_mm);
     band(l.angle_deg, 95.0, 130.0, 3.0)
@@ -889,6 +893,16 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
                         100.0 * sl.cover
                     ),
                 );
+                if d.joined > 1 {
+                    c.say(
+                        fire,
+                        Kind::Firearm,
+                        format!(
+                            "one outline of {} objects read apart at the metal threshold (plastic or wood between steel parts)",
+                            d.joined
+                        ),
+                    );
+                }
             }
         }
     }
@@ -942,31 +956,110 @@ fn reading_value(findings: &[Finding], threshold: f64) -> f64 {
 
 /// Picks, per candidate, the reading whose classification (pairs and clusters
 /// included) says the most (more alarms first, then the best threat score): the whole
-/// unless another beats it by a margin; then classifies the chosen objects of all
-/// candidates together.
-pub fn classify_candidates(items: &[Described], options: &DetectOptions) -> Vec<Finding> {
-    let mut chosen: Vec<Descriptors> = Vec::new();
+/// unless another beats it by a margin. Then each pair of candidates in `pairs` (from
+/// [`joinable`]), described as one object by `join` (which may decline: `None`), whose
+/// joint outline alarms as a firearm on the solid limbs of its silhouette
+/// ([`pistol_silhouette`] and the firearm score both reach the threshold) replaces its
+/// two candidates when it beats what they say among all the others by the same margin,
+/// strongest pair first, each candidate in one pair at most: a pistol whose polymer
+/// frame or wooden grip parts its steel at the metal threshold reads as one outline,
+/// while two objects that merely lie near each other rarely make a body and a grip
+/// covering most of their outline. `join` is asked only for pairs that could win (no
+/// member already alarms as a firearm beyond reach), in parallel. Finally the chosen
+/// objects of all candidates are classified together.
+pub fn classify_candidates(
+    items: &[Described],
+    pairs: &[[usize; 2]],
+    join: &(dyn Fn([usize; 2]) -> Option<Descriptors> + Sync),
+    options: &DetectOptions,
+) -> Vec<Finding> {
+    use rayon::prelude::*;
+    let threshold = options.threshold;
+    let mut chosen: Vec<Vec<Descriptors>> = Vec::with_capacity(items.len());
     for it in items {
         let mut pick: Option<&Vec<Descriptors>> = None;
         let whole = classify(std::slice::from_ref(&it.whole), options);
-        let mut top = reading_value(&whole, options.threshold) + ALTERNATIVE_MARGIN;
+        let mut top = reading_value(&whole, threshold) + ALTERNATIVE_MARGIN;
         for reading in &it.alternatives {
-            let v = reading_value(&classify(reading, options), options.threshold);
+            let v = reading_value(&classify(reading, options), threshold);
             if v > top {
                 top = v + ALTERNATIVE_MARGIN;
                 pick = Some(reading);
             }
         }
-        match pick {
-            Some(r) => chosen.extend(r.iter().cloned()),
-            None => chosen.push(it.whole.clone()),
+        chosen.push(match pick {
+            Some(r) => r.clone(),
+            None => vec![it.whole.clone()],
+        });
+    }
+    // What each candidate's objects say among all the others (a slide may already be
+    // one firearm with a magazine beside it).
+    let owner: Vec<usize> = chosen
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| std::iter::repeat_n(i, r.len()))
+        .collect();
+    let objects: Vec<Descriptors> = chosen.concat();
+    let groups = classify_groups(&objects, options);
+    let mut context = vec![0.0f64; items.len()];
+    for g in &groups {
+        let fire = g.call.scores.firearm;
+        let v = if fire >= threshold {
+            1.0 + fire
+        } else {
+            g.call.scores.best().1
+        };
+        for &m in &g.members {
+            context[owner[m]] = context[owner[m]].max(v);
         }
     }
-    classify(&chosen, options)
+    // A joined pair scores at most 1 + 1 against its members' context.
+    let open = |m: usize| m < items.len() && context[m] + ALTERNATIVE_MARGIN < 2.0;
+    let mut outlines: Vec<(f64, [usize; 2], Descriptors)> = pairs
+        .par_iter()
+        .filter(|&&[a, b]| a != b && open(a) && open(b))
+        .filter_map(|&pair| {
+            let whole = join(pair)?;
+            let f = classify(std::slice::from_ref(&whole), options).pop()?;
+            let outline = f.features.get("pistol_silhouette").copied().unwrap_or(0.0);
+            let fire = f.class_scores.firearm;
+            let apart = context[pair[0]].max(context[pair[1]]);
+            let beats = 1.0 + fire > apart + ALTERNATIVE_MARGIN;
+            (outline >= threshold && fire >= threshold && beats).then_some((fire, pair, whole))
+        })
+        .collect();
+    outlines.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    if outlines.is_empty() {
+        return findings_of(&objects, groups, threshold);
+    }
+    let mut joined_into: Vec<Option<usize>> = vec![None; items.len()];
+    for (k, (_, [a, b], _)) in outlines.iter().enumerate() {
+        if joined_into[*a].is_none() && joined_into[*b].is_none() {
+            joined_into[*a] = Some(k);
+            joined_into[*b] = Some(k);
+        }
+    }
+    let mut objects: Vec<Descriptors> = Vec::new();
+    for (i, reading) in chosen.into_iter().enumerate() {
+        match joined_into[i] {
+            // The pair enters once, with its first member.
+            Some(k) if outlines[k].1[0].min(outlines[k].1[1]) == i => {
+                objects.push(outlines[k].2.clone());
+            }
+            Some(_) => {}
+            None => objects.extend(reading),
+        }
+    }
+    classify(&objects, options)
 }
 
 /// Classifies described candidates into findings (highest score first, ids from 1).
 pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> {
+    findings_of(descs, classify_groups(descs, options), options.threshold)
+}
+
+/// The groups of [`classify`]: pairs, clusters and single objects, with their calls.
+fn classify_groups(descs: &[Descriptors], options: &DetectOptions) -> Vec<Group> {
     let calls: Vec<Call> = descs
         .iter()
         .map(|d| call_single(d, options.metal_energy_kev))
@@ -1130,10 +1223,14 @@ pub fn classify(descs: &[Descriptors], options: &DetectOptions) -> Vec<Finding> 
             });
         }
     }
+    groups
+}
 
+/// The findings of `groups` of `descs`, highest score first, ids from 1.
+fn findings_of(descs: &[Descriptors], groups: Vec<Group>, threshold: f64) -> Vec<Finding> {
     let mut findings: Vec<Finding> = groups
         .into_iter()
-        .map(|g| finding_of(descs, g, options.threshold))
+        .map(|g| finding_of(descs, g, threshold))
         .collect();
     findings.sort_by(|a, b| {
         b.score
@@ -1159,6 +1256,58 @@ fn revolver_grip_frame_score(a: &Descriptors, b: &Descriptors) -> f64 {
         * up(a.mass_g, 450.0, 40.0)
 }
 
+/// Distance between two boxes `(z0, y0, x0, z1, y1, x1)`, mm: 0 when they overlap.
+fn box_gap_mm(a: &[f64; 6], b: &[f64; 6]) -> f64 {
+    (0..3)
+        .map(|k| (a[k].max(b[k]) - a[k + 3].min(b[k + 3])).max(0.0))
+        .map(|g| g * g)
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Widest empty space between two candidates whose joint outline is judged
+/// ([`joinable`]), mm: the gap [`pistol_silhouette`] allows between body and grip (a
+/// polymer frame between steel parts).
+const JOIN_GAP_MAX_MM: f64 = 16.0;
+
+/// Least mass of each candidate of a joined pair, g: a revolver's grip frame or a
+/// steel pistol's grip strap reads 20–30 g at 3.44 mm voxels.
+const JOIN_MASS_MIN_G: f64 = 20.0;
+
+/// Least thickness (smallest extent) of each candidate of a joined pair, and of the
+/// thicker one, mm: [`pistol_silhouette`] asks at least about 9 mm of a grip and 14
+/// mm of a body, with soft edges; wires, cutlery and sheet are thinner.
+const JOIN_THICKNESS_MIN_MM: [f64; 2] = [6.0, 11.0];
+
+/// Longest side of a joined pair's box, mm: a pistol 100–260 mm long with its grip
+/// at an angle, lying across the grid.
+const JOIN_SPAN_MM: [f64; 2] = [90.0, 340.0];
+
+/// Whether two candidates may be one firearm split by the metal threshold (a polymer
+/// frame or a wooden grip between steel parts), to be judged on their joint outline:
+/// their boxes at most [`JOIN_GAP_MAX_MM`] apart, each of at least
+/// [`JOIN_MASS_MIN_G`] and as thick as a grip ([`JOIN_THICKNESS_MIN_MM`]), one as
+/// thick as a body, their joint box a handgun's length ([`JOIN_SPAN_MM`]).
+pub fn joinable(a: &Descriptors, b: &Descriptors) -> bool {
+    let span = (0..3)
+        .map(|k| a.bbox_mm[k + 3].max(b.bbox_mm[k + 3]) - a.bbox_mm[k].min(b.bbox_mm[k]))
+        .fold(0.0, f64::max);
+    let thickness = |d: &Descriptors| {
+        d.shape
+            .extents_mm
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (ta, tb) = (thickness(a), thickness(b));
+    box_gap_mm(&a.bbox_mm, &b.bbox_mm) <= JOIN_GAP_MAX_MM
+        && a.mass_g >= JOIN_MASS_MIN_G
+        && b.mass_g >= JOIN_MASS_MIN_G
+        && ta.min(tb) >= JOIN_THICKNESS_MIN_MM[0]
+        && ta.max(tb) >= JOIN_THICKNESS_MIN_MM[1]
+        && (JOIN_SPAN_MM[0]..=JOIN_SPAN_MM[1]).contains(&span)
+}
+
 /// A two-object pistol: `a` the slide-like limb, `b` the grip-like one (a polymer
 /// frame's slide and magazine, or a revolver's frame and grip frame).
 fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
@@ -1167,15 +1316,7 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
         return None;
     }
     // Boxes closer than 30 mm.
-    let gap = (0..3)
-        .map(|k| {
-            let lo = a.bbox_mm[k].max(b.bbox_mm[k]);
-            let hi = a.bbox_mm[k + 3].min(b.bbox_mm[k + 3]);
-            (lo - hi).max(0.0)
-        })
-        .map(|g| g * g)
-        .sum::<f64>()
-        .sqrt();
+    let gap = box_gap_mm(&a.bbox_mm, &b.bbox_mm);
     if gap > 30.0 {
         return None;
     }
@@ -1226,6 +1367,8 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
     call.feat("two_part_angle_deg", angle);
     call.feat("two_part_length_a_mm", sa.extents_mm[0]);
     call.feat("two_part_length_b_mm", sb.extents_mm[0]);
+    call.feat("two_part_junction_b", junction[1]);
+    call.feat("two_part_reach_mm", reach);
     call.feat("pistol_geometry", geo);
     call.feat("slide_bore_score", bore);
     call.feat("slide_score", slide);

@@ -853,6 +853,14 @@ pub struct Descriptors {
     pub two_part: Option<TwoPart>,
     /// The two solid limbs of the silhouette (candidates at least 60 mm long).
     pub limbs: Option<SolidLimbs>,
+    /// How many extracted candidates these descriptors read as one object: 1, or 2
+    /// for a pair joined by [`super::candidates::Candidate::joined`].
+    #[serde(default = "one")]
+    pub joined: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A piece to analyse: μ inside its mask (0 outside) over a box of the volume.
@@ -2184,7 +2192,25 @@ pub fn describe(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> O
         shape,
         two_part,
         limbs,
+        joined: 1,
     })
+}
+
+/// The two solid limbs of a candidate's silhouette alone ([`Descriptors::limbs`]),
+/// without the rest of [`describe`]: a first look, at a fraction of its cost, at a
+/// pair of candidates joined as one object. `None` for an empty candidate.
+pub fn outline(volume: &Volume, cand: &Candidate, options: &DetectOptions) -> Option<SolidLimbs> {
+    let data = volume.data().view();
+    let f = masked_mu(data, cand, None);
+    let origin = volume.world_of_index([cand.lo[0] as f64, cand.lo[1] as f64, cand.lo[2] as f64]);
+    let piece = Piece {
+        f: &f,
+        origin,
+        spacing: volume.spacing(),
+    };
+    let (pts, _) = piece.points();
+    let frame = frame_of(&pts)?;
+    limbs_of(&piece, &pts, &frame, options, data, cand)
 }
 
 /// μ of the volume inside the candidate's mask (and, with `keep`, only where

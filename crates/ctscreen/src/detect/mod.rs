@@ -10,12 +10,14 @@
 //! 2. [`features::describe`]: each candidate measured in its own principal frame at
 //!    its own half-density level (extents, fill, plate thickness, width profile,
 //!    bores, two-part angle, solid limbs of the silhouette, density profile,
-//!    material, mass);
+//!    material, mass); pairs of nearby candidates ([`classify::joinable`]) are also
+//!    described as one object, in case they are one firearm that the metal threshold
+//!    parts;
 //! 3. [`classify`]: rules with smooth logistic memberships give every candidate a
 //!    score per threat class; similar cartridges close together are grouped into one
 //!    ammunition finding, and a slide-like and a grip-like object meeting at a
-//!    pistol's angle into one firearm finding. Every score comes with the sentences
-//!    that drove it;
+//!    pistol's angle, or two objects whose joint outline is a pistol's, into one
+//!    firearm finding. Every score comes with the sentences that drove it;
 //! 4. [`shield`]: the regions that no ray crossed with more than a trace of its
 //!    photons, whose contents the scan cannot show;
 //! 5. the [`Report`]: findings (highest score first), shields and the verdict.
@@ -363,9 +365,10 @@ pub fn detect_with_progress(
     let (cands, _stats) = candidates::extract(volume, options, progress)?;
     let t1 = Instant::now();
     progress.start("detect: features", cands.len() as u64);
-    let described: Vec<classify::Described> = cands
+    let described: Vec<(usize, classify::Described)> = cands
         .par_iter()
-        .filter_map(|c| {
+        .enumerate()
+        .filter_map(|(index, c)| {
             // The readings of one large candidate cost as much as many small
             // candidates: describe them in parallel too.
             let (whole, alternatives) = rayon::join(
@@ -384,15 +387,36 @@ pub fn detect_with_progress(
             );
             let whole = whole?;
             progress.advance(1);
-            Some(classify::Described {
-                whole,
-                alternatives,
-            })
+            Some((
+                index,
+                classify::Described {
+                    whole,
+                    alternatives,
+                },
+            ))
         })
         .collect();
     progress::check(progress)?;
+    // Nearby candidates that may be one firearm parted by the metal threshold, as one
+    // object each.
+    let pairs: Vec<[usize; 2]> = (0..described.len())
+        .flat_map(|a| (a + 1..described.len()).map(move |b| [a, b]))
+        .filter(|&[a, b]| classify::joinable(&described[a].1.whole, &described[b].1.whole))
+        .collect();
+    let (index, described): (Vec<usize>, Vec<classify::Described>) = described.into_iter().unzip();
     let t2 = Instant::now();
-    let findings = classify::classify_candidates(&described, options);
+    let join = |[a, b]: [usize; 2]| {
+        let both = cands[index[a]].joined(&cands[index[b]]);
+        // The outline first: only one that may be a pistol's is measured in full.
+        let outline = features::outline(volume, &both, options)?;
+        if classify::pistol_silhouette(&outline) < options.threshold {
+            return None;
+        }
+        let mut whole = features::describe(volume, &both, options)?;
+        whole.joined = 2;
+        Some(whole)
+    };
+    let findings = classify::classify_candidates(&described, &pairs, &join, options);
     let t3 = Instant::now();
     let boxes: Vec<(u32, [f64; 6])> = findings.iter().map(|f| (f.id, f.bbox_mm)).collect();
     let shields = shield::find_shields(volume, &cands, &boxes, options);

@@ -210,7 +210,8 @@ pub struct Timings {
     pub candidates_s: f64,
     /// Shape descriptors.
     pub features_s: f64,
-    /// Classification and grouping.
+    /// Classification and grouping, with the pairs of candidates measured as one object
+    /// ([`crate::detect::classify::joinable`]).
     pub classify_s: f64,
     /// Finding the shields.
     #[serde(default)]
