@@ -80,7 +80,7 @@
 //! `metal_other`; its score is always the best class score.
 use std::collections::BTreeMap;
 
-use super::features::{relate, Bore, Descriptors, Segment, Shape, SolidLimbs, TwoPart};
+use super::features::{box_gap_mm, relate, Bore, Descriptors, Segment, Shape, SolidLimbs, TwoPart};
 use super::report::{ClassScores, Finding, Kind};
 use super::DetectOptions;
 
@@ -947,8 +947,14 @@ fn reading_value(findings: &[Finding], threshold: f64) -> f64 {
         .map(|f| f.class_scores.firearm)
         .fold(0.0, f64::max);
     let best = findings.iter().map(|f| f.score).fold(0.0, f64::max);
-    if fire >= threshold {
-        1.0 + fire
+    alarm_value(fire, best, threshold)
+}
+
+/// The value of [`reading_value`] from a firearm score and a best threat score: 1 +
+/// the firearm score when it alarms, the best score otherwise.
+fn alarm_value(firearm: f64, best: f64, threshold: f64) -> f64 {
+    if firearm >= threshold {
+        1.0 + firearm
     } else {
         best
     }
@@ -1003,12 +1009,7 @@ pub fn classify_candidates(
     let groups = classify_groups(&objects, options);
     let mut context = vec![0.0f64; items.len()];
     for g in &groups {
-        let fire = g.call.scores.firearm;
-        let v = if fire >= threshold {
-            1.0 + fire
-        } else {
-            g.call.scores.best().1
-        };
+        let v = alarm_value(g.call.scores.firearm, g.call.scores.best().1, threshold);
         for &m in &g.members {
             context[owner[m]] = context[owner[m]].max(v);
         }
@@ -1254,15 +1255,6 @@ fn revolver_grip_frame_score(a: &Descriptors, b: &Descriptors) -> f64 {
         * band(b.mass_g, 80.0, 250.0, 15.0)
         * up(sb.fill, 0.6, 0.05)
         * up(a.mass_g, 450.0, 40.0)
-}
-
-/// Distance between two boxes `(z0, y0, x0, z1, y1, x1)`, mm: 0 when they overlap.
-fn box_gap_mm(a: &[f64; 6], b: &[f64; 6]) -> f64 {
-    (0..3)
-        .map(|k| (a[k].max(b[k]) - a[k + 3].min(b[k + 3])).max(0.0))
-        .map(|g| g * g)
-        .sum::<f64>()
-        .sqrt()
 }
 
 /// Widest empty space between two candidates whose joint outline is judged

@@ -2136,6 +2136,16 @@ pub(crate) fn box_centre(b: &[f64; 6]) -> [f64; 3] {
     std::array::from_fn(|d| 0.5 * (b[d] + b[d + 3]))
 }
 
+/// Distance between two world boxes `(z0, y0, x0, z1, y1, x1)`, mm: 0 when they
+/// overlap.
+pub(crate) fn box_gap_mm(a: &[f64; 6], b: &[f64; 6]) -> f64 {
+    (0..3)
+        .map(|k| (a[k].max(b[k]) - a[k + 3].min(b[k + 3])).max(0.0))
+        .map(|g| g * g)
+        .sum::<f64>()
+        .sqrt()
+}
+
 /// Whether point `p` (world mm) lies in box `b` grown by `grow` mm on every side.
 pub(crate) fn in_box(p: [f64; 3], b: &[f64; 6], grow: f64) -> bool {
     (0..3).all(|d| p[d] >= b[d] - grow && p[d] <= b[d + 3] + grow)
