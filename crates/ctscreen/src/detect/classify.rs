@@ -1260,20 +1260,20 @@ fn revolver_grip_frame_score(a: &Descriptors, b: &Descriptors) -> f64 {
 /// Widest empty space between two candidates whose joint outline is judged
 /// ([`joinable`]), mm: the gap [`pistol_silhouette`] allows between body and grip (a
 /// polymer frame between steel parts).
-const JOIN_GAP_MAX_MM: f64 = 16.0;
+pub const JOIN_GAP_MAX_MM: f64 = 16.0;
 
 /// Least mass of each candidate of a joined pair, g: a revolver's grip frame or a
 /// steel pistol's grip strap reads 20–30 g at 3.44 mm voxels.
-const JOIN_MASS_MIN_G: f64 = 20.0;
+pub const JOIN_MASS_MIN_G: f64 = 20.0;
 
 /// Least thickness (smallest extent) of each candidate of a joined pair, and of the
 /// thicker one, mm: [`pistol_silhouette`] asks at least about 9 mm of a grip and 14
 /// mm of a body, with soft edges; wires, cutlery and sheet are thinner.
-const JOIN_THICKNESS_MIN_MM: [f64; 2] = [6.0, 11.0];
+pub const JOIN_THICKNESS_MIN_MM: [f64; 2] = [6.0, 11.0];
 
 /// Longest side of a joined pair's box, mm: a pistol 100–260 mm long with its grip
 /// at an angle, lying across the grid.
-const JOIN_SPAN_MM: [f64; 2] = [90.0, 340.0];
+pub const JOIN_SPAN_MM: [f64; 2] = [90.0, 340.0];
 
 /// Whether two candidates may be one firearm split by the metal threshold (a polymer
 /// frame or a wooden grip between steel parts), to be judged on their joint outline:
