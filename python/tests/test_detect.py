@@ -112,6 +112,18 @@ def test_evaluate_set_counts_add_up():
         assert lo["benign_parcels_alarmed"] >= hi["benign_parcels_alarmed"]
     # the parcel verdict score is the report's best finding score
     assert all(0.0 <= p["verdict_score"] <= 1.0 for p in per)
+    # the reliability table holds every finding once; its error is recomputed here
+    cal = e["calibration"]
+    bins = cal["bins"]
+    assert len(bins) == 10 and bins[0]["score_range"] == [0.0, 0.1]
+    assert cal["findings"] == sum(b["findings"] for b in bins) == sum(p["findings"] for p in per)
+    assert cal["findings"] > 0
+    for b in bins:
+        lo, hi = b["score_range"]
+        assert b["findings"] == 0 or lo <= b["mean_score"] <= hi
+        assert 0.0 <= b["threat_share"] <= 1.0
+    ece = sum(b["findings"] * abs(b["mean_score"] - b["threat_share"]) for b in bins) / cal["findings"]
+    assert cal["expected_calibration_error"] == pytest.approx(ece)
 
 
 def test_evaluate_set_refuses_bad_options():

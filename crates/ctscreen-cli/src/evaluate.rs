@@ -136,6 +136,18 @@ fn print_table(e: &Evaluation, args: &Args) {
             c.total, c.detected, c.classified, c.shielded
         );
     }
+    let c = &e.calibration;
+    println!(
+        "\ncalibration of the {} findings' scores (expected calibration error {:.3}; {:.3} at scores ≥ 0.5)",
+        c.findings, c.expected_calibration_error, c.expected_calibration_error_above_half
+    );
+    println!("  scores      findings  mean score  share matching a threat");
+    for b in c.bins.iter().filter(|b| b.findings > 0) {
+        println!(
+            "  {:.1}–{:.1}  {:9}  {:10.3}  {:23.3}",
+            b.score_range[0], b.score_range[1], b.findings, b.mean_score, b.threat_share
+        );
+    }
     println!("\nconfusion (truth → kind of the best alarmed finding)");
     for (row, cols) in &e.confusion {
         let cells: Vec<String> = cols.iter().map(|(c, n)| format!("{c} {n}")).collect();

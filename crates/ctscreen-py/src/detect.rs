@@ -377,8 +377,10 @@ fn evaluate(
 /// dict
 ///     ``per_class`` (total, detected, classified, recall, classified_recall per
 ///     threat class), ``false_alarms_per_benign_parcel``, ``confusion``, ``roc``
-///     (threshold, threat/benign parcels alarmed, recall…), ``auc``, ``per_parcel``,
-///     ``seed_range``, ``options`` and the counts.
+///     (threshold, threat/benign parcels alarmed, recall…), ``auc``, ``calibration``
+///     (findings binned by score against the share matching a threat, and the
+///     expected calibration error), ``per_parcel``, ``seed_range``, ``options`` and
+///     the counts.
 ///
 /// Raises
 /// ------

@@ -9,6 +9,12 @@
 //! finding has the object's own kind. A **false alarm** is an alarmed finding that
 //! matches no threat object. Benign objects never make a finding a hit.
 //!
+//! **Calibration.** A score is calibrated when, of the findings scoring about s, a share
+//! s are threats. [`Evaluation::calibration`] bins every finding of the set by score
+//! ([`CALIBRATION_BINS`] bins over [0, 1]) against the share that match a threat object
+//! (the rule above, without a threshold), and sums the gaps into the expected
+//! calibration error, over all findings and over those scoring at least 0.5.
+//!
 //! **Ground truth of a parcel** ([`truth_of_parcel`]): every firearm, firearm part and
 //! blade is one object; the cartridges of one batch (a handful scattered together, or a
 //! box) are one ammunition object whose box covers them all, so that a box of 50 rounds
@@ -53,6 +59,9 @@ use crate::physics::splitmix64;
 use crate::progress::{self, Progress};
 use crate::scanner::{scan, ScanOptions};
 use crate::{Error, Result};
+
+/// Bins of an evaluation's reliability table ([`Evaluation::calibration`]).
+pub const CALIBRATION_BINS: usize = 10;
 
 /// Parcel seeds below this were used to design and tune the detector's rules.
 pub const DESIGN_SEEDS_END: u64 = 10_000;
@@ -633,10 +642,103 @@ pub struct Evaluation {
     /// verdict score exceeds a benign parcel's (ties count half); `None` unless both
     /// kinds of parcel are present.
     pub auc: Option<f64>,
+    /// How well the findings' scores read as probabilities: every finding of the set,
+    /// binned by score, against the share of them that match a threat object
+    /// ([`calibration`]).
+    #[serde(default)]
+    pub calibration: Calibration,
     /// Per parcel, in seed order.
     pub per_parcel: Vec<ParcelResult>,
     /// Seconds spent in all (scans and detection).
     pub total_s: f64,
+}
+
+/// Findings whose score lies in one bin of [`Calibration`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationBin {
+    /// Scores `[low, high)` of the bin (the last bin holds `high` = 1 as well).
+    pub score_range: [f64; 2],
+    /// Findings in the bin.
+    pub findings: usize,
+    /// Their mean score (0 for an empty bin).
+    pub mean_score: f64,
+    /// The share of them that match a threat object (0 for an empty bin): what a
+    /// calibrated score in this bin would read.
+    pub threat_share: f64,
+}
+
+/// A reliability table of finding scores ([`calibration`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Equal-width bins over [0, 1], scores ascending.
+    pub bins: Vec<CalibrationBin>,
+    /// Findings counted.
+    pub findings: usize,
+    /// Expected calibration error: `Σ (nᵦ / n) |mean scoreᵦ − threat shareᵦ|` over the
+    /// bins (0 for a perfectly calibrated score; 0 when there are no findings).
+    pub expected_calibration_error: f64,
+    /// The same over the findings scoring at least 0.5 only (those near and above the
+    /// default threshold, where the calls are made), weighted within them.
+    pub expected_calibration_error_above_half: f64,
+}
+
+/// The reliability table of `(score, hit)` pairs, a score in [0, 1] (clamped) and
+/// whether that finding matches a threat object, in `bins` equal-width bins (at least
+/// 1).
+///
+/// # Example
+/// ```
+/// use ctscreen::detect::evaluate::calibration;
+/// // Scores of 0.9 that are right 9 times in 10, scores of 0.1 right 1 time in 10.
+/// let pairs = (0..10).map(|i| (0.9, i < 9)).chain((0..10).map(|i| (0.1, i < 1)));
+/// let c = calibration(pairs, 10);
+/// assert_eq!(c.findings, 20);
+/// assert!((c.bins[9].threat_share - 0.9).abs() < 1e-12);
+/// assert!(c.expected_calibration_error < 1e-12);
+/// ```
+pub fn calibration(pairs: impl IntoIterator<Item = (f64, bool)>, bins: usize) -> Calibration {
+    let nb = bins.max(1);
+    let mut sum = vec![(0usize, 0.0f64, 0usize); nb];
+    for (score, hit) in pairs {
+        let s = if score.is_nan() {
+            0.0
+        } else {
+            score.clamp(0.0, 1.0)
+        };
+        let b = ((s * nb as f64) as usize).min(nb - 1);
+        sum[b].0 += 1;
+        sum[b].1 += s;
+        sum[b].2 += usize::from(hit);
+    }
+    let bins: Vec<CalibrationBin> = sum
+        .iter()
+        .enumerate()
+        .map(|(b, &(n, total, hits))| CalibrationBin {
+            score_range: [b as f64 / nb as f64, (b + 1) as f64 / nb as f64],
+            findings: n,
+            mean_score: if n > 0 { total / n as f64 } else { 0.0 },
+            threat_share: if n > 0 { hits as f64 / n as f64 } else { 0.0 },
+        })
+        .collect();
+    let ece = |from: f64| {
+        let chosen: Vec<&CalibrationBin> =
+            bins.iter().filter(|b| b.score_range[0] >= from).collect();
+        let n: usize = chosen.iter().map(|b| b.findings).sum();
+        if n == 0 {
+            return 0.0;
+        }
+        chosen
+            .iter()
+            .map(|b| b.findings as f64 * (b.mean_score - b.threat_share).abs())
+            .sum::<f64>()
+            / n as f64
+    };
+    Calibration {
+        findings: sum.iter().map(|b| b.0).sum(),
+        expected_calibration_error: ece(0.0),
+        expected_calibration_error_above_half: ece(0.5 - 1e-12),
+        bins,
+    }
 }
 
 impl Evaluation {
@@ -1037,6 +1139,18 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
         confusion,
         roc,
         auc,
+        calibration: calibration(
+            runs.iter().flat_map(|(report, truth, _)| {
+                report.findings.iter().map(|f| {
+                    let hit = truth.iter().any(|o| {
+                        o.class != TruthClass::Benign
+                            && matches(&f.bbox_mm, f.centroid_mm, &o.bbox_mm)
+                    });
+                    (f.score, hit)
+                })
+            }),
+            CALIBRATION_BINS,
+        ),
         per_parcel: runs.into_iter().map(|r| r.2).collect(),
         total_s: t_all.elapsed().as_secs_f64(),
     })
@@ -1045,6 +1159,42 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reliability table against counts worked by hand.
+    #[test]
+    fn calibration_bins_and_errors_by_hand() {
+        // 4 findings at 0.95, 1 of them a threat; 6 at 0.05, none; 0.5 and 1.0 go to
+        // bins 5 and 9 (the last bin holds 1); NaN counts as 0, above 1 as 1.
+        let pairs = std::iter::repeat_n((0.95, false), 3)
+            .chain([(0.95, true)])
+            .chain(std::iter::repeat_n((0.05, false), 5))
+            .chain([(f64::NAN, false), (0.5, true), (1.7, true)]);
+        let c = calibration(pairs, 10);
+        assert_eq!(c.findings, 12);
+        assert_eq!(c.bins.len(), 10);
+        assert_eq!(c.bins[0].findings, 6);
+        assert!((c.bins[0].mean_score - 0.25 / 6.0).abs() < 1e-12);
+        assert_eq!(c.bins[0].threat_share, 0.0);
+        assert_eq!(c.bins[5].findings, 1);
+        assert_eq!(c.bins[9].findings, 5);
+        assert!((c.bins[9].mean_score - (4.0 * 0.95 + 1.0) / 5.0).abs() < 1e-12);
+        assert!((c.bins[9].threat_share - 0.4).abs() < 1e-12);
+        assert_eq!(
+            c.bins[3],
+            CalibrationBin {
+                score_range: [0.3, 0.4],
+                ..Default::default()
+            }
+        );
+        // |0.0417 − 0| × 6 + |0.5 − 1| × 1 + |0.96 − 0.4| × 5, over 12 and over 6.
+        let all = (0.25 + 0.5 + 5.0 * (0.96 - 0.4)) / 12.0;
+        let above = (0.5 + 5.0 * (0.96 - 0.4)) / 6.0;
+        assert!((c.expected_calibration_error - all).abs() < 1e-12);
+        assert!((c.expected_calibration_error_above_half - above).abs() < 1e-12);
+        let none = calibration(std::iter::empty(), 0);
+        assert_eq!((none.bins.len(), none.findings), (1, 0));
+        assert_eq!(none.expected_calibration_error, 0.0);
+    }
 
     #[test]
     fn iou_of_boxes() {
