@@ -20,9 +20,10 @@
 //!
 //! Every routine is `rayon`-parallel and deterministic: each output value is computed by
 //! one task, in a fixed order, so results are bit-identical whatever the thread count.
-//! The forward projector gives each task a detector row of one view, and traces the
-//! row's rays eight at a time where they share a dominant axis (in vector registers, one
-//! sum per ray in the same order as alone, so the numbers do not change). The adjoint splits
+//! The forward projector gives each task a detector row of one view, and on CPUs with
+//! AVX2 traces the row's rays eight at a time where they share a dominant axis (in
+//! vector registers, one sum per ray in the same order as alone, so the numbers do not
+//! change). The adjoint splits
 //! the volume into slabs along z (along y for a single-slice volume), one task each; a
 //! task visits every ray that can reach its slab (detector pixels culled by projecting
 //! the slab's corners, each ray's plane range clipped to the slab) in the fixed order
@@ -685,6 +686,20 @@ impl Ray {
 /// Rays traced side by side by [`trace_lanes`].
 const LANES: usize = 8;
 
+/// Whether rays are traced side by side on this CPU: with AVX2. Compiled for the
+/// baseline instruction set, the lane kernels measured slower than one ray at a time
+/// (the adjoint of a 128³ cone beam: 2.5 s against 1.9 s).
+fn lanes_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// [`LANES`] rays that step along the same dominant axis, as structure of arrays, each
 /// with its plane range clipped to a box.
 struct RayLanes {
@@ -747,36 +762,31 @@ fn trace_lanes(lanes: &RayLanes, g: &Grid, lo: [i64; 3], hi: [i64; 3], x: &[f32]
     trace_lanes_generic(lanes, g, lo, hi, x, gather_scalar)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2")]
-fn trace_lanes_avx512(
-    lanes: &RayLanes,
-    g: &Grid,
-    lo: [i64; 3],
-    hi: [i64; 3],
-    x: &[f32],
-) -> [f64; LANES] {
-    trace_lanes_generic(lanes, g, lo, hi, x, |x, index| {
-        // SAFETY: this closure runs inside a function compiled for AVX2, called only
-        // when the CPU reports it; `gather_avx2`'s contract is `trace_lanes_taps`'s.
-        unsafe { gather_avx2(x, index) }
-    })
+/// Defines `$name`, [`trace_lanes_generic`] with AVX2 gathers compiled for the
+/// target features `$features` (which must include AVX2).
+macro_rules! trace_lanes_with_features {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        fn $name(
+            lanes: &RayLanes,
+            g: &Grid,
+            lo: [i64; 3],
+            hi: [i64; 3],
+            x: &[f32],
+        ) -> [f64; LANES] {
+            trace_lanes_generic(lanes, g, lo, hi, x, |x, index| {
+                // SAFETY: this closure runs inside a function compiled for AVX2, called
+                // only when the CPU reports it; `gather_avx2`'s contract on the indices
+                // is `trace_lanes_taps`'s.
+                unsafe { gather_avx2(x, index) }
+            })
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn trace_lanes_avx2(
-    lanes: &RayLanes,
-    g: &Grid,
-    lo: [i64; 3],
-    hi: [i64; 3],
-    x: &[f32],
-) -> [f64; LANES] {
-    trace_lanes_generic(lanes, g, lo, hi, x, |x, index| {
-        // SAFETY: as in `trace_lanes_avx512`.
-        unsafe { gather_avx2(x, index) }
-    })
-}
+trace_lanes_with_features!(trace_lanes_avx512, "avx512f,avx2");
+trace_lanes_with_features!(trace_lanes_avx2, "avx2");
 
 /// `x[index[l]]` for each lane, in one AVX2 gather.
 ///
@@ -937,31 +947,14 @@ fn scatter_lanes(
     out: &mut [f32],
     offset: usize,
 ) {
+    // (AVX-512 measured no faster here: the scatter is scalar stores.)
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: compiled for AVX-512F, called only when the CPU reports it.
-            return unsafe { scatter_lanes_avx512(lanes, g, lo, hi, values, out, offset) };
-        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: compiled for AVX2, called only when the CPU reports it.
             return unsafe { scatter_lanes_avx2(lanes, g, lo, hi, values, out, offset) };
         }
     }
-    scatter_lanes_generic(lanes, g, lo, hi, values, out, offset)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2")]
-fn scatter_lanes_avx512(
-    lanes: &RayLanes,
-    g: &Grid,
-    lo: [i64; 3],
-    hi: [i64; 3],
-    values: &[f32; LANES],
-    out: &mut [f32],
-    offset: usize,
-) {
     scatter_lanes_generic(lanes, g, lo, hi, values, out, offset)
 }
 
@@ -1119,6 +1112,7 @@ impl Projector {
         let bounds: Vec<[[usize; 2]; 2]> = (0..self.views.len())
             .map(|view| self.pixel_bounds(&g, view, lo, hi))
             .collect();
+        let lanes = lanes_available();
         y.par_chunks_mut(cols)
             .enumerate()
             .try_for_each(|(line, out)| -> Result<()> {
@@ -1138,7 +1132,7 @@ impl Projector {
                     // Side by side when the next LANES rays step along one axis (all of
                     // a parallel view's; a fan or cone view's but where the dominant
                     // axis changes); the sums are the same, bit for bit, as one by one.
-                    if c + LANES <= c1 {
+                    if lanes && c + LANES <= c1 {
                         let rays: [Ray; LANES] =
                             std::array::from_fn(|l| self.ray(&g, view, r, c + l));
                         if let Some(lanes) = RayLanes::new(&g, &rays, lo, hi) {
@@ -1215,6 +1209,7 @@ impl Projector {
         let chunk = thick * g.strides[axis];
         let n_slabs = extent.div_ceil(thick);
         progress.start("adjoint projection", n_slabs as u64);
+        let lanes = lanes_available();
         x.par_chunks_mut(chunk)
             .enumerate()
             .try_for_each(|(s, out)| -> Result<()> {
@@ -1233,7 +1228,7 @@ impl Projector {
                         while c < c1 {
                             // Eight rays side by side where they can be (see
                             // `scatter_lanes`: the same sums in the same order).
-                            if c + LANES <= c1 {
+                            if lanes && c + LANES <= c1 {
                                 let values: [f32; LANES] = std::array::from_fn(|l| line[c + l]);
                                 if values.iter().all(|&v| v == 0.0) {
                                     c += LANES;
