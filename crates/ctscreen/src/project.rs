@@ -727,7 +727,12 @@ impl RayLanes {
         if rays.iter().any(|r| r.m != m) || g.n.iter().product::<i64>() >= i64::from(i32::MAX) {
             return None;
         }
-        let ranges: [(i64, i64); LANES] = std::array::from_fn(|l| rays[l].clip(lo, hi));
+        // A ray that misses the box can have an empty range with far-off ends; bring
+        // them next to the box (still empty, k0 > k1) so that they fit in i32.
+        let ranges: [(i64, i64); LANES] = std::array::from_fn(|l| {
+            let (k0, k1) = rays[l].clip(lo, hi);
+            (k0.min(hi[m]), k1.max(lo[m] - 1))
+        });
         Some(Self {
             m,
             p,
@@ -864,7 +869,8 @@ fn lanes_planes<const FLAT_P: bool>(
     let taps = if FLAT_P { 2 } else { TAPS };
     // An empty range (kmin > kmax) visits nothing.
     for k in kmin as i32..=kmax as i32 {
-        // Clipping keeps every ray's planes inside lo[m]..hi[m].
+        // Clipping keeps every ray's planes inside lo[m]..hi[m]; k can lie one plane
+        // outside only through an empty range, whose lane is off.
         let base = k * sm;
         let mut index = [[0i32; LANES]; TAPS];
         let mut weight = [[0.0f32; LANES]; TAPS];
@@ -1472,6 +1478,34 @@ mod tests {
                 }
             }
             assert!(y.iter().filter(|&&v| v > 0.0).count() > y.len() / 3);
+
+            // Clipped to a box that many rays miss (empty plane ranges side by side with
+            // full ones).
+            let sub = [
+                [0, 5, 4],
+                [shape[0] as i64, shape[1] as i64 - 9, shape[2] as i64 - 8],
+            ];
+            let mut y_sub = vec![1.0f32; y.len()];
+            op.forward_in_box(&x, &mut y_sub, sub, &NoProgress).unwrap();
+            let mut missed = 0;
+            for view in 0..op.views.len() {
+                for r in 0..rows {
+                    for c in 0..cols {
+                        let ray = op.ray(&grid, view, r, c);
+                        let mut acc = 0.0f64;
+                        ray.trace(&grid, sub[0], sub[1], ray.clip(sub[0], sub[1]), |i, w| {
+                            acc += f64::from(w * x[i]);
+                        });
+                        missed += usize::from(acc == 0.0);
+                        let got = y_sub[(view * rows + r) * cols + c];
+                        assert_eq!(got.to_bits(), (acc as f32).to_bits(), "{g:?} in {sub:?}");
+                    }
+                }
+            }
+            assert!(
+                missed > y.len() / 10 && missed < y.len(),
+                "{missed} rays miss"
+            );
 
             // The adjoint, ray after ray in the order view, row, column (a few rays
             // zero, as the projector skips them), against the same scattered by lanes.
