@@ -42,6 +42,9 @@ use crate::progress::{self, NoProgress, Progress};
 use crate::volume::{centered_origin, ensure_allocatable, ensure_finite};
 use crate::{Error, Projections, Result, Volume};
 
+mod lanes;
+use lanes::{lane_kernels, RayLanes, LANES};
+
 /// A linear map between a volume `x` (`domain_shape`, `(z, y, x)`) and projections `y`
 /// (`range_shape`, `(views, rows, cols)`), with its adjoint. Iterative reconstructions
 /// (SIRT, SART, CGLS) are written once against this trait.
@@ -683,332 +686,6 @@ impl Ray {
     }
 }
 
-/// Rays traced side by side by [`trace_lanes`].
-const LANES: usize = 8;
-
-/// Whether rays are traced side by side on this CPU: with AVX2. Compiled for the
-/// baseline instruction set, the lane kernels measured slower than one ray at a time
-/// (the adjoint of a 128³ cone beam: 2.5 s against 1.9 s).
-fn lanes_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// [`LANES`] rays that step along the same dominant axis, as structure of arrays, each
-/// with its plane range clipped to a box.
-struct RayLanes {
-    m: usize,
-    p: usize,
-    q: usize,
-    am: [f64; LANES],
-    ap: [f64; LANES],
-    aq: [f64; LANES],
-    rp: [f64; LANES],
-    rq: [f64; LANES],
-    len: [f32; LANES],
-    k0: [i64; LANES],
-    k1: [i64; LANES],
-    /// Every ray lies in one plane of axis `p` (`rp = 0`, `ap` a whole index, as in a 2D
-    /// slice): its taps along `p` all carry weight 0 but the first.
-    flat_p: bool,
-}
-
-impl RayLanes {
-    /// The lanes of `rays` clipped to the index box `lo..hi`; `None` when their
-    /// dominant axes differ or the grid `g` has 2³¹ voxels or more.
-    fn new(g: &Grid, rays: &[Ray; LANES], lo: [i64; 3], hi: [i64; 3]) -> Option<Self> {
-        let (m, p, q) = (rays[0].m, rays[0].p, rays[0].q);
-        if rays.iter().any(|r| r.m != m) || g.n.iter().product::<i64>() >= i64::from(i32::MAX) {
-            return None;
-        }
-        // A ray that misses the box can have an empty range with far-off ends; bring
-        // them next to the box (still empty, k0 > k1) so that they fit in i32.
-        let ranges: [(i64, i64); LANES] = std::array::from_fn(|l| {
-            let (k0, k1) = rays[l].clip(lo, hi);
-            (k0.min(hi[m]), k1.max(lo[m] - 1))
-        });
-        Some(Self {
-            m,
-            p,
-            q,
-            am: rays.map(|r| r.a[m]),
-            ap: rays.map(|r| r.a[p]),
-            aq: rays.map(|r| r.a[q]),
-            rp: rays.map(|r| r.rp),
-            rq: rays.map(|r| r.rq),
-            len: rays.map(|r| r.len as f32),
-            k0: ranges.map(|r| r.0),
-            k1: ranges.map(|r| r.1),
-            flat_p: rays.iter().all(|r| r.rp == 0.0 && r.a[p].fract() == 0.0),
-        })
-    }
-}
-
-/// The line integrals of the rays of `lanes` through `x` (taps inside the index box
-/// `lo..hi` only), compiled for the widest vector unit the CPU reports.
-fn trace_lanes(lanes: &RayLanes, g: &Grid, lo: [i64; 3], hi: [i64; 3], x: &[f32]) -> [f64; LANES] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: compiled for AVX-512F, called only when the CPU reports it.
-            return unsafe { trace_lanes_avx512(lanes, g, lo, hi, x) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: compiled for AVX2, called only when the CPU reports it.
-            return unsafe { trace_lanes_avx2(lanes, g, lo, hi, x) };
-        }
-    }
-    trace_lanes_generic(lanes, g, lo, hi, x, gather_scalar)
-}
-
-/// Defines `$name`, [`trace_lanes_generic`] with AVX2 gathers compiled for the
-/// target features `$features` (which must include AVX2).
-macro_rules! trace_lanes_with_features {
-    ($name:ident, $features:literal) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = $features)]
-        fn $name(
-            lanes: &RayLanes,
-            g: &Grid,
-            lo: [i64; 3],
-            hi: [i64; 3],
-            x: &[f32],
-        ) -> [f64; LANES] {
-            trace_lanes_generic(lanes, g, lo, hi, x, |x, index| {
-                // SAFETY: this closure runs inside a function compiled for AVX2, called
-                // only when the CPU reports it; `gather_avx2`'s contract on the indices
-                // is `trace_lanes_taps`'s.
-                unsafe { gather_avx2(x, index) }
-            })
-        }
-    };
-}
-
-trace_lanes_with_features!(trace_lanes_avx512, "avx512f,avx2");
-trace_lanes_with_features!(trace_lanes_avx2, "avx2");
-
-/// `x[index[l]]` for each lane, in one AVX2 gather.
-///
-/// # Safety
-/// The CPU must support AVX2, and every index must be in bounds of `x`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn gather_avx2(x: &[f32], index: &[i32; LANES]) -> [f32; LANES] {
-    use std::arch::x86_64::{_mm256_i32gather_ps, _mm256_loadu_si256, _mm256_storeu_ps};
-    let mut out = [0.0f32; LANES];
-    // SAFETY: `index` and `out` are 8 lanes of 32 bits, as the unaligned load and store
-    // read and write; the caller guarantees the gathered addresses lie in `x`.
-    unsafe {
-        let v = _mm256_loadu_si256(index.as_ptr().cast());
-        let g = _mm256_i32gather_ps::<4>(x.as_ptr(), v);
-        _mm256_storeu_ps(out.as_mut_ptr(), g);
-    }
-    out
-}
-
-#[inline(always)]
-fn trace_lanes_generic(
-    lanes: &RayLanes,
-    g: &Grid,
-    lo: [i64; 3],
-    hi: [i64; 3],
-    x: &[f32],
-    gather: impl Fn(&[f32], &[i32; LANES]) -> [f32; LANES],
-) -> [f64; LANES] {
-    if lanes.flat_p {
-        trace_lanes_taps::<true>(lanes, g, lo, hi, x, gather)
-    } else {
-        trace_lanes_taps::<false>(lanes, g, lo, hi, x, gather)
-    }
-}
-
-/// `x[index[l]]` for each lane, one load at a time.
-#[inline(always)]
-fn gather_scalar(x: &[f32], index: &[i32; LANES]) -> [f32; LANES] {
-    index.map(|i| x[i as usize])
-}
-
-/// Taps per plane of a lane: two along `p` times two along `q`.
-const TAPS: usize = 4;
-
-/// [`Ray::trace`] for [`LANES`] rays at once: for each plane of their joint range, in
-/// order, calls `visit(index, weight)` with the flat voxel index and weight of each
-/// tap (`[tap][lane]`, taps in the order of [`Ray::trace`]) and the number of taps that
-/// may be nonzero (2 with `FLAT_P`, whose taps past the first along `p` all weigh 0).
-/// A plane outside a ray's range, or a tap outside the box `lo..hi`, has index 0 and
-/// weight 0. The weights are the very numbers [`Ray::trace`] gives.
-#[inline(always)]
-fn lanes_planes<const FLAT_P: bool>(
-    lanes: &RayLanes,
-    g: &Grid,
-    lo: [i64; 3],
-    hi: [i64; 3],
-    mut visit: impl FnMut(&[[i32; LANES]; TAPS], &[[f32; LANES]; TAPS], usize),
-) {
-    let (Some(&kmin), Some(&kmax)) = (lanes.k0.iter().min(), lanes.k1.iter().max()) else {
-        return;
-    };
-    // 32-bit index arithmetic (it vectorises): `RayLanes::new` takes only grids of fewer
-    // than 2³¹ voxels, so every index, stride and bound fits.
-    let (m, p, q) = (lanes.m, lanes.p, lanes.q);
-    let (sm, sp, sq) = (
-        g.strides[m] as i32,
-        g.strides[p] as i32,
-        g.strides[q] as i32,
-    );
-    let (lo_p, hi_p, lo_q, hi_q) = (lo[p] as i32, hi[p] as i32, lo[q] as i32, hi[q] as i32);
-    let k0 = lanes.k0.map(|k| k as i32);
-    let k1 = lanes.k1.map(|k| k as i32);
-    let taps = if FLAT_P { 2 } else { TAPS };
-    // An empty range (kmin > kmax) visits nothing.
-    for k in kmin as i32..=kmax as i32 {
-        // Clipping keeps every ray's planes inside lo[m]..hi[m]; k can lie one plane
-        // outside only through an empty range, whose lane is off.
-        let base = k * sm;
-        let mut index = [[0i32; LANES]; TAPS];
-        let mut weight = [[0.0f32; LANES]; TAPS];
-        for l in 0..LANES {
-            let on = k >= k0[l] && k <= k1[l];
-            let dk = f64::from(k) - lanes.am[l];
-            let cp = lanes.ap[l] + dk * lanes.rp[l];
-            let cq = lanes.aq[l] + dk * lanes.rq[l];
-            // As in `Ray::trace`; the clamp only moves points far outside the grid
-            // (whose taps are skipped) into the range of i32.
-            // SAFETY: `max` then `min` give a finite value in [0, 1e9] (never NaN: `max`
-            // returns its other operand for NaN), which truncates into i32. (`clamp`
-            // would pass a NaN through.)
-            #[allow(clippy::manual_clamp)]
-            let ip = unsafe { (cp + 4.0).max(0.0).min(1e9).to_int_unchecked::<i32>() } - 4;
-            // SAFETY: as for `ip`.
-            #[allow(clippy::manual_clamp)]
-            let iq = unsafe { (cq + 4.0).max(0.0).min(1e9).to_int_unchecked::<i32>() } - 4;
-            let fp = (cp - f64::from(ip)) as f32;
-            let fq = (cq - f64::from(iq)) as f32;
-            let len = lanes.len[l];
-            let wp = [len * (1.0 - fp), len * fp];
-            let wq = [1.0 - fq, fq];
-            for dp in 0..2 {
-                let jp = ip + dp as i32;
-                let in_p = on && jp >= lo_p && jp < hi_p;
-                for dq in 0..2 {
-                    let jq = iq + dq as i32;
-                    let inside = in_p && jq >= lo_q && jq < hi_q;
-                    let t = 2 * dp + dq;
-                    index[t][l] = if inside { base + jp * sp + jq * sq } else { 0 };
-                    weight[t][l] = if inside { wp[dp] * wq[dq] } else { 0.0 };
-                }
-            }
-        }
-        visit(&index, &weight, taps);
-    }
-}
-
-/// The line integrals of [`LANES`] rays, each summing `w · x[i]` over its taps in the
-/// order of [`Ray::trace`]: a tap of index 0 and weight 0 adds `0 · x[0]`, which leaves
-/// a sum unchanged (the sums start at +0 and `x` is finite).
-#[inline(always)]
-fn trace_lanes_taps<const FLAT_P: bool>(
-    lanes: &RayLanes,
-    g: &Grid,
-    lo: [i64; 3],
-    hi: [i64; 3],
-    x: &[f32],
-    gather: impl Fn(&[f32], &[i32; LANES]) -> [f32; LANES],
-) -> [f64; LANES] {
-    let mut acc = [0.0f64; LANES];
-    if x.is_empty() {
-        return acc;
-    }
-    lanes_planes::<FLAT_P>(lanes, g, lo, hi, |index, weight, taps| {
-        for t in 0..taps {
-            // An index is 0 (x is not empty) or that of a voxel inside the index box,
-            // which lies in the grid `x` fills.
-            let v = gather(x, &index[t]);
-            for l in 0..LANES {
-                acc[l] += f64::from(weight[t][l] * v[l]);
-            }
-        }
-    });
-    acc
-}
-
-/// The adjoint of [`trace_lanes`]: adds `w · values[l]` to `out[i − offset]` for every
-/// tap `(i, w)` of every lane `l`, lane by lane within a plane. A voxel gets at most
-/// one tap of a ray (in the ray's plane through it), so each voxel receives its terms
-/// ray after ray in the order of the rays, as when they are scattered one by one.
-/// Taps of weight 0 (and lanes of value 0) are skipped: they would add 0.
-fn scatter_lanes(
-    lanes: &RayLanes,
-    g: &Grid,
-    lo: [i64; 3],
-    hi: [i64; 3],
-    values: &[f32; LANES],
-    out: &mut [f32],
-    offset: usize,
-) {
-    // (AVX-512 measured no faster here: the scatter is scalar stores.)
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: compiled for AVX2, called only when the CPU reports it.
-            return unsafe { scatter_lanes_avx2(lanes, g, lo, hi, values, out, offset) };
-        }
-    }
-    scatter_lanes_generic(lanes, g, lo, hi, values, out, offset)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn scatter_lanes_avx2(
-    lanes: &RayLanes,
-    g: &Grid,
-    lo: [i64; 3],
-    hi: [i64; 3],
-    values: &[f32; LANES],
-    out: &mut [f32],
-    offset: usize,
-) {
-    scatter_lanes_generic(lanes, g, lo, hi, values, out, offset)
-}
-
-#[inline(always)]
-fn scatter_lanes_generic(
-    lanes: &RayLanes,
-    g: &Grid,
-    lo: [i64; 3],
-    hi: [i64; 3],
-    values: &[f32; LANES],
-    out: &mut [f32],
-    offset: usize,
-) {
-    let visit = |index: &[[i32; LANES]; TAPS], weight: &[[f32; LANES]; TAPS], taps: usize| {
-        for l in 0..LANES {
-            let v = values[l];
-            if v == 0.0 {
-                continue;
-            }
-            for t in 0..taps {
-                let w = weight[t][l];
-                if w != 0.0 {
-                    out[index[t][l] as usize - offset] += w * v;
-                }
-            }
-        }
-    };
-    if lanes.flat_p {
-        lanes_planes::<true>(lanes, g, lo, hi, visit)
-    } else {
-        lanes_planes::<false>(lanes, g, lo, hi, visit)
-    }
-}
-
 #[inline]
 fn clamp_i64(v: f64) -> i64 {
     // `as` saturates; keep well inside the range so ±1 cannot overflow.
@@ -1118,7 +795,7 @@ impl Projector {
         let bounds: Vec<[[usize; 2]; 2]> = (0..self.views.len())
             .map(|view| self.pixel_bounds(&g, view, lo, hi))
             .collect();
-        let lanes = lanes_available();
+        let kernels = lane_kernels();
         y.par_chunks_mut(cols)
             .enumerate()
             .try_for_each(|(line, out)| -> Result<()> {
@@ -1133,31 +810,40 @@ impl Projector {
                 }
                 out[..c0].fill(0.0);
                 out[c1..].fill(0.0);
-                let mut c = c0;
-                while c < c1 {
-                    // Side by side when the next LANES rays step along one axis (all of
-                    // a parallel view's; a fan or cone view's but where the dominant
-                    // axis changes); the sums are the same, bit for bit, as one by one.
-                    if lanes && c + LANES <= c1 {
-                        let rays: [Ray; LANES] =
-                            std::array::from_fn(|l| self.ray(&g, view, r, c + l));
-                        if let Some(lanes) = RayLanes::new(&g, &rays, lo, hi) {
-                            let sums = trace_lanes(&lanes, &g, lo, hi, x);
-                            for (o, s) in out[c..c + LANES].iter_mut().zip(sums) {
-                                *o = s as f32;
-                            }
-                            c += LANES;
-                            continue;
-                        }
-                    }
-                    let ray = self.ray(&g, view, r, c);
-                    let range = ray.clip(lo, hi);
+                let alone = |ray: Ray| {
                     let mut acc = 0.0f64;
-                    ray.trace(&g, lo, hi, range, |i, w| {
+                    ray.trace(&g, lo, hi, ray.clip(lo, hi), |i, w| {
                         acc += f64::from(w * x[i]);
                     });
-                    out[c] = acc as f32;
-                    c += 1;
+                    acc as f32
+                };
+                let mut c = c0;
+                if let Some(k) = kernels {
+                    // Side by side when LANES rays step along one axis (all of a parallel
+                    // view's; a fan or cone view's but where the dominant axis changes);
+                    // the sums are the same, bit for bit, as one by one.
+                    while c + LANES <= c1 {
+                        let rays: [Ray; LANES] =
+                            std::array::from_fn(|l| self.ray(&g, view, r, c + l));
+                        let out = &mut out[c..c + LANES];
+                        match RayLanes::new(&g, &rays, lo, hi) {
+                            Some(lanes) => {
+                                let sums = (k.trace)(&lanes, &g, lo, hi, x);
+                                for (o, s) in out.iter_mut().zip(sums) {
+                                    *o = s as f32;
+                                }
+                            }
+                            None => {
+                                for (o, ray) in out.iter_mut().zip(rays) {
+                                    *o = alone(ray);
+                                }
+                            }
+                        }
+                        c += LANES;
+                    }
+                }
+                for (c, o) in out.iter_mut().enumerate().take(c1).skip(c) {
+                    *o = alone(self.ray(&g, view, r, c));
                 }
                 progress.advance(1);
                 Ok(())
@@ -1215,7 +901,7 @@ impl Projector {
         let chunk = thick * g.strides[axis];
         let n_slabs = extent.div_ceil(thick);
         progress.start("adjoint projection", n_slabs as u64);
-        let lanes = lanes_available();
+        let kernels = lane_kernels();
         x.par_chunks_mut(chunk)
             .enumerate()
             .try_for_each(|(s, out)| -> Result<()> {
@@ -1225,39 +911,45 @@ impl Projector {
                 lo[axis] = (s * thick) as i64;
                 hi[axis] = (((s + 1) * thick).min(extent)) as i64;
                 let offset = s * chunk;
+                let scatter_alone = |ray: Ray, value: f32, out: &mut [f32]| {
+                    if value != 0.0 {
+                        ray.trace(&g, lo, hi, ray.clip(lo, hi), |i, w| {
+                            out[i - offset] += w * value;
+                        });
+                    }
+                };
                 for view in 0..self.views.len() {
                     progress::check(progress)?;
                     let [[r0, r1], [c0, c1]] = self.pixel_bounds(&g, view, lo, hi);
                     for r in r0..r1 {
                         let line = &y[(view * rows + r) * cols..(view * rows + r + 1) * cols];
                         let mut c = c0;
-                        while c < c1 {
-                            // Eight rays side by side where they can be (see
-                            // `scatter_lanes`: the same sums in the same order).
-                            if lanes && c + LANES <= c1 {
+                        if let Some(k) = kernels {
+                            // Eight rays side by side (see `scatter_lanes_generic`: the
+                            // same sums in the same order).
+                            while c + LANES <= c1 {
                                 let values: [f32; LANES] = std::array::from_fn(|l| line[c + l]);
-                                if values.iter().all(|&v| v == 0.0) {
-                                    c += LANES;
-                                    continue;
+                                if values.iter().any(|&v| v != 0.0) {
+                                    let rays: [Ray; LANES] =
+                                        std::array::from_fn(|l| self.ray(&g, view, r, c + l));
+                                    match RayLanes::new(&g, &rays, lo, hi) {
+                                        Some(lanes) => {
+                                            (k.scatter)(&lanes, &g, lo, hi, &values, out, offset)
+                                        }
+                                        None => {
+                                            for (ray, v) in rays.into_iter().zip(values) {
+                                                scatter_alone(ray, v, out);
+                                            }
+                                        }
+                                    }
                                 }
-                                let rays: [Ray; LANES] =
-                                    std::array::from_fn(|l| self.ray(&g, view, r, c + l));
-                                if let Some(lanes) = RayLanes::new(&g, &rays, lo, hi) {
-                                    scatter_lanes(&lanes, &g, lo, hi, &values, out, offset);
-                                    c += LANES;
-                                    continue;
-                                }
+                                c += LANES;
                             }
-                            let val = line[c];
-                            c += 1;
-                            if val == 0.0 {
-                                continue;
+                        }
+                        for (c, &v) in line.iter().enumerate().take(c1).skip(c) {
+                            if v != 0.0 {
+                                scatter_alone(self.ray(&g, view, r, c), v, out);
                             }
-                            let ray = self.ray(&g, view, r, c - 1);
-                            let range = ray.clip(lo, hi);
-                            ray.trace(&g, lo, hi, range, |i, w| {
-                                out[i - offset] += w * val;
-                            });
                         }
                     }
                 }
@@ -1389,11 +1081,12 @@ pub fn backproject_with(
 
 #[cfg(test)]
 mod tests {
+    use super::lanes::{gather_scalar, trace_lanes_generic};
     use super::*;
     use crate::geometry::{ConeBeamGeometry, ParallelBeamGeometry};
     use rand::{Rng, SeedableRng};
 
-    /// The projector traces rays side by side (`trace_lanes`, `scatter_lanes`) where it
+    /// The projector traces rays side by side (`LaneKernels`) where it
     /// can; every line integral, and every voxel of the adjoint, must be what `Ray::trace`
     /// gives ray by ray, bit for bit: in a 2D slice (taps in one plane), in 3D, and where
     /// a fan or cone's rays change dominant axis within a group of lanes.
@@ -1470,7 +1163,8 @@ mod tests {
                                 let [lo, hi] = box_;
                                 let plain =
                                     trace_lanes_generic(&lanes, &grid, lo, hi, &x, gather_scalar);
-                                let fast = trace_lanes(&lanes, &grid, lo, hi, &x);
+                                let Some(k) = lane_kernels() else { continue };
+                                let fast = (k.trace)(&lanes, &grid, lo, hi, &x);
                                 assert_eq!(plain.map(f64::to_bits), fast.map(f64::to_bits));
                             }
                         }
