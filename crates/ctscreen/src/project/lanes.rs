@@ -294,11 +294,11 @@ fn scatter_lanes_avx2(
     scatter_lanes_generic(lanes, g, lo, hi, values, out, offset)
 }
 
-/// The adjoint of [`trace_lanes_generic`]: adds `w · values[l]` to `out[i − offset]` for every
-/// tap `(i, w)` of every lane `l`, lane by lane within a plane. A voxel gets at most
-/// one tap of a ray (in the ray's plane through it), so each voxel receives its terms
-/// ray after ray in the order of the rays, as when they are scattered one by one.
-/// Taps of weight 0 (and lanes of value 0) are skipped: they would add 0.
+/// The adjoint of [`trace_lanes_generic`]: adds `w · values[l]` to `out[i − offset]`
+/// for every tap `(i, w)` of every lane `l`, lane by lane within a plane. A voxel gets
+/// at most one tap of a ray (in the ray's plane through it), so each voxel receives
+/// its terms ray after ray in the order of the rays, as when they are scattered one by
+/// one. Taps of weight 0 (and lanes of value 0) are skipped: they would add 0.
 #[inline(always)]
 fn scatter_lanes_generic(
     lanes: &RayLanes,
