@@ -604,6 +604,7 @@ fn finding(id: u32, kind: Kind, score: f64, bbox_mm: [f64; 6]) -> Finding {
         id,
         kind,
         score,
+        threat_probability: None,
         class_scores: ClassScores {
             firearm: score * 0.5,
             firearm_part: 0.1 / 3.0,

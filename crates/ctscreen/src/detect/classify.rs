@@ -1481,6 +1481,7 @@ fn finding_of(descs: &[Descriptors], g: Group, threshold: f64) -> Finding {
         id: 0,
         kind,
         score,
+        threat_probability: None,
         class_scores: g.call.scores,
         bbox_mm: bbox,
         voxel_count: voxels,

@@ -13,7 +13,10 @@
 //! s are threats. [`Evaluation::calibration`] bins every finding of the set by score
 //! ([`CALIBRATION_BINS`] bins over [0, 1]) against the share that match a threat object
 //! (the rule above, without a threshold), and sums the gaps into the expected
-//! calibration error, over all findings and over those scoring at least 0.5.
+//! calibration error, over all findings and over those scoring at least 0.5. The scores
+//! rank but are not probabilities; [`Evaluation::probability_calibration`] does the same
+//! for the findings' threat probabilities, read from the scores by the map fitted on
+//! the design seeds ([`super::probability`]).
 //!
 //! **Ground truth of a parcel** ([`truth_of_parcel`]): every firearm, firearm part and
 //! blade is one object; the cartridges of one batch (a handful scattered together, or a
@@ -52,6 +55,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::features::{box_centre, in_box};
+#[cfg(doc)]
+use super::probability::ScoreMap;
 use super::report::{Kind, Report, Shield, Verdict};
 use super::DetectOptions;
 use crate::phantom::{parcel, ObjectClass, Parcel, ParcelOptions, ThreatKind, Threats};
@@ -557,10 +562,26 @@ pub struct ParcelResult {
     /// The false alarms at the threshold: kind, score, the benign object under it and
     /// the first evidence sentence.
     pub false_alarms: Vec<String>,
+    /// Every finding's score, threat probability and whether it matches a threat
+    /// object (the module's rule without a threshold), in report order: what
+    /// [`Evaluation::calibration`] bins and what [`ScoreMap::fit`] fits.
+    #[serde(default)]
+    pub finding_outcomes: Vec<FindingOutcome>,
     /// Seconds spent scanning (simulation and reconstruction, or voxelisation).
     pub scan_s: f64,
     /// Seconds spent in `detect`.
     pub detect_s: f64,
+}
+
+/// One finding of an evaluation set, for calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FindingOutcome {
+    /// Its score.
+    pub score: f64,
+    /// Its threat probability (`None` where the report had none).
+    pub threat_probability: Option<f64>,
+    /// Whether it matches a threat object.
+    pub threat: bool,
 }
 
 /// Counts and recall of one threat class over a set.
@@ -647,6 +668,11 @@ pub struct Evaluation {
     /// ([`calibration`]).
     #[serde(default)]
     pub calibration: Calibration,
+    /// The same table for the findings' threat probabilities
+    /// ([`crate::detect::probability`]): how well the score map, fitted on the design
+    /// seeds, reads on this set.
+    #[serde(default)]
+    pub probability_calibration: Calibration,
     /// Per parcel, in seed order.
     pub per_parcel: Vec<ParcelResult>,
     /// Seconds spent in all (scans and detection).
@@ -998,6 +1024,17 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
                 )
             })
             .collect();
+        let finding_outcomes = report
+            .findings
+            .iter()
+            .map(|f| FindingOutcome {
+                score: f.score,
+                threat_probability: f.threat_probability,
+                threat: truth.iter().any(|o| {
+                    o.class != TruthClass::Benign && matches(&f.bbox_mm, f.centroid_mm, &o.bbox_mm)
+                }),
+            })
+            .collect();
         let result = ParcelResult {
             seed: pseed,
             threats: kinds.iter().map(|k| k.name().to_string()).collect(),
@@ -1007,6 +1044,7 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
             scores,
             missed,
             false_alarms,
+            finding_outcomes,
             scan_s,
             detect_s,
         };
@@ -1113,6 +1151,7 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
         }
         wins / (benign_parcels * threat_parcels) as f64
     });
+    let outcomes = || runs.iter().flat_map(|r| r.2.finding_outcomes.iter());
     Ok(Evaluation {
         options: options.clone(),
         seed_range: [options.seed, options.seed + options.parcels as u64],
@@ -1139,16 +1178,9 @@ pub fn evaluate_set(options: &EvaluationOptions, progress: &dyn Progress) -> Res
         confusion,
         roc,
         auc,
-        calibration: calibration(
-            runs.iter().flat_map(|(report, truth, _)| {
-                report.findings.iter().map(|f| {
-                    let hit = truth.iter().any(|o| {
-                        o.class != TruthClass::Benign
-                            && matches(&f.bbox_mm, f.centroid_mm, &o.bbox_mm)
-                    });
-                    (f.score, hit)
-                })
-            }),
+        calibration: calibration(outcomes().map(|o| (o.score, o.threat)), CALIBRATION_BINS),
+        probability_calibration: calibration(
+            outcomes().filter_map(|o| Some((o.threat_probability?, o.threat))),
             CALIBRATION_BINS,
         ),
         per_parcel: runs.into_iter().map(|r| r.2).collect(),

@@ -20,7 +20,8 @@
 //!    firearm finding. Every score comes with the sentences that drove it;
 //! 4. [`shield`]: the regions that no ray crossed with more than a trace of its
 //!    photons, whose contents the scan cannot show;
-//! 5. the [`Report`]: findings (highest score first), shields and the verdict.
+//! 5. the [`Report`]: findings (highest score first), each with the threat probability
+//!    its score reads as ([`probability`]), shields and the verdict.
 //!
 //! [`evaluate`] scores a report against a generated parcel's ground truth
 //! ([`evaluate_parcel`]) and runs seeded evaluation sets through the whole pipeline
@@ -52,6 +53,8 @@
 //!     "id": 1,                                   // 1.., in this report
 //!     "kind": "firearm" | "firearm_part" | "ammunition" | "blade" | "metal_other",
 //!     "score": 0.93,                             // best threat score in [0, 1]
+//!     "threat_probability": 0.99,                // share of such findings that were
+//!                                                // threats (score map), or null
 //!     "class_scores": { "firearm": …, "firearm_part": …, "ammunition": …, "blade": … },
 //!     "bbox_mm": [z0, y0, x0, z1, y1, x1],       // world mm, voxel edges, min then max
 //!     "voxel_count": 5210,                       // voxels above low_mu
@@ -83,6 +86,7 @@ pub mod candidates;
 pub mod classify;
 pub mod evaluate;
 pub mod features;
+pub mod probability;
 pub mod report;
 pub mod shield;
 mod silhouette;
@@ -426,7 +430,7 @@ pub fn detect_with_progress(
     } else {
         Verdict::Clear
     };
-    Ok(Report {
+    let mut report = Report {
         schema_version: report::SCHEMA_VERSION,
         findings,
         shields,
@@ -442,5 +446,7 @@ pub fn detect_with_progress(
             shields_s: (t4 - t3).as_secs_f64(),
             total_s: (t4 - t0).as_secs_f64(),
         },
-    })
+    };
+    probability::ScoreMap::builtin().apply(&mut report);
+    Ok(report)
 }

@@ -138,6 +138,11 @@ pub struct Finding {
     /// The best threat score in [0, 1] (also for `metal_other` findings, where it is
     /// below the threshold), so that the threshold can be moved afterwards.
     pub score: f64,
+    /// How often findings of this score were threats where the score map was fitted
+    /// ([`crate::detect::probability`]), in [0, 1]; `None` where no map was applied
+    /// (a finding read back from DICOS, or from a report written before there was one).
+    #[serde(default)]
+    pub threat_probability: Option<f64>,
     /// Scores of each threat kind.
     pub class_scores: ClassScores,
     /// Bounding box `(z0, y0, x0, z1, y1, x1)`, world mm: the min and max corners of

@@ -3065,6 +3065,7 @@ impl PtoRead {
             id: u32::from(self.id),
             kind,
             score: self.probability,
+            threat_probability: None,
             class_scores,
             bbox_mm: b,
             voxel_count: 0,
