@@ -5,7 +5,7 @@
 //! an error leaves no partial files).
 use std::path::PathBuf;
 
-use ctscreen::detect::evaluate::{evaluate_set, Evaluation, EvaluationOptions};
+use ctscreen::detect::evaluate::{evaluate_set, Calibration, Evaluation, EvaluationOptions};
 use ctscreen::io;
 
 use crate::demo::Staging;
@@ -136,18 +136,12 @@ fn print_table(e: &Evaluation, args: &Args) {
             c.total, c.detected, c.classified, c.shielded
         );
     }
-    let c = &e.calibration;
-    println!(
-        "\ncalibration of the {} findings' scores (expected calibration error {:.3}; {:.3} at scores ≥ 0.5)",
-        c.findings, c.expected_calibration_error, c.expected_calibration_error_above_half
+    print_calibration(&e.calibration, "scores", "score");
+    print_calibration(
+        &e.probability_calibration,
+        "threat probabilities",
+        "probability",
     );
-    println!("  scores      findings  mean score  share matching a threat");
-    for b in c.bins.iter().filter(|b| b.findings > 0) {
-        println!(
-            "  {:.1}–{:.1}  {:9}  {:10.3}  {:23.3}",
-            b.score_range[0], b.score_range[1], b.findings, b.mean_score, b.threat_share
-        );
-    }
     println!("\nconfusion (truth → kind of the best alarmed finding)");
     for (row, cols) in &e.confusion {
         let cells: Vec<String> = cols.iter().map(|(c, n)| format!("{c} {n}")).collect();
@@ -164,4 +158,22 @@ fn print_table(e: &Evaluation, args: &Args) {
         "\nwrote {}: evaluation.json, roc.png\nreproduce: {cmd}",
         args.out.display()
     );
+}
+
+/// A reliability table: `what` names the values binned (plural), `one` a single one.
+fn print_calibration(c: &Calibration, what: &str, one: &str) {
+    println!(
+        "\ncalibration of the {} findings' {what} (expected calibration error {:.3}; {:.3} at {what} ≥ 0.5)",
+        c.findings, c.expected_calibration_error, c.expected_calibration_error_above_half
+    );
+    println!(
+        "  {:<10}  findings  mean {one:<11}  share matching a threat",
+        what.split(' ').next_back().unwrap_or(what)
+    );
+    for b in c.bins.iter().filter(|b| b.findings > 0) {
+        println!(
+            "  {:.1}–{:.1}     {:8}  {:16.3}  {:23.3}",
+            b.score_range[0], b.score_range[1], b.findings, b.mean_score, b.threat_share
+        );
+    }
 }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod detect;
 mod evaluate;
+mod fit_score_map;
 mod info;
 mod progress;
 mod reconstruct;
@@ -35,6 +36,8 @@ enum Command {
     Reconstruct(reconstruct::Args),
     /// Score the detector on a seeded set of generated, scanned parcels: recall, false alarms, ROC.
     Evaluate(evaluate::Args),
+    /// Fit the map from finding score to threat probability on `evaluate` runs over design seeds.
+    FitScoreMap(fit_score_map::Args),
 }
 
 /// What a subcommand returns: any error, shown to the user as one line.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Reconstruct(args) => reconstruct::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::FitScoreMap(args) => fit_score_map::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -173,3 +173,68 @@ fn bad_evaluate_flags_fail_with_one_line_naming_the_flag() {
     }
     assert!(!out.exists(), "a refused run created its output folder");
 }
+
+/// `fit-score-map` fits on an evaluation of design seeds, writes a map whose findings
+/// are the evaluation's, and refuses an evaluation of evaluation seeds without writing.
+#[test]
+fn fit_score_map_takes_design_seeds_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let evaluate = |seed: &str, out: &std::path::Path| {
+        let run = ctscreen()
+            .args(["evaluate", "--parcels", "2", "--size", "40", "--quiet"])
+            .args(["--seed", seed, "--out"])
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        out.join("evaluation.json")
+    };
+    let design = evaluate("20", &dir.path().join("design"));
+    let map_path = dir.path().join("map.json");
+    let run = ctscreen()
+        .arg("fit-score-map")
+        .arg(&design)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(&map_path)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let e: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&design).unwrap()).unwrap();
+    let findings: u64 = e["per_parcel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| u(&p["findings"]))
+        .sum();
+    let map = ctscreen::detect::probability::ScoreMap::from_json(
+        &std::fs::read_to_string(&map_path).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(map.findings as u64, findings);
+    assert!(map.fitted_on.contains("seeds 20–21"), "{}", map.fitted_on);
+
+    let held_out = evaluate("1000000", &dir.path().join("held-out"));
+    let refused = dir.path().join("refused.json");
+    let run = ctscreen()
+        .arg("fit-score-map")
+        .arg(&held_out)
+        .arg("--out")
+        .arg(&refused)
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("design seeds below 10000"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!refused.exists());
+}
