@@ -124,6 +124,17 @@ def test_evaluate_set_counts_add_up():
         assert 0.0 <= b["threat_share"] <= 1.0
     ece = sum(b["findings"] * abs(b["mean_score"] - b["threat_share"]) for b in bins) / cal["findings"]
     assert cal["expected_calibration_error"] == pytest.approx(ece)
+    # every finding's outcome is listed, with the shipped map's probability of its score
+    outcomes = [o for p in per for o in p["finding_outcomes"]]
+    assert len(outcomes) == cal["findings"]
+    shipped = cs.ScoreMap.builtin()
+    for o in outcomes:
+        assert o["threat_probability"] == pytest.approx(shipped.probability(o["score"]))
+    pcal = e["probability_calibration"]
+    assert pcal["findings"] == len(outcomes)
+    assert sum(b["findings"] * b["threat_share"] for b in pcal["bins"]) == pytest.approx(
+        sum(o["threat"] for o in outcomes)
+    )
 
 
 def test_evaluate_set_refuses_bad_options():
@@ -201,3 +212,49 @@ def test_detection_options_by_name_reach_the_rust_reader():
         cs.detect(vol, split_touching="yes")
     with pytest.raises(ValueError, match="connectivity"):
         cs.evaluate_set(parcels=1, connectivity=5)
+
+
+def test_score_map_fit_is_scipys_isotonic_regression():
+    """The map is the isotonic regression of "threat" on the score with equal scores
+    pooled: scipy's weighted isotonic regression of each score's threat share."""
+    from scipy.optimize import isotonic_regression
+
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 41, size=600) / 40.0  # ties are common
+    threats = rng.random(600) < 0.1 + 0.8 * scores**2
+    m = cs.ScoreMap.fit(scores.tolist(), threats.tolist(), fitted_on="random findings")
+    xs, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    share = np.bincount(inverse, weights=threats.astype(float)) / counts
+    want = isotonic_regression(share, weights=counts.astype(float)).x
+    got = np.array([m.probability(x) for x in xs])
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    assert m.findings == 600 and m.fitted_on == "random findings"
+    assert np.all(np.diff(m.scores) > 0) and np.all(np.diff(m.probabilities) >= 0)
+    # between the curve's points it is linear, beyond them flat
+    a, b = m.scores[0], m.scores[1]
+    pa, pb = m.probabilities[0], m.probabilities[1]
+    assert m.probability((a + b) / 2) == pytest.approx((pa + pb) / 2)
+    assert m.probability(2.0) == m.probabilities[-1]
+    assert cs.ScoreMap.from_json(m.to_json()).probabilities == m.probabilities
+
+
+def test_score_map_on_reports_and_its_bad_input():
+    report = cs.detect(cs.Volume(steel_tube(), spacing=(1.0, 1.0, 1.0)))
+    f = report.findings[0]
+    assert f.threat_probability == pytest.approx(cs.ScoreMap.builtin().probability(f.score))
+    # a map of one's own: every finding of that score was a threat
+    mine = cs.ScoreMap.fit([0.0, 1.0], [True, True])
+    assert mine.probability(0.3) == 1.0
+    other = report.with_score_map(mine)
+    assert [g.threat_probability for g in other.findings] == [1.0] * len(report.findings)
+    assert [g.score for g in other.findings] == [g.score for g in report.findings]
+    with pytest.raises(ValueError, match="one per score"):
+        cs.ScoreMap.fit([0.1, 0.2], [True])
+    with pytest.raises(ValueError, match="1.5"):
+        cs.ScoreMap.fit([1.5], [True])
+    with pytest.raises(ValueError, match="at least one"):
+        cs.ScoreMap.fit([], [])
+    bad = json.loads(mine.to_json())
+    bad["probabilities"] = [1.0, 0.0]
+    with pytest.raises(OSError, match="non-decreasing"):
+        cs.ScoreMap.from_json(json.dumps(bad))

@@ -1,5 +1,6 @@
 //! Detection bindings: `detect`, `Report`, `Finding`, `evaluate`, `evaluate_set`.
 use ctscreen::detect::evaluate::{evaluate_parcel, evaluate_set as core_evaluate_set, ScanMode};
+use ctscreen::detect::probability::ScoreMap;
 use ctscreen::detect::{detect_with_progress, DetectOptions, EvaluationOptions, Report};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -19,6 +20,9 @@ use crate::volume::PyVolume;
 ///     "firearm", "firearm_part", "ammunition", "blade" or "metal_other".
 /// score : float
 ///     Best threat score in [0, 1].
+/// threat_probability : float or None
+///     How often findings of this score were threats in the parcels the score map was
+///     fitted on (see :class:`ScoreMap`); None where no map was applied.
 /// bbox_mm : tuple of 6 float
 ///     (z0, y0, x0, z1, y1, x1) world mm, min and max corners.
 /// voxel_count : int
@@ -41,6 +45,7 @@ pub struct PyFinding {
     id: u32,
     kind: String,
     score: f64,
+    threat_probability: Option<f64>,
     bbox_mm: (f64, f64, f64, f64, f64, f64),
     voxel_count: u64,
     volume_mm3: f64,
@@ -123,6 +128,7 @@ impl PyReport {
                 id: f.id,
                 kind: f.kind.as_str().to_string(),
                 score: f.score,
+                threat_probability: f.threat_probability,
                 bbox_mm: tuple6(&f.bbox_mm),
                 voxel_count: f.voxel_count,
                 volume_mm3: f.volume_mm3,
@@ -213,6 +219,147 @@ impl PyReport {
         let py = slf.py();
         let text = slf.get().inner.to_json().py()?;
         Ok((py.get_type::<Self>().getattr("from_json")?, (text,)))
+    }
+
+    /// The same report with every finding's ``threat_probability`` read from another
+    /// score map (one fitted on parcels like yours).
+    ///
+    /// Parameters
+    /// ----------
+    /// score_map : ScoreMap
+    ///
+    /// Returns
+    /// -------
+    /// Report
+    fn with_score_map(&self, score_map: &PyScoreMap) -> Self {
+        let mut inner = self.inner.clone();
+        score_map.inner.apply(&mut inner);
+        Self { inner }
+    }
+}
+
+/// A monotone map from finding score to threat probability: the isotonic regression
+/// of "matches a threat object" on the score over the findings of evaluation sets.
+/// :func:`detect` applies :meth:`ScoreMap.builtin`, fitted on the design parcel seeds.
+///
+/// Attributes
+/// ----------
+/// fitted_on : str
+///     What it was fitted on (seeds, voxel size, scan).
+/// findings : int
+///     Findings it was fitted on.
+/// scores, probabilities : list of float
+///     The curve's points: scores strictly increasing, probabilities non-decreasing,
+///     both in [0, 1]; linear in between, flat beyond the ends.
+#[pyclass(name = "ScoreMap", module = "ctscreen", frozen)]
+pub struct PyScoreMap {
+    inner: ScoreMap,
+}
+
+#[pymethods]
+impl PyScoreMap {
+    /// Fits the map to findings' scores and whether each matched a threat object.
+    ///
+    /// Parameters
+    /// ----------
+    /// scores : sequence of float
+    ///     Scores in [0, 1].
+    /// threats : sequence of bool
+    ///     One per score.
+    /// fitted_on : str, optional
+    ///     What the findings come from, kept in the map.
+    ///
+    /// Returns
+    /// -------
+    /// ScoreMap
+    ///
+    /// Raises
+    /// ------
+    /// ValueError
+    ///     With no score, scores and threats of different lengths, or a score not in
+    ///     [0, 1].
+    #[staticmethod]
+    #[pyo3(signature = (scores, threats, fitted_on = ""))]
+    fn fit(scores: Vec<f64>, threats: Vec<bool>, fitted_on: &str) -> PyResult<Self> {
+        if scores.len() != threats.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "threats: {} values for {} scores (expected one per score)",
+                threats.len(),
+                scores.len()
+            )));
+        }
+        Ok(Self {
+            inner: ScoreMap::fit(scores.into_iter().zip(threats), fitted_on).py()?,
+        })
+    }
+
+    /// The map shipped with the library, fitted on the design parcel seeds.
+    #[staticmethod]
+    fn builtin() -> Self {
+        Self {
+            inner: ScoreMap::builtin().clone(),
+        }
+    }
+
+    /// Reads a map from JSON written by ``to_json``.
+    ///
+    /// Raises
+    /// ------
+    /// OSError
+    ///     If the text is not a score map, its curve is not monotone in [0, 1], or its
+    ///     version is another.
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        Ok(Self {
+            inner: ScoreMap::from_json(text).py()?,
+        })
+    }
+
+    /// The map as JSON text.
+    fn to_json(&self) -> String {
+        self.inner.to_json()
+    }
+
+    /// The threat probability of a score (NaN reads as 0).
+    ///
+    /// Parameters
+    /// ----------
+    /// score : float
+    ///
+    /// Returns
+    /// -------
+    /// float
+    fn probability(&self, score: f64) -> f64 {
+        self.inner.probability(score)
+    }
+
+    #[getter]
+    fn fitted_on(&self) -> String {
+        self.inner.fitted_on.clone()
+    }
+
+    #[getter]
+    fn findings(&self) -> usize {
+        self.inner.findings
+    }
+
+    #[getter]
+    fn scores(&self) -> Vec<f64> {
+        self.inner.scores.clone()
+    }
+
+    #[getter]
+    fn probabilities(&self) -> Vec<f64> {
+        self.inner.probabilities.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ScoreMap(points={}, findings={}, fitted_on={:?})",
+            self.inner.scores.len(),
+            self.inner.findings,
+            self.inner.fitted_on
+        )
     }
 }
 
@@ -379,8 +526,10 @@ fn evaluate(
 ///     threat class), ``false_alarms_per_benign_parcel``, ``confusion``, ``roc``
 ///     (threshold, threat/benign parcels alarmed, recall…), ``auc``, ``calibration``
 ///     (findings binned by score against the share matching a threat, and the
-///     expected calibration error), ``per_parcel``, ``seed_range``, ``options`` and
-///     the counts.
+///     expected calibration error), ``probability_calibration`` (the same for the
+///     findings' threat probabilities), ``per_parcel`` (with ``finding_outcomes``:
+///     each finding's score, threat probability and whether it matches a threat, what
+///     :meth:`ScoreMap.fit` takes), ``seed_range``, ``options`` and the counts.
 ///
 /// Raises
 /// ------
@@ -432,6 +581,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyReport>()?;
     m.add_class::<PyFinding>()?;
     m.add_class::<PyShield>()?;
+    m.add_class::<PyScoreMap>()?;
     m.add_function(wrap_pyfunction!(detect, m)?)?;
     m.add_function(wrap_pyfunction!(detect_options, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
