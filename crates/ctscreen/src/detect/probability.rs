@@ -182,9 +182,11 @@ impl ScoreMap {
                 ));
             }
             let scan = match e.options.mode {
-                ScanMode::Reconstruction { photons, .. } => {
-                    format!("scanned at 120 kVp with {photons:.0e} photons per pixel")
-                }
+                // `evaluate_set` scans with the default spectrum and these photons.
+                ScanMode::Reconstruction { photons, .. } => format!(
+                    "scanned at {:.0} kVp with {photons:.0e} photons per pixel",
+                    crate::SimulateOptions::default().kvp
+                ),
                 ScanMode::Truth {
                     energy_kev,
                     noise_mu,
