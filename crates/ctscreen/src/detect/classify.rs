@@ -45,8 +45,9 @@
 //!   when it alarms as a firearm or scores at least what its members do alone. Limbs
 //!   too thick for two fitted lines (an all-steel pistol's slide and frame, 50–70 mm
 //!   across) are judged on the **solid limbs** of the silhouette instead: a body
-//!   100–260 mm long and a grip 45–170 mm beyond it at 95–130°, near one end, covering
-//!   most of the outline (`pistol_silhouette`). Two candidates whose boxes lie within
+//!   92–260 mm long (a snub-nosed revolver's is about 105–110 mm; 100 mm or more for
+//!   two objects read as one) and a grip 45–170 mm beyond it at 95–130°, near one end,
+//!   covering most of the outline (`pistol_silhouette`). Two candidates whose boxes lie within
 //!   16 mm of each other, each of at least 20 g and as thick as a grip, are also
 //!   judged as **one outline** ([`joinable`], [`classify_candidates`]): a pistol's
 //!   wooden grip panels or polymer frame can part its steel at the metal threshold
@@ -332,14 +333,41 @@ fn is_revolver_cylinder(count: usize) -> bool {
     (5..=8).contains(&count)
 }
 
+/// Membership of a handgun's body length (slide, or barrel with cylinder and frame),
+/// mm, in 92–260 mm for one object and 100–260 mm for two read as one.
+///
+/// The lower end of one object is that of the compact guns: a pocket pistol's slide
+/// (Seecamp, Beretta 21) is 105–125 mm and a snub-nosed revolver reads about 105–115 mm
+/// from muzzle to recoil shield; full-size slides are 165–215 mm. Two objects read as
+/// one (a joined pair, or a slide-like and a grip-like object meeting at an angle) are
+/// a weaker reading, since any two blocks may lie at a pistol's angle: there a body
+/// under 100 mm is not taken (on the design seeds at 96³, a motor housing beside a
+/// stack of coins, and a box of rounds beside a screwdriver, read 106–110 mm bodies),
+/// and the compact guns that part at the metal threshold (a polymer pocket pistol's
+/// slide and magazine) still have slides of 110 mm or more.
+fn body_length_score(length_mm: f64, one_object: bool) -> f64 {
+    if one_object {
+        band(length_mm, 92.0, 260.0, 5.0)
+    } else {
+        band(length_mm, 100.0, 260.0, 10.0)
+    }
+}
+
 /// A pistol or revolver from the geometry of two limbs: the angle between them, the
-/// long limb (slide or barrel + frame: 100–260 mm, a chunky section 14–55 mm thick and
-/// 14 mm to `a_width_max` wide) and the short one (grip or magazine: 45–170 mm, ≥ 9 mm
+/// long limb (slide or barrel + frame: [`body_length_score`], a chunky section 14–55 mm
+/// thick and 14 mm to `a_width_max` wide) and the short one (grip or magazine: 45–170 mm, ≥ 9 mm
 /// thick) joined by its end. Hand tools lying across each other fail on the sections
 /// (spanners, screwdrivers, pliers are under 15 mm thick).
-fn pistol_geometry(angle: f64, a: [f64; 3], b: [f64; 3], junction_b: f64, a_width_max: f64) -> f64 {
+fn pistol_geometry(
+    angle: f64,
+    a: [f64; 3],
+    b: [f64; 3],
+    junction_b: f64,
+    a_width_max: f64,
+    one_object: bool,
+) -> f64 {
     band(angle, 95.0, 130.0, 3.0)
-        * band(a[0], 100.0, 260.0, 10.0)
+        * body_length_score(a[0], one_object)
         * band(a[1], 14.0, a_width_max, 2.5)
         * band(a[2], 14.0, 55.0, 2.0)
         * band(b[0], 45.0, 170.0, 6.0)
@@ -359,7 +387,8 @@ const LIMB_WIDTH_MAX_MM: f64 = 55.0;
 const REVOLVER_FRAME_WIDTH_MAX_MM: f64 = 100.0;
 
 /// A pistol or revolver from the two solid limbs of its silhouette: the body (slide,
-/// with a steel frame beneath it: 100–260 mm long, 20–75 mm across, 14–55 mm thick) and
+/// with a steel frame beneath it: 92–260 mm long for one object, 100–260 mm for two
+/// read as one (a weaker reading), 20–75 mm across, 14–55 mm thick) and
 /// the grip (45–170 mm beyond the body, ≥ 9 mm thick, its largest solid rectangle 7–65
 /// mm across: wooden panels and a magazine holding few rounds leave only a 4 mm steel
 /// strap solid, which reads 7–11 mm at 3.44 mm voxels) leaving it near
@@ -368,11 +397,14 @@ const REVOLVER_FRAME_WIDTH_MAX_MM: f64 = 100.0;
 /// trigger guard and a hammer leave some of it out). A barrel adds to the call. Spanners
 /// and pliers fail on the thickness; a hammer on its right angle and, with a steel
 /// handle, on the handle's length.
-pub fn pistol_silhouette(l: &SolidLimbs) -> f64 {
+///
+/// `one_object` is false when `l` is the outline of two candidates judged as one
+/// (`joinable`), which must show a body of at least about 100 mm.
+pub fn pistol_silhouette(l: &SolidLimbs, one_object: bool) -> f64 {
     let Some(parts) = &l.parts else { return 0.0 };
     let (ea, eb) = (parts[0].extents_mm, parts[1].extents_mm);
     band(l.angle_deg, 95.0, 130.0, 3.0)
-        * band(l.lengths_mm[0], 100.0, 260.0, 10.0)
+        * body_length_score(l.lengths_mm[0], one_object)
         * band(l.widths_mm[0], 20.0, 75.0, 3.0)
         * band(ea[2], 14.0, 55.0, 2.0)
         * band(l.lengths_mm[1], 45.0, 170.0, 6.0)
@@ -809,6 +841,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
                     [tp.lengths_mm[1], eb[1], eb[2]],
                     tp.junction[1],
                     LIMB_WIDTH_MAX_MM,
+                    d.joined <= 1,
                 ) * up(tp.fit_gain, super::features::TWO_PART_GAIN_MIN, 0.12)
                     * down(tp.gap_mm[0].max(tp.gap_mm[1]), 25.0, 4.0)
             }
@@ -866,7 +899,7 @@ fn call_single(d: &Descriptors, metal_energy_kev: f64) -> Call {
             c.feat("limbs_thickness_a_mm", parts[0].extents_mm[2]);
             c.feat("limbs_thickness_b_mm", parts[1].extents_mm[2]);
         }
-        let geo = pistol_silhouette(sl);
+        let geo = pistol_silhouette(sl, d.joined <= 1);
         c.feat("pistol_silhouette", geo);
         if geo > 0.0 {
             // A barrel in the body, or in the whole object (the body's share of the
@@ -1334,8 +1367,14 @@ fn pistol_pair(a: &Descriptors, b: &Descriptors) -> Option<Call> {
         (LIMB_WIDTH_MAX_MM, 0.0)
     };
     let reach = gaps[0].max(gaps[1] - slack);
-    let geo = pistol_geometry(angle, sa.extents_mm, sb.extents_mm, junction[1], width_max)
-        * down(reach, 30.0, 5.0);
+    let geo = pistol_geometry(
+        angle,
+        sa.extents_mm,
+        sb.extents_mm,
+        junction[1],
+        width_max,
+        false,
+    ) * down(reach, 30.0, 5.0);
     if geo < 0.05 {
         return None;
     }

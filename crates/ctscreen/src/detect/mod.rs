@@ -413,7 +413,7 @@ pub fn detect_with_progress(
         let both = cands[index[a]].joined(&cands[index[b]]);
         // The outline first: only one that may be a pistol's is measured in full.
         let outline = features::outline(volume, &both, options)?;
-        if classify::pistol_silhouette(&outline) < options.threshold {
+        if classify::pistol_silhouette(&outline, false) < options.threshold {
             return None;
         }
         let mut whole = features::describe(volume, &both, options)?;
