@@ -32,6 +32,15 @@ def at(centre, angle_deg, height, thickness, length):
     return tuple(centre[i] + sum(r[i][j] * local[j] for j in range(3)) for i in range(3))
 
 
+def grip_pose(angle_deg, grip_deg, top, half_length):
+    """A grip leaving the body's underside at `top` (local height, length, mm) at
+    `grip_deg` to the bore axis: its unit direction `(h, l)`, the local centre of a grip
+    `2 * half_length` long, and its rotation flat on the belt."""
+    down = (-math.sin(math.radians(grip_deg)), math.cos(math.radians(grip_deg)))
+    centre = (top[0] + half_length * down[0], top[1] + half_length * down[1])
+    return down, centre, in_plane(angle_deg - grip_deg)
+
+
 def pistol(ph, centre, angle_deg):
     """A polymer-framed pistol: steel slide as a U-channel of plates over a barrel tube,
     polymer frame rail ahead of a polymer grip at 108° whose magazine (1 mm steel walls,
@@ -47,11 +56,7 @@ def pistol(ph, centre, angle_deg):
     ph = ph.add_cuboid(
         at(centre, angle_deg, -21, 0, 30), (12, 24, 120), "nylon_glass_filled", rotation=rot, **kw
     )
-    grip_deg = 108.0
-    down = (-math.sin(math.radians(grip_deg)), math.cos(math.radians(grip_deg)))  # (h, l)
-    top = (-16.0, -55.0)
-    grip = (top[0] + 55 * down[0], top[1] + 55 * down[1])
-    grip_rot = in_plane(angle_deg - grip_deg)
+    down, grip, grip_rot = grip_pose(angle_deg, 108.0, (-16.0, -55.0), 55.0)
     ph = ph.add_cuboid(
         at(centre, angle_deg, grip[0], 0, grip[1]), (32, 30, 110), "nylon_glass_filled",
         rotation=grip_rot, **kw,
@@ -89,11 +94,7 @@ def snub_revolver(ph, centre, angle_deg):
     ph = ph.add_cuboid(at(centre, angle_deg, 0, 0, -24), (36, 30, 9), "steel", rotation=rot, **kw)
     ph = ph.add_cuboid(at(centre, angle_deg, -2, 0, 23.5), (32, 18, 8), "steel", rotation=rot, **kw)
     ph = ph.add_tube(at(centre, angle_deg, 11.5, 0, 52), 7.5, 4.5, 50, "steel", axis=axis, **kw)
-    grip_deg = 120.0
-    down = (-math.sin(math.radians(grip_deg)), math.cos(math.radians(grip_deg)))  # (h, l)
-    top = (-24.0, -26.0)
-    grip = (top[0] + 40 * down[0], top[1] + 40 * down[1])
-    grip_rot = in_plane(angle_deg - grip_deg)
+    _, grip, grip_rot = grip_pose(angle_deg, 120.0, (-24.0, -26.0), 40.0)
     ph = ph.add_cuboid(
         at(centre, angle_deg, grip[0], 0, grip[1]), (15, 9, 80), "steel", rotation=grip_rot, **kw
     )
