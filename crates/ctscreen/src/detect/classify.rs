@@ -47,9 +47,9 @@
 //!   across) are judged on the **solid limbs** of the silhouette instead: a body
 //!   92–260 mm long (a snub-nosed revolver's is about 105–110 mm; 100 mm or more for
 //!   two objects read as one) and a grip 45–170 mm beyond it at 95–130°, near one end,
-//!   covering most of the outline (`pistol_silhouette`). Two candidates whose boxes lie within
-//!   16 mm of each other, each of at least 20 g and as thick as a grip, are also
-//!   judged as **one outline** ([`joinable`], [`classify_candidates`]): a pistol's
+//!   covering most of the outline (`pistol_silhouette`). Two candidates whose boxes
+//!   lie within 16 mm of each other, each of at least 20 g and as thick as a grip, are
+//!   also judged as **one outline** ([`joinable`], [`classify_candidates`]): a pistol's
 //!   wooden grip panels or polymer frame can part its steel at the metal threshold
 //!   into a body and a grip strap, neither a threat alone;
 //! - **cartridge** (ammunition): a round cylinder 4.5–14.5 mm across, 15–85 mm long,
@@ -355,8 +355,8 @@ fn body_length_score(length_mm: f64, one_object: bool) -> f64 {
 
 /// A pistol or revolver from the geometry of two limbs: the angle between them, the
 /// long limb (slide or barrel + frame: [`body_length_score`], a chunky section 14–55 mm
-/// thick and 14 mm to `a_width_max` wide) and the short one (grip or magazine: 45–170 mm, ≥ 9 mm
-/// thick) joined by its end. Hand tools lying across each other fail on the sections
+/// thick and 14 mm to `a_width_max` wide) and the short one (grip or magazine: 45–170
+/// mm, ≥ 9 mm thick) joined by its end. Hand tools lying across each other fail on the sections
 /// (spanners, screwdrivers, pliers are under 15 mm thick).
 fn pistol_geometry(
     angle: f64,
