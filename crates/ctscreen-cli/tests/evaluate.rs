@@ -6,6 +6,16 @@ fn ctscreen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ctscreen"))
 }
 
+/// Runs `command`, which must succeed (else the test fails with its stderr).
+fn succeed(command: &mut Command) {
+    let run = command.output().unwrap();
+    assert!(
+        run.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 fn u(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
@@ -14,23 +24,18 @@ fn u(v: &serde_json::Value) -> u64 {
 fn evaluate_writes_consistent_counts_and_a_roc_picture() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("eval");
-    let run = ctscreen()
-        .args([
-            "evaluate",
-            "--parcels",
-            "4",
-            "--size",
-            "64",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "evaluate failed: {}",
-        String::from_utf8_lossy(&run.stderr)
+    succeed(
+        ctscreen()
+            .args([
+                "evaluate",
+                "--parcels",
+                "4",
+                "--size",
+                "64",
+                "--quiet",
+                "--out",
+            ])
+            .arg(&out),
     );
     let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
@@ -180,33 +185,23 @@ fn bad_evaluate_flags_fail_with_one_line_naming_the_flag() {
 fn fit_score_map_takes_design_seeds_only() {
     let dir = tempfile::tempdir().unwrap();
     let evaluate = |seed: &str, out: &std::path::Path| {
-        let run = ctscreen()
-            .args(["evaluate", "--parcels", "2", "--size", "40", "--quiet"])
-            .args(["--seed", seed, "--out"])
-            .arg(out)
-            .output()
-            .unwrap();
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
+        succeed(
+            ctscreen()
+                .args(["evaluate", "--parcels", "2", "--size", "40", "--quiet"])
+                .args(["--seed", seed, "--out"])
+                .arg(out),
         );
         out.join("evaluation.json")
     };
     let design = evaluate("20", &dir.path().join("design"));
     let map_path = dir.path().join("map.json");
-    let run = ctscreen()
-        .arg("fit-score-map")
-        .arg(&design)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&map_path)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    succeed(
+        ctscreen()
+            .arg("fit-score-map")
+            .arg(&design)
+            .arg("--quiet")
+            .arg("--out")
+            .arg(&map_path),
     );
     let e: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&design).unwrap()).unwrap();
