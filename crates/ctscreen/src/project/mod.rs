@@ -616,6 +616,17 @@ impl Ray {
         (k0, k1)
     }
 
+    /// The line integral of `x` along the ray, taps inside the index box `lo..hi` only:
+    /// `Σ w · x[i]` over [`Ray::trace`]'s taps, summed in f64 in their order.
+    #[inline(always)]
+    fn line_integral(&self, g: &Grid, lo: [i64; 3], hi: [i64; 3], x: &[f32]) -> f64 {
+        let mut acc = 0.0f64;
+        self.trace(g, lo, hi, self.clip(lo, hi), |i, w| {
+            acc += f64::from(w * x[i]);
+        });
+        acc
+    }
+
     /// Calls `f(flat index, weight)` for every bilinear tap of planes `k0..=k1` inside
     /// the index box `lo..hi`. The weight of a tap depends only on the ray, the plane and
     /// the tap, never on the box: forward and adjoint use the same numbers.
@@ -810,13 +821,7 @@ impl Projector {
                 }
                 out[..c0].fill(0.0);
                 out[c1..].fill(0.0);
-                let alone = |ray: Ray| {
-                    let mut acc = 0.0f64;
-                    ray.trace(&g, lo, hi, ray.clip(lo, hi), |i, w| {
-                        acc += f64::from(w * x[i]);
-                    });
-                    acc as f32
-                };
+                let alone = |ray: Ray| ray.line_integral(&g, lo, hi, x) as f32;
                 let mut c = c0;
                 if let Some(k) = kernels {
                     // Side by side when LANES rays step along one axis (all of a parallel
@@ -1139,17 +1144,9 @@ mod tests {
             for view in 0..op.views.len() {
                 for r in 0..rows {
                     for c in 0..cols {
-                        let ray = op.ray(&grid, view, r, c);
-                        let mut acc = 0.0f64;
-                        ray.trace(
-                            &grid,
-                            box_[0],
-                            box_[1],
-                            ray.clip(box_[0], box_[1]),
-                            |i, w| {
-                                acc += f64::from(w * x[i]);
-                            },
-                        );
+                        let acc = op
+                            .ray(&grid, view, r, c)
+                            .line_integral(&grid, box_[0], box_[1], &x);
                         let got = y[(view * rows + r) * cols + c];
                         assert_eq!(got.to_bits(), (acc as f32).to_bits(), "{g:?}");
                     }
@@ -1185,11 +1182,9 @@ mod tests {
             for view in 0..op.views.len() {
                 for r in 0..rows {
                     for c in 0..cols {
-                        let ray = op.ray(&grid, view, r, c);
-                        let mut acc = 0.0f64;
-                        ray.trace(&grid, sub[0], sub[1], ray.clip(sub[0], sub[1]), |i, w| {
-                            acc += f64::from(w * x[i]);
-                        });
+                        let acc = op
+                            .ray(&grid, view, r, c)
+                            .line_integral(&grid, sub[0], sub[1], &x);
                         missed += usize::from(acc == 0.0);
                         let got = y_sub[(view * rows + r) * cols + c];
                         assert_eq!(got.to_bits(), (acc as f32).to_bits(), "{g:?} in {sub:?}");
