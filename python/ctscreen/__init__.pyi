@@ -450,6 +450,7 @@ def evaluate_set(
     max_extent_mm: float = 300.0,
     threshold: Optional[float] = None,
     mode: Literal["scan", "truth"] = "scan",
+    photons: float = 1e5,
     progress: bool = False,
     **options: Any,
 ) -> Dict[str, Any]: ...

@@ -144,6 +144,8 @@ def test_evaluate_set_refuses_bad_options():
         cs.evaluate_set(parcels=1, size=4)
     with pytest.raises(ValueError, match="mode"):
         cs.evaluate_set(parcels=1, mode="xray")
+    with pytest.raises(ValueError, match="photons"):
+        cs.evaluate_set(parcels=1, photons=0.0)
 
 
 def test_thick_walled_tube_is_a_shield_as_scipy_projections_say():

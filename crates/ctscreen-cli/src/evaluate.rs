@@ -5,7 +5,9 @@
 //! an error leaves no partial files).
 use std::path::PathBuf;
 
-use ctscreen::detect::evaluate::{evaluate_set, Calibration, Evaluation, EvaluationOptions};
+use ctscreen::detect::evaluate::{
+    evaluate_set, Calibration, Evaluation, EvaluationOptions, ScanMode,
+};
 use ctscreen::io;
 
 use crate::demo::Staging;
@@ -25,6 +27,10 @@ pub struct Args {
     /// designed on seeds below 10 000.
     #[arg(long, default_value_t = ctscreen::detect::evaluate::DEFAULT_EVALUATION_SEED)]
     pub seed: u64,
+    /// Photons per detector pixel in the open beam: the scanner's dose. Fewer photons
+    /// starve more of the rays through dense metal (see the shields of the report).
+    #[arg(long, default_value_t = 1e5)]
+    pub photons: f64,
     /// Decision threshold on the finding score (0–1).
     #[arg(long)]
     pub threshold: Option<f64>,
@@ -49,6 +55,10 @@ pub fn run(args: &Args) -> CliResult {
         parcels: args.parcels,
         size: args.size,
         seed: args.seed,
+        mode: ScanMode::Reconstruction {
+            photons: args.photons,
+            views: 0,
+        },
         detect: crate::detect::read_options(args.options.as_deref())?,
         ..EvaluationOptions::default()
     };
@@ -82,7 +92,7 @@ fn flag_names(e: ctscreen::Error) -> ctscreen::Error {
             name,
             value,
             expected,
-        } if ["parcels", "size", "seed", "threshold"].contains(&name.as_str()) => {
+        } if ["parcels", "size", "seed", "photons", "threshold"].contains(&name.as_str()) => {
             ctscreen::Error::invalid(format!("--{name}"), value, expected)
         }
         e => e,
@@ -90,8 +100,12 @@ fn flag_names(e: ctscreen::Error) -> ctscreen::Error {
 }
 
 fn print_table(e: &Evaluation, args: &Args) {
+    let scan = match &e.options.mode {
+        ScanMode::Reconstruction { photons, .. } => format!("{photons:.0e} photons per pixel"),
+        ScanMode::Truth { .. } => "voxelised truth".to_string(),
+    };
     println!(
-        "{} parcels ({} with threats, {} benign), seeds {}..{}, {}³ voxels of {:.2} mm, threshold {:.2}, {:.0} s",
+        "{} parcels ({} with threats, {} benign), seeds {}..{}, {}³ voxels of {:.2} mm, {scan}, threshold {:.2}, {:.0} s",
         e.parcels,
         e.threat_parcels,
         e.benign_parcels,

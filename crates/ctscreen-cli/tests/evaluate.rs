@@ -32,6 +32,8 @@ fn evaluate_writes_consistent_counts_and_a_roc_picture() {
                 "4",
                 "--size",
                 "64",
+                "--photons",
+                "200000",
                 "--quiet",
                 "--out",
             ])
@@ -52,6 +54,12 @@ fn evaluate_writes_consistent_counts_and_a_roc_picture() {
     assert_eq!(u(&e["benign_parcels"]) + u(&e["threat_parcels"]), 4);
     assert_eq!(u(&e["threat_parcels"]), 2);
     assert_eq!(e["seed_range"], serde_json::json!([1_000_000, 1_000_004]));
+    assert_eq!(
+        e["options"]["mode"]["reconstruction"]["photons"].as_f64(),
+        Some(2e5),
+        "{}",
+        e["options"]["mode"]
+    );
     let parcels = e["per_parcel"].as_array().unwrap();
     assert_eq!(parcels.len(), 4);
 
@@ -159,6 +167,7 @@ fn bad_evaluate_flags_fail_with_one_line_naming_the_flag() {
     for (args, needle) in [
         (["--parcels", "0"], "--parcels"),
         (["--size", "8"], "--size"),
+        (["--photons", "0"], "--photons"),
         (["--threshold", "2"], "threshold"),
     ] {
         let run = ctscreen()

@@ -514,6 +514,9 @@ fn evaluate(
 /// mode : str
 ///     ``"scan"`` (simulate and reconstruct) or ``"truth"`` (voxelised phantom at
 ///     100 keV plus 0.005 mm⁻¹ noise). Default ``"scan"``.
+/// photons : float
+///     Photons per detector pixel in the open beam, for ``"scan"``: the scanner's
+///     dose. Default 1e5.
 /// progress : bool
 ///     Show a tqdm bar when tqdm is installed. Default False.
 /// **options
@@ -538,7 +541,7 @@ fn evaluate(
 /// KeyboardInterrupt
 ///     On Ctrl-C.
 #[pyfunction]
-#[pyo3(signature = (parcels = 200, size = 128, seed = ctscreen::detect::evaluate::DEFAULT_EVALUATION_SEED, threat_fraction = 0.5, max_extent_mm = 300.0, threshold = None, mode = "scan", progress = false, **options))]
+#[pyo3(signature = (parcels = 200, size = 128, seed = ctscreen::detect::evaluate::DEFAULT_EVALUATION_SEED, threat_fraction = 0.5, max_extent_mm = 300.0, threshold = None, mode = "scan", photons = 1e5, progress = false, **options))]
 fn evaluate_set(
     py: Python<'_>,
     parcels: usize,
@@ -548,6 +551,7 @@ fn evaluate_set(
     max_extent_mm: f64,
     threshold: Option<f64>,
     mode: &str,
+    photons: f64,
     progress: bool,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
@@ -561,7 +565,7 @@ fn evaluate_set(
         ..EvaluationOptions::default()
     };
     options.mode = match mode {
-        "scan" => options.mode,
+        "scan" => ScanMode::Reconstruction { photons, views: 0 },
         "truth" => ScanMode::Truth {
             energy_kev: 100.0,
             noise_mu: 0.005,

@@ -371,8 +371,9 @@ pub fn evaluate_parcel(report: &Report, parcel: &Parcel) -> Scores {
 #[serde(rename_all = "snake_case")]
 pub enum ScanMode {
     /// The project's scanner ([`crate::scanner::scan`]): polychromatic noisy cone-beam
-    /// simulation reconstructed by FDK (with NMAR when metal is present); detection
-    /// runs at the beam's effective energy.
+    /// simulation reconstructed by FDK (with linear-interpolation MAR when metal is
+    /// present, see [`ScanOptions::metal_artifact_reduction`](crate::scanner::ScanOptions));
+    /// detection runs at the beam's effective energy.
     Reconstruction {
         /// Photons per detector pixel in the open beam.
         photons: f64,
