@@ -761,6 +761,34 @@ mod metal {
 
     const SHAPE_M: [usize; 3] = [4, 96, 96];
 
+    /// The cone-beam scan of the MAR cases: 180 views over 360°, 8 × 192 pixels of 1 mm.
+    fn geometry_m() -> Geometry {
+        ConeBeamGeometry::new(
+            angles(180, 2.0 * PI, 0.0),
+            300.0,
+            600.0,
+            (8, 192),
+            (1.0, 1.0),
+            (0.0, 0.0),
+        )
+        .unwrap()
+        .into()
+    }
+
+    /// Plain FDK of `data` on the [`SHAPE_M`] grid of 1 mm voxels.
+    fn fdk_m(data: &Projections, g: &Geometry) -> Array3<f32> {
+        fdk(
+            data,
+            g,
+            SHAPE_M,
+            [1.0; 3],
+            &FdkOptions::default(),
+            &NoProgress,
+        )
+        .unwrap()
+        .into_data()
+    }
+
     /// RMS difference over `ring` voxels.
     fn ring_rms(a: &Array3<f32>, b: &Array3<f32>, ring: &[bool]) -> f64 {
         rmse_where(a.iter(), b.iter(), ring.iter().copied())
@@ -804,16 +832,7 @@ mod metal {
     fn mar_case(sigma: f32, water_radius: f64, extra_rod: Option<(f64, f64)>) {
         use rand::SeedableRng;
         use rand_distr::{Distribution, Normal};
-        let g: Geometry = ConeBeamGeometry::new(
-            angles(180, 2.0 * PI, 0.0),
-            300.0,
-            600.0,
-            (8, 192),
-            (1.0, 1.0),
-            (0.0, 0.0),
-        )
-        .unwrap()
-        .into();
+        let g = geometry_m();
         let water = cylinder([0.0; 3], water_radius, 100.0, 1.0).shape;
         let mut rods = vec![
             cylinder([0.0, 0.0, -15.0], 4.0, 100.0, 1.0).shape,
@@ -833,26 +852,8 @@ mod metal {
         let with_metal = noisy(polychromatic(&g, &water, &rods));
         let without = noisy(polychromatic(&g, &water, &[]));
         let spacing = [1.0; 3];
-        let reference = fdk(
-            &without,
-            &g,
-            SHAPE_M,
-            spacing,
-            &FdkOptions::default(),
-            &NoProgress,
-        )
-        .unwrap()
-        .into_data();
-        let plain = fdk(
-            &with_metal,
-            &g,
-            SHAPE_M,
-            spacing,
-            &FdkOptions::default(),
-            &NoProgress,
-        )
-        .unwrap()
-        .into_data();
+        let reference = fdk_m(&without, &g);
+        let plain = fdk_m(&with_metal, &g);
         // Ring: inside the water, 3 to 25 mm from a rod's surface.
         let ring: Vec<bool> = reference
             .indexed_iter()
@@ -968,30 +969,12 @@ mod metal {
     /// water or air (holes inside the plate).
     #[test]
     fn mar_keeps_the_dim_middle_of_a_plate_along_the_rays() {
-        let g: Geometry = ConeBeamGeometry::new(
-            angles(180, 2.0 * PI, 0.0),
-            300.0,
-            600.0,
-            (8, 192),
-            (1.0, 1.0),
-            (0.0, 0.0),
-        )
-        .unwrap()
-        .into();
+        let g = geometry_m();
         let water = cylinder([0.0; 3], 45.0, 100.0, 1.0).shape;
         let plate = ellipsoid([0.0; 3], [100.0, 0.4, 40.0], 0.0, 1.0).shape;
         let data = Projections::new(polychromatic(&g, &water, &[plate])).unwrap();
         let spacing = [1.0; 3];
-        let plain = fdk(
-            &data,
-            &g,
-            SHAPE_M,
-            spacing,
-            &FdkOptions::default(),
-            &NoProgress,
-        )
-        .unwrap()
-        .into_data();
+        let plain = fdk_m(&data, &g);
         let options = MarOptions::default();
         let (low, high) = (0.5 * options.metal_threshold, options.metal_threshold);
         let inside: Vec<bool> = voxelize(
