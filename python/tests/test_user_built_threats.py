@@ -211,8 +211,8 @@ def test_thin_kitchen_knife_is_a_blade_unless_its_length_lies_along_the_rays():
     their length within 30° of x, in the slice plane: the rays along the blade cross
     140 mm of steel and read at most 15.5 (0.11 per mm, where a ray across the blade
     reads about 1 per mm: beam hardening, the same without noise or count floor), and
-    the blade reads under the metal threshold (at 0° no candidate is left at all). Nothing else in the scene
-    alarms at any angle."""
+    the blade reads under the metal threshold (at 0° no candidate is left at all).
+    Nothing else in the scene alarms at any angle."""
     centre = (0.0, 0.0, 30.0)
     found = []
     for k in range(12):

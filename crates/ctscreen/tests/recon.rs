@@ -963,10 +963,10 @@ mod metal {
     /// A thin steel plate (0.8 mm thick, 80 mm long) lying in the slice plane, in water:
     /// the rays along it cross up to 80 mm of steel and read far less than its μ times
     /// that (beam hardening), so FDK reads the plate's middle dim, partly under the metal
-    /// threshold (128 of its voxels here). MAR must keep
-    /// what FDK read there: the dim voxels connected to the metal are part of the
-    /// object, and filling them from the metal-free interpolated data turned them into
-    /// water or air (holes inside the plate).
+    /// threshold (128 of its voxels here). MAR must keep what FDK read there: the dim
+    /// voxels connected to the metal are part of the object, and filling them from the
+    /// metal-free interpolated data turned them into water or air (holes inside the
+    /// plate).
     #[test]
     fn mar_keeps_the_dim_middle_of_a_plate_along_the_rays() {
         let g = geometry_m();
