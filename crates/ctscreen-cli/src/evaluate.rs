@@ -29,7 +29,7 @@ pub struct Args {
     pub seed: u64,
     /// Photons per detector pixel in the open beam: the scanner's dose. Fewer photons
     /// starve more of the rays through dense metal (see the shields of the report).
-    #[arg(long, default_value_t = 1e5)]
+    #[arg(long, default_value_t = ctscreen::detect::evaluate::DEFAULT_PHOTONS)]
     pub photons: f64,
     /// Decision threshold on the finding score (0–1).
     #[arg(long)]

@@ -541,7 +541,7 @@ fn evaluate(
 /// KeyboardInterrupt
 ///     On Ctrl-C.
 #[pyfunction]
-#[pyo3(signature = (parcels = 200, size = 128, seed = ctscreen::detect::evaluate::DEFAULT_EVALUATION_SEED, threat_fraction = 0.5, max_extent_mm = 300.0, threshold = None, mode = "scan", photons = 1e5, progress = false, **options))]
+#[pyo3(signature = (parcels = 200, size = 128, seed = ctscreen::detect::evaluate::DEFAULT_EVALUATION_SEED, threat_fraction = 0.5, max_extent_mm = 300.0, threshold = None, mode = "scan", photons = ctscreen::detect::evaluate::DEFAULT_PHOTONS, progress = false, **options))]
 fn evaluate_set(
     py: Python<'_>,
     parcels: usize,

@@ -356,8 +356,8 @@ fn body_length_score(length_mm: f64, one_object: bool) -> f64 {
 /// A pistol or revolver from the geometry of two limbs: the angle between them, the
 /// long limb (slide or barrel + frame: [`body_length_score`], a chunky section 14–55 mm
 /// thick and 14 mm to `a_width_max` wide) and the short one (grip or magazine: 45–170
-/// mm, ≥ 9 mm thick) joined by its end. Hand tools lying across each other fail on the sections
-/// (spanners, screwdrivers, pliers are under 15 mm thick).
+/// mm, ≥ 9 mm thick) joined by its end. Hand tools lying across each other fail on the
+/// sections (spanners, screwdrivers, pliers are under 15 mm thick).
 fn pistol_geometry(
     angle: f64,
     a: [f64; 3],

@@ -74,6 +74,9 @@ pub const DESIGN_SEEDS_END: u64 = 10_000;
 /// First parcel seed of a default evaluation (disjoint from the design seeds).
 pub const DEFAULT_EVALUATION_SEED: u64 = 1_000_000;
 
+/// Photons per detector pixel in the open beam of a default evaluation's scans.
+pub const DEFAULT_PHOTONS: f64 = 1e5;
+
 /// Ground-truth class of an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -408,7 +411,8 @@ pub struct EvaluationOptions {
     /// Cap on the parcels' outer dimensions, mm (≥ 60); the field of view is 1.1 × this.
     /// Default 300.
     pub max_extent_mm: f64,
-    /// How parcels are scanned. Default: the scanner at 10⁵ photons per pixel.
+    /// How parcels are scanned. Default: the scanner at [`DEFAULT_PHOTONS`] (10⁵) photons
+    /// per pixel.
     pub mode: ScanMode,
     /// Detector options; `energy_kev` is replaced by the scan's effective energy, and
     /// in [`ScanMode::Truth`] `metal_energy_kev` too (a voxelised truth is monochromatic).
@@ -427,7 +431,7 @@ impl Default for EvaluationOptions {
             threat_fraction: 0.5,
             max_extent_mm: 300.0,
             mode: ScanMode::Reconstruction {
-                photons: 1e5,
+                photons: DEFAULT_PHOTONS,
                 views: 0,
             },
             detect: DetectOptions::default(),
